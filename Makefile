@@ -1,0 +1,122 @@
+# pxfs - a proxy store with a filesystem face.  See README.md.
+#
+#   make            build store/libstore.a, fs/ and tools/pxfs (in $(O)/)
+#   make check      build and run every test (unit suites, then it_*.sh)
+#   make asan       the same under ASan+UBSan, in build-asan/
+#   make tsan       the same under TSan, in build-tsan/
+#   make test       install the Debian packages, then check and asan
+#   make demo       install the Debian packages, build, run the demo
+#   make bench      benchmarks (ratios against references in one run)
+
+CC     ?= cc
+CFLAGS ?= -O2 -g
+O      ?= build
+PREFIX ?= /usr/local
+
+WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+	-Wformat=2 -Wvla -Wwrite-strings -Wpointer-arith -Wcast-qual \
+	-Wswitch-enum -Wno-format-nonliteral
+ifeq ($(WERROR),1)
+WARN += -Werror
+endif
+ifeq ($(SAN),1)
+SANFL := -fsanitize=address,undefined -fno-sanitize-recover=all \
+	-fno-omit-frame-pointer
+endif
+
+STORE_PKGS := sqlite3 libzstd libcrypto libmagic
+FS_PKGS    := fuse3
+TEST_PKGS  := check
+
+pkgcflags = $(shell pkg-config --cflags $(1))
+pkglibs   = $(shell pkg-config --libs $(1))
+
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -pthread \
+	$(WARN) $(SANFL) $(PKG_CFLAGS) $(CFLAGS)
+
+STORE_SRC := $(sort $(wildcard store/*.c))
+FS_SRC    := $(sort $(wildcard fs/*.c))
+TOOLS_SRC := $(sort $(wildcard tools/*.c))
+CHECK_SRC := $(sort $(wildcard tests/check_*.c))
+
+STORE_OBJ := $(STORE_SRC:%.c=$(O)/%.o)
+FS_OBJ    := $(FS_SRC:%.c=$(O)/%.o)
+TOOLS_OBJ := $(TOOLS_SRC:%.c=$(O)/%.o)
+CHECKS    := $(CHECK_SRC:tests/%.c=$(O)/tests/%)
+
+LIBSTORE := $(O)/store/libstore.a
+LIBFS    := $(O)/fs/libfs.a
+PXFS     := $(O)/pxfs
+
+.PHONY: all check unit integration asan tsan test demo bench deps clean \
+	install
+
+all: $(PXFS) $(CHECKS)
+
+$(O)/store/%.o: PKG_CFLAGS = $(call pkgcflags,$(STORE_PKGS))
+$(O)/fs/%.o:    PKG_CFLAGS = $(call pkgcflags,$(FS_PKGS)) -Istore
+$(O)/tools/%.o: PKG_CFLAGS = $(call pkgcflags,$(FS_PKGS)) -Istore -Ifs
+$(O)/tests/%.o: PKG_CFLAGS = $(call pkgcflags,$(TEST_PKGS) $(STORE_PKGS)) \
+	-Istore
+
+$(O)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(LIBSTORE): $(STORE_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(LIBFS): $(FS_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(PXFS): $(TOOLS_OBJ) $(LIBFS) $(LIBSTORE)
+	$(CC) $(SANFL) -pthread $(LDFLAGS) -o $@ $(TOOLS_OBJ) $(LIBFS) \
+		$(LIBSTORE) $(call pkglibs,$(FS_PKGS) $(STORE_PKGS))
+
+$(O)/tests/check_%: $(O)/tests/check_%.o $(LIBSTORE)
+	$(CC) $(SANFL) -pthread $(LDFLAGS) -o $@ $< $(LIBSTORE) \
+		$(call pkglibs,$(TEST_PKGS) $(STORE_PKGS))
+
+# Unit suites first (fast, no mounts), then the integration scripts, which
+# find the binary through PXFS.
+check: unit integration
+
+unit: $(CHECKS)
+	@set -e; for t in $(CHECKS); do echo "== $$t"; $$t; done
+
+integration: $(PXFS)
+	@PXFS=$(abspath $(PXFS)) tests/run_it.sh
+
+asan:
+	$(MAKE) O=build-asan SAN=1 WERROR=1 CFLAGS="-O1 -g" check
+
+tsan:
+	$(MAKE) O=build-tsan SANFL=-fsanitize=thread WERROR=1 \
+		CFLAGS="-O1 -g" check
+
+deps:
+	@tools/deps.sh
+
+# The README's two commands.
+test: deps
+	$(MAKE) WERROR=1 check
+	$(MAKE) asan
+
+demo: deps
+	$(MAKE) WERROR=1 $(PXFS)
+	@PXFS=$(abspath $(PXFS)) tools/demo.sh
+
+bench: deps
+	$(MAKE) WERROR=1 $(PXFS)
+	@PXFS=$(abspath $(PXFS)) tests/bench/run.sh
+
+install: $(PXFS)
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 $(PXFS) $(DESTDIR)$(PREFIX)/bin/pxfs
+
+clean:
+	rm -rf build build-asan build-tsan
+
+-include $(shell find $(O) -name '*.d' 2>/dev/null)

@@ -1,0 +1,400 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * store.h - the public API of libstore, the pxfs object store.
+ *
+ * A store is a directory holding index.db (SQLite, WAL), a config file and,
+ * for the file connector, the blobs.  The index holds a namespace of nodes
+ * (directories, regular files, symlinks); a regular file is a *proxy* for
+ * an object: immutable bytes, kept zstd-compressed in the seekable format by
+ * a connector under the SHA-256 hex of the uncompressed content (the key).
+ * Metadata calls answer from the index alone; reading an object fetches its
+ * chunks from the connector and checks every chunk against a digest held in
+ * the index before handing out a byte.
+ *
+ * This is the only store header fs/ and tools/ include.
+ *
+ * Errors.  Every function that can fail returns a store_rc.  A failure that
+ * needs explaining (a path, a key, an OS or SQLite message) leaves a one-line
+ * description in a thread-local buffer read by store_last_error(); the
+ * caller prints or logs it once.  Functions never print errors themselves.
+ * Expected outcomes (a lookup that finds nothing) also set the message, so
+ * a caller may always print store_last_error() after a failure.
+ *
+ * Threads.  A struct store serialises its own use of SQLite and the
+ * connector with an internal recursive mutex: every function taking a
+ * struct store is thread-safe unless it says otherwise.  store_begin()
+ * holds that mutex until store_commit() or store_rollback(), so a batch of
+ * changes made by one thread is never interleaved with another thread's.
+ *
+ * Ownership.  Structs filled by the API (struct store_node, struct
+ * store_object) are plain values owned by the caller; nothing in them needs
+ * freeing.  Strings passed in are copied; they may be freed after the call.
+ */
+#ifndef STORE_H
+#define STORE_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* Result codes: append only, never renumber. */
+typedef enum store_rc {
+	STORE_OK = 0,
+	STORE_NOTFOUND,		/* no such entry, key, object or store */
+	STORE_NOMEM,
+	STORE_IO,		/* OS, SQLite or connector failure */
+	STORE_CORRUPT,		/* bytes do not match the index, bad format */
+	STORE_BUSY,		/* index locked for longer than the timeout */
+	STORE_INVAL,		/* bad argument or option value */
+	STORE_EXISTS,		/* the name is taken */
+	STORE_NOTDIR,		/* a path component is not a directory */
+	STORE_ISDIR,		/* a directory where a file was required */
+	STORE_NOTEMPTY,		/* directory not empty */
+	STORE_NOSPC,		/* no space left on a device */
+	STORE_NAMETOOLONG,	/* a name over STORE_NAME_MAX bytes */
+	STORE_ROFS,		/* store opened read-only */
+	STORE_TIMEDOUT,		/* a future was not set in time */
+	STORE_PERM,		/* operation not permitted */
+	STORE_EVICTED,		/* object evicted after its first read */
+} store_rc;
+
+/** Static text for @rc, never NULL. */
+const char *store_rc_str(store_rc rc);
+
+/** Positive errno for @rc (ENOENT, EIO, ...), for fuse_reply_err(). */
+int store_rc_to_errno(store_rc rc);
+
+/**
+ * The description of the last failure of a store function on the calling
+ * thread ("cannot open index '/s/index.db': unable to open database file").
+ * Borrowed; valid until the next store call on this thread.  Never NULL
+ * (empty when no failure was recorded).
+ */
+const char *store_last_error(void);
+
+/* ---- logging ---------------------------------------------------------- */
+
+/* Levels, numbered as syslog and enum fuse_log_level. */
+enum store_log_level {
+	STORE_LOG_ERR = 3,
+	STORE_LOG_WARNING = 4,
+	STORE_LOG_NOTICE = 5,
+	STORE_LOG_INFO = 6,
+	STORE_LOG_DEBUG = 7,
+};
+
+typedef void (*store_log_fn)(enum store_log_level level, const char *fmt,
+			     va_list ap);
+
+/**
+ * Send log lines to @fn (NULL restores the default: "pxfs: " + line on
+ * stderr) and drop those above @max_level.  Not thread-safe: call before
+ * starting threads.  The sink itself must be thread-safe.
+ */
+void store_set_log(store_log_fn fn, enum store_log_level max_level);
+
+/** Log one line (no trailing newline needed).  Thread-safe. */
+void store_log(enum store_log_level level, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* ---- creating and opening a store ------------------------------------- */
+
+#define STORE_CHUNK_DEFAULT	(1u << 20)	/* 1 MiB */
+#define STORE_CHUNK_MIN		(4u << 10)	/* 4 KiB */
+#define STORE_CHUNK_MAX		(64u << 20)	/* 64 MiB */
+#define STORE_LEVEL_DEFAULT	3
+#define STORE_NAME_MAX		255
+#define STORE_KEY_HEX		64		/* a key is 64 lowercase hex */
+#define STORE_TYPE_MAX		127		/* longest MIME type kept */
+#define STORE_ROOT_INO		1
+
+/* Options for store_create(); zero/NULL fields take the defaults. */
+struct store_create_opts {
+	const char *connector;	/* "file" (default) */
+	uint32_t chunk_size;	/* power of two in [CHUNK_MIN, CHUNK_MAX] */
+	int level;		/* zstd level 1..19, 0 = default */
+};
+
+/**
+ * Create a new store in directory @path (created 0700 if missing; an
+ * existing one must be empty).  Writes config and index.db (0600) and the
+ * connector's own layout.  Refuses (STORE_EXISTS) a directory that already
+ * holds a store and (STORE_INVAL) a non-empty one that does not.  On
+ * failure nothing is left behind that was not there before.
+ */
+store_rc store_create(const char *path, const struct store_create_opts *o);
+
+struct store;
+
+#define STORE_OPEN_RDONLY	0x1	/* no changes: STORE_ROFS */
+
+/**
+ * Open the store at @path.  Returns STORE_NOTFOUND if @path does not exist,
+ * STORE_INVAL if it is not a store, STORE_CORRUPT if its config or index
+ * cannot be read.  On success *out is the handle (caller owns it; close with
+ * store_close()); on failure *out is NULL.
+ */
+store_rc store_open(const char *path, unsigned flags, struct store **out);
+
+/** Close @st.  NULL is a harmless no-op.  Rolls back an open batch. */
+void store_close(struct store *st);
+
+/** The store's directory as given to store_open().  Borrowed. */
+const char *store_path(const struct store *st);
+
+/** Default chunk size and level from the store's config. */
+uint32_t store_chunk_size(const struct store *st);
+int store_level(const struct store *st);
+
+/** Name of the store's connector ("file").  Borrowed. */
+const char *store_connector_name(const struct store *st);
+
+/* ---- namespace -------------------------------------------------------- */
+
+/* A row of the namespace.  For S_ISREG nodes, key/type/size describe the
+ * object; for symlinks, size is the target's length. */
+struct store_node {
+	uint64_t ino;			/* index id; root is STORE_ROOT_INO */
+	uint64_t parent;		/* 0 for the root */
+	uint32_t mode;			/* S_IFMT bits + permissions */
+	uint32_t uid, gid;
+	uint64_t size;			/* uncompressed bytes */
+	int64_t mtime_ns;		/* nanoseconds since the epoch */
+	int64_t ctime_ns;
+	uint32_t flags;			/* STORE_NODE_* */
+	char name[STORE_NAME_MAX + 1];	/* "" for the root */
+	char key[STORE_KEY_HEX + 1];	/* "" unless S_ISREG */
+	char type[STORE_TYPE_MAX + 1];	/* MIME type, "" unless S_ISREG */
+};
+
+#define STORE_NODE_PENDING	0x1	/* a future: object not set yet */
+#define STORE_NODE_EVICT_READ	0x2	/* evict object after first read */
+
+/** Fill @out with node @ino.  STORE_NOTFOUND if there is none. */
+store_rc store_getattr(struct store *st, uint64_t ino, struct store_node *out);
+
+/** Fill @out with the child @name of directory @parent. */
+store_rc store_lookup(struct store *st, uint64_t parent, const char *name,
+		      struct store_node *out);
+
+/**
+ * Resolve a slash-separated @path relative to the root ("", "/" and "."
+ * are the root; "a//b/" is "a/b").  ".." is refused with STORE_INVAL: no
+ * path may leave the namespace.  Symlinks are not followed.
+ */
+store_rc store_walk(struct store *st, const char *path, struct store_node *out);
+
+/**
+ * Call @fn for each child of directory @dir whose ino is greater than
+ * @after, in ino order (an ino is a stable readdir cookie).  Stops early,
+ * returning STORE_OK, when @fn returns non-zero.  @fn runs with the store
+ * locked: it must not call back into the store.  The node it gets is
+ * borrowed for the call.
+ */
+store_rc store_readdir(struct store *st, uint64_t dir, uint64_t after,
+		       int (*fn)(void *arg, const struct store_node *n),
+		       void *arg);
+
+/** Copy symlink @ino's target, NUL-terminated, into @buf of @len bytes.
+ * STORE_INVAL if it is not a symlink or @buf is too small. */
+store_rc store_readlink(struct store *st, uint64_t ino, char *buf, size_t len);
+
+/* ---- objects ---------------------------------------------------------- */
+
+struct store_object {
+	char key[STORE_KEY_HEX + 1];
+	char hash[STORE_KEY_HEX + 1];	/* sha256 of content; "" if pending */
+	uint64_t size;			/* uncompressed bytes */
+	uint64_t stored_size;		/* bytes held by the connector */
+	uint32_t chunk_size;
+	uint32_t nchunks;
+	uint64_t refs;			/* nodes that point at it */
+	int64_t created_ns;
+	bool pending;			/* a future not set yet */
+};
+
+/** Is @s exactly 64 lowercase hex digits? */
+bool store_is_key(const char *s);
+
+/** Fill @out with the index's row for @key.  STORE_NOTFOUND if none. */
+store_rc store_object_info(struct store *st, const char *key,
+			   struct store_object *out);
+
+/* Options for store_ingest_fd(); zero fields take the store's defaults. */
+struct store_put_opts {
+	uint32_t chunk_size;
+	int level;
+};
+
+/**
+ * Read @fd to its end and store the bytes as an object: hash, compress
+ * chunk by chunk (memory is a few chunks whatever the size), write the blob
+ * to the connector (temp, fsync, rename) and record the object and its
+ * chunk table in the index with refs unchanged (a new object starts at 0:
+ * a node must claim it).  Content already stored is deduplicated.  @label
+ * names the source in error messages.  On success @out describes the
+ * object.  Call inside store_begin() so that the row is committed together
+ * with the node that claims it; an object left at refs 0 is collected by
+ * store_gc().
+ */
+store_rc store_ingest_fd(struct store *st, int fd, const char *label,
+			 const struct store_put_opts *o,
+			 struct store_object *out);
+
+/**
+ * Make an object known to this index from the blob that the connector
+ * already holds under @key (ProxyStore's proxy_from_key across stores
+ * sharing a connector): fetches it once, verifies that it decompresses to
+ * content hashing to @key, and records its chunk table.  STORE_NOTFOUND if
+ * the connector has no such blob, STORE_CORRUPT if it does not verify.  A
+ * key already in the index succeeds at once.
+ */
+store_rc store_adopt(struct store *st, const char *key,
+		     struct store_object *out);
+
+/**
+ * Write object @key's content to @fd, from the start, in order.  Every
+ * chunk is checked against the index's digest before it is written, and
+ * the whole content against the key at the end; on a mismatch nothing of
+ * that chunk is written and STORE_CORRUPT is returned.  @label (a path)
+ * names the object in messages.  Counts connector traffic in the metrics.
+ */
+store_rc store_export_fd(struct store *st, const char *key, int fd,
+			 const char *label);
+
+/**
+ * Read chunk @idx of object @key (verified) into @buf of @len bytes, at
+ * least the object's chunk_size; *got is the chunk's length.  For
+ * range reads.
+ */
+store_rc store_read_chunk(struct store *st, const char *key, uint32_t idx,
+			  void *buf, size_t len, size_t *got, const char *label);
+
+/* ---- changing the namespace ------------------------------------------ */
+
+/**
+ * Start a batch: every change until store_commit() is one SQLite
+ * transaction.  The calling thread holds the store until then.  Changes
+ * made outside a batch commit one by one.  Batches do not nest
+ * (STORE_INVAL).
+ */
+store_rc store_begin(struct store *st);
+store_rc store_commit(struct store *st);
+/** Undo the batch.  Blobs written meanwhile stay for store_gc(). */
+void store_rollback(struct store *st);
+
+/* Attributes for a new node.  mtime_ns 0 means now. */
+struct store_attr {
+	uint32_t mode;		/* S_IFMT bits + permissions */
+	uint32_t uid, gid;
+	int64_t mtime_ns;
+};
+
+#define STORE_REPLACE	0x1	/* replace an existing non-directory */
+
+/**
+ * Create file @name in @parent as a proxy for object @key (which must be in
+ * the index, see store_ingest_fd and store_adopt) with MIME @type (NULL or
+ * "" for application/octet-stream); the object's refs go up by one.  With
+ * STORE_REPLACE an existing file or symlink of that name is replaced (its
+ * object's refs go down); otherwise STORE_EXISTS.  @out (may be NULL)
+ * receives the new node.
+ */
+store_rc store_mkfile(struct store *st, uint64_t parent, const char *name,
+		      const struct store_attr *a, const char *key,
+		      const char *type, unsigned flags, struct store_node *out);
+
+/** Create directory @name in @parent.  STORE_EXISTS if the name is taken
+ * (with STORE_REPLACE an existing directory is returned in @out instead). */
+store_rc store_mkdir(struct store *st, uint64_t parent, const char *name,
+		     const struct store_attr *a, unsigned flags,
+		     struct store_node *out);
+
+/** Create symlink @name -> @target in @parent. */
+store_rc store_symlink(struct store *st, uint64_t parent, const char *name,
+		       const char *target, const struct store_attr *a,
+		       unsigned flags, struct store_node *out);
+
+/**
+ * Remove non-directory @name from @parent (STORE_ISDIR for a directory).
+ * Drops the object's reference; an object left with none is removed from
+ * the index and its blob evicted from the connector after the commit.
+ */
+store_rc store_unlink(struct store *st, uint64_t parent, const char *name);
+
+/** Remove empty directory @name (STORE_NOTEMPTY, STORE_NOTDIR). */
+store_rc store_rmdir(struct store *st, uint64_t parent, const char *name);
+
+/** Remove @name and, for a directory, everything below it. */
+store_rc store_remove_tree(struct store *st, uint64_t parent,
+			   const char *name);
+
+/**
+ * Move @name in @parent to @newname in @newparent, replacing a target of
+ * the same kind (an empty directory, or a non-directory) as rename(2)
+ * does.  STORE_INVAL for moving a directory below itself.
+ */
+store_rc store_rename(struct store *st, uint64_t parent, const char *name,
+		      uint64_t newparent, const char *newname);
+
+/* ---- checking and collecting ----------------------------------------- */
+
+struct store_fsck_report {
+	uint64_t nodes, objects, blobs;	/* what was examined */
+	uint64_t missing;	/* object rows whose blob is missing */
+	uint64_t corrupt;	/* blobs that do not verify (deep only) */
+	uint64_t orphans;	/* blobs no object row has */
+	uint64_t unreferenced;	/* object rows with refs 0 */
+	uint64_t bad_refs;	/* refs that disagree with the nodes */
+	uint64_t dangling;	/* file nodes whose object row is missing */
+	uint64_t leftovers;	/* temp files of interrupted writes */
+};
+
+/**
+ * Check the store: every problem is passed to @fn (may be NULL) as one line
+ * and counted in @rep.  With @deep, every blob is read and verified.
+ * Changes nothing.  STORE_OK even when problems were found: look at @rep.
+ */
+store_rc store_fsck(struct store *st, bool deep,
+		    void (*fn)(void *arg, const char *line), void *arg,
+		    struct store_fsck_report *rep);
+
+/**
+ * Remove what no one needs: object rows with refs 0, blobs no row names,
+ * temp leftovers.  Waits for writers holding the store.  @fn (may be NULL)
+ * gets one line per removal; @freed_bytes (may be NULL) the bytes freed.
+ */
+store_rc store_gc(struct store *st, void (*fn)(void *arg, const char *line),
+		  void *arg, uint64_t *removed, uint64_t *freed_bytes);
+
+/* ---- metrics ---------------------------------------------------------- */
+
+struct store_metrics {
+	uint64_t conn_gets;		/* connector get calls */
+	uint64_t conn_get_bytes;	/* bytes fetched from the connector */
+	uint64_t conn_puts;		/* blobs written */
+	uint64_t conn_put_bytes;
+	uint64_t conn_evicts;
+	uint64_t conn_errors;		/* connector failures */
+	uint64_t corrupt;		/* chunks or objects that failed checks */
+	uint64_t ingested;		/* objects ingested (incl. dedupe) */
+	uint64_t deduped;		/* ingests that found the object stored */
+};
+
+/** Snapshot of @st's counters since it was opened.  Thread-safe. */
+void store_metrics_get(struct store *st, struct store_metrics *out);
+
+struct store_totals {
+	uint64_t files, dirs, symlinks;
+	uint64_t objects;
+	uint64_t bytes;		/* sum of object sizes (deduplicated) */
+	uint64_t stored_bytes;	/* sum of stored sizes */
+	uint64_t logical_bytes;	/* sum of file sizes (with duplicates) */
+};
+
+/** Count the namespace and the objects from the index. */
+store_rc store_totals(struct store *st, struct store_totals *out);
+
+#endif /* STORE_H */
