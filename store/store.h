@@ -151,6 +151,10 @@ int store_level(const struct store *st);
 /** Name of the store's connector ("file").  Borrowed. */
 const char *store_connector_name(const struct store *st);
 
+/** The store's identity: 32 hex digits drawn at store_create(), the same
+ * for every handle on the store (names its caches).  Borrowed. */
+const char *store_id(const struct store *st);
+
 /* ---- namespace -------------------------------------------------------- */
 
 /* A row of the namespace.  For S_ISREG nodes, key/type/size describe the
@@ -213,6 +217,8 @@ struct store_object {
 	uint64_t refs;			/* nodes that point at it */
 	int64_t created_ns;
 	bool pending;			/* a future not set yet */
+	char type[STORE_TYPE_MAX + 1];	/* MIME type libmagic gave the
+					   content's first bytes at ingest */
 };
 
 /** Is @s exactly 64 lowercase hex digits? */
