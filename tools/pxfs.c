@@ -1,0 +1,275 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * pxfs.c - main() of the pxfs command: finds the subcommand in a table and
+ * runs it, and answers "pxfs help [CMD]", "pxfs CMD --help" and
+ * "pxfs --version".  The table holds each command's usage line and help
+ * text, so that usage errors, help and (later) the man page say the same.
+ *
+ * Exit status: 0 success, 1 error (one line on stderr), 2 usage error.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cmds.h"
+#include "store.h"
+#include "util.h"
+
+#ifndef PXFS_VERSION
+#define PXFS_VERSION "0.1.0"
+#endif
+
+struct cmd {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *usage;	/* after "pxfs " */
+	const char *summary;	/* one line for "pxfs help" */
+	const char *help;	/* the rest of "pxfs help CMD" */
+};
+
+static const struct cmd cmds[] = {
+	{ "init", cmd_init,
+	  "init STORE [--chunk-size BYTES] [--level N]",
+	  "create a new store",
+	  "Create a store in directory STORE (created 0700 if missing; an\n"
+	  "existing directory must be empty).  The defaults for later puts:\n"
+	  "  --chunk-size BYTES  uncompressed bytes per zstd frame, a power of\n"
+	  "                      two from 4K to 64M (suffixes K, M, G); 1M\n"
+	  "  --level N           zstd level 1..19; 3\n" },
+	{ "put", cmd_put,
+	  "put STORE SRC... [--to DIR] [--type TYPE] [--level N] "
+	  "[--chunk-size BYTES] [--force]",
+	  "store files and whole trees",
+	  "Store files, directories (recursively) and symlinks, like cp -r:\n"
+	  "'put S dir' creates /dir/..., and '--to a/b' puts them under /a/b\n"
+	  "(created like mkdir -p).  Mode, mtime, uid and gid are kept.  The\n"
+	  "whole command is one transaction: on any error nothing is changed.\n"
+	  "  --to DIR            directory in the store to put into (/)\n"
+	  "  --type TYPE         MIME type of every file (default: detected)\n"
+	  "  --level N           zstd level 1..19 (default: the store's)\n"
+	  "  --chunk-size BYTES  power of two from 4K to 64M\n"
+	  "  --force             replace existing files and symlinks, merge\n"
+	  "                      into existing directories\n"
+	  "A progress line is shown on stderr when it is a terminal.\n" },
+	{ "ls", cmd_ls,
+	  "ls [-l] [--json] STORE [PATH]",
+	  "list a directory",
+	  "List the entries of directory PATH (the root by default), sorted\n"
+	  "by name; a file or symlink PATH lists itself.\n"
+	  "  -l      long format: mode, uid, gid, size, mtime, name, -> target\n"
+	  "  --json  {\"path\": \"/d\", \"entries\": [{\"name\", \"kind\"\n"
+	  "          (file|directory|symlink), \"mode\" (\"0644\"), \"uid\",\n"
+	  "          \"gid\", \"size\", \"mtime\" (RFC 3339 UTC), \"mtime_ns\",\n"
+	  "          \"ino\"; files add \"key\" and \"type\"; symlinks add\n"
+	  "          \"target\"}]}\n" },
+	{ "stat", cmd_stat,
+	  "stat [--json] STORE PATH",
+	  "show an entry and its object, without fetching",
+	  "Show PATH's entry and, for a file, its object, from the index only:\n"
+	  "path, kind, type, key, hash, size, stored size, chunk size, chunks,\n"
+	  "refs, mode, uid, gid, mtime (and target for a symlink).\n"
+	  "  --json  {\"path\", \"kind\", \"ino\", \"mode\" (\"0644\"), \"uid\",\n"
+	  "          \"gid\", \"size\", \"mtime\", \"mtime_ns\", \"ctime_ns\";\n"
+	  "          files add \"type\", \"key\", \"hash\", \"stored_size\",\n"
+	  "          \"chunk_size\", \"chunks\", \"refs\", \"pending\";\n"
+	  "          symlinks add \"target\"}\n" },
+	{ "cat", cmd_cat,
+	  "cat STORE PATH...",
+	  "write files' content to stdout",
+	  "Fetch, decompress and verify each file and write its content to\n"
+	  "standard output.  A chunk that does not verify is never written.\n" },
+	{ "get", cmd_get,
+	  "get STORE PATH DEST",
+	  "copy a file out of the store",
+	  "Fetch, decompress and verify file PATH into DEST (a file name, or\n"
+	  "an existing directory to write PATH's name in).  The content goes\n"
+	  "to a temporary file beside DEST that is renamed over it only when\n"
+	  "complete, so a failure leaves no partial file.  Mode and mtime are\n"
+	  "kept.  A symlink PATH is recreated as a symlink.\n" },
+	{ "rm", cmd_rm,
+	  "rm [-r] STORE PATH...",
+	  "remove entries",
+	  "Remove files and symlinks; directories need -r, which removes\n"
+	  "everything below them.  All PATHs go in one transaction.  Objects\n"
+	  "no entry uses any more are removed with their blobs.\n"
+	  "  -r, --recursive  remove directories and their contents\n" },
+	{ "mv", cmd_mv,
+	  "mv STORE SRC DST",
+	  "move or rename an entry",
+	  "Move SRC to DST; when DST is an existing directory, SRC moves\n"
+	  "inside it.  A DST of the same kind (an empty directory, or a\n"
+	  "non-directory) is replaced, as rename(2) does.\n" },
+	{ "mkdir", cmd_mkdir,
+	  "mkdir [-p] STORE PATH",
+	  "create a directory",
+	  "Create directory PATH.\n"
+	  "  -p, --parents  create missing parents; no error if it exists\n" },
+	{ "link", cmd_link,
+	  "link STORE KEY PATH [--type TYPE] [--force]",
+	  "make an entry for an object the connector already holds",
+	  "Make file PATH a proxy for the object KEY (64 hex digits, the\n"
+	  "SHA-256 of its content), which the store's connector already\n"
+	  "holds (for example, written through another store sharing it).\n"
+	  "The blob is verified once before the entry is made.\n"
+	  "  --type TYPE  MIME type (default: the object's detected type)\n"
+	  "  --force      replace an existing file or symlink PATH\n" },
+	{ "fsck", cmd_fsck,
+	  "fsck [--deep] [--json] STORE",
+	  "check a store",
+	  "Check the index against the connector: missing blobs, blobs no\n"
+	  "object names, unreferenced objects, wrong reference counts, file\n"
+	  "entries without an object, temp leftovers.  Prints one line per\n"
+	  "problem and a summary; exit 1 when anything is wrong.\n"
+	  "  --deep  also read and verify every blob\n"
+	  "  --json  {\"clean\": bool, \"problems\": [\"...\"], \"nodes\",\n"
+	  "          \"objects\", \"blobs\", \"missing\", \"corrupt\",\n"
+	  "          \"orphans\", \"unreferenced\", \"bad_refs\", \"dangling\",\n"
+	  "          \"leftovers\"}\n" },
+	{ "gc", cmd_gc,
+	  "gc STORE",
+	  "remove unreferenced objects, orphan blobs and leftovers",
+	  "Remove object rows no entry uses, blobs no object names and temp\n"
+	  "files of interrupted writes; print each removal and the bytes\n"
+	  "freed.\n" },
+	{ "stats", cmd_stats,
+	  "stats [--json] STORE|MNT",
+	  "show counts and metrics of a store or a mount",
+	  "For a store: entries, objects, bytes (logical, deduplicated and\n"
+	  "stored) and the compression ratio.  For a mounted pxfs directory:\n"
+	  "the mount's live metrics (the root's user.pxfs.stats document).\n"
+	  "  --json  for a store: {\"store\", \"connector\", \"files\",\n"
+	  "          \"dirs\", \"symlinks\", \"objects\", \"logical_bytes\",\n"
+	  "          \"bytes\", \"stored_bytes\", \"metrics\": {\"conn_gets\",\n"
+	  "          \"conn_get_bytes\", \"conn_puts\", \"conn_put_bytes\",\n"
+	  "          \"conn_evicts\", \"conn_errors\", \"corrupt\", \"ingested\",\n"
+	  "          \"deduped\"}}; for a mount, its document as is\n" },
+	{ "mount", cmd_mount,
+	  "mount STORE MNT [-f] [-o ro] [--cache-dir DIR] "
+	  "[--cache-size BYTES] [--allow-other]",
+	  "mount a store as a filesystem",
+	  "Mount STORE on directory MNT; returns once the mount is ready.\n"
+	  "  -f                  stay in the foreground, logging to stderr\n"
+	  "  -o ro               read-only\n"
+	  "  --cache-dir DIR     where resolved objects are kept\n"
+	  "  --cache-size BYTES  cache budget (LRU eviction)\n"
+	  "  --allow-other       let other users see the mount\n" },
+	{ "umount", cmd_umount,
+	  "umount MNT",
+	  "unmount a pxfs mount",
+	  "Unmount MNT, also when its daemon died.\n" },
+	{ "resolve", cmd_resolve,
+	  "resolve PATH...",
+	  "fetch objects into a mount's cache in the background",
+	  "Make the mount holding each PATH materialize its object without\n"
+	  "reading it; afterwards user.pxfs.resolved is 1.\n" },
+	{ "help", cmd_help,
+	  "help [COMMAND]",
+	  "show help for pxfs or a command",
+	  "Without COMMAND, list the commands; with it, show its usage,\n"
+	  "options and --json schema.\n" },
+};
+
+#define NCMDS (sizeof(cmds) / sizeof(cmds[0]))
+
+static const struct cmd *find_cmd(const char *name)
+{
+	for (size_t i = 0; i < NCMDS; i++) {
+		if (strcmp(cmds[i].name, name) == 0)
+			return &cmds[i];
+	}
+	return NULL;
+}
+
+const char *cmd_usage_line(const char *verb)
+{
+	const struct cmd *c = verb ? find_cmd(verb) : NULL;
+
+	return c ? c->usage : NULL;
+}
+
+static void print_overview(FILE *f)
+{
+	fprintf(f, "usage: pxfs COMMAND [ARGS...]\n"
+		"       pxfs help COMMAND | pxfs COMMAND --help | "
+		"pxfs --version\n\n"
+		"pxfs keeps files as compressed, content-addressed objects in "
+		"a store\nand shows them as a filesystem.\n\ncommands:\n");
+	for (size_t i = 0; i < NCMDS; i++)
+		fprintf(f, "  %-8s %s\n", cmds[i].name, cmds[i].summary);
+	fprintf(f, "\nExit status: 0 success, 1 error (one line on stderr), "
+		"2 usage error.\nPaths inside a store are written a/b or "
+		"/a/b; '.' and '..' are refused.\n");
+}
+
+static void print_help(const struct cmd *c)
+{
+	printf("usage: pxfs %s\n\n%s", c->usage, c->help);
+}
+
+int cmd_help(int argc, char **argv)
+{
+	const struct cmd *c;
+
+	if (argc == 1) {
+		print_overview(stdout);
+		return EXIT_OK;
+	}
+	if (argc > 2)
+		return usage_errorf("help", "too many arguments");
+	c = find_cmd(argv[1]);
+	if (!c)
+		return usage_errorf("help", "unknown command '%s'", argv[1]);
+	print_help(c);
+	return EXIT_OK;
+}
+
+/* Does argv ask for help ("--help" before a "--")? */
+static bool wants_help(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0)
+			return false;
+		if (strcmp(argv[i], "--help") == 0)
+			return true;
+	}
+	return false;
+}
+
+int main(int argc, char **argv)
+{
+	const struct cmd *c;
+	int rc;
+
+	if (argc < 2) {
+		print_overview(stderr);
+		return EXIT_USAGE;
+	}
+	if (strcmp(argv[1], "--version") == 0) {
+		printf("pxfs %s\n", PXFS_VERSION);
+		return EXIT_OK;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+		print_overview(stdout);
+		return EXIT_OK;
+	}
+	c = find_cmd(argv[1]);
+	if (!c) {
+		errorf(NULL, "unknown command '%s'", argv[1]);
+		fprintf(stderr, "usage: pxfs COMMAND [ARGS...] "
+			"(see 'pxfs help')\n");
+		return EXIT_USAGE;
+	}
+	if (wants_help(argc - 1, argv + 1)) {
+		print_help(c);
+		return EXIT_OK;
+	}
+	rc = c->fn(argc - 1, argv + 1);
+	/* Data on stdout that did not reach its file is an error too
+	 * ("pxfs ls S > /dev/full"). */
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		if (rc == EXIT_OK)
+			rc = errorf(c->name, "cannot write to standard "
+				    "output: %s", strerror(errno));
+	}
+	return rc;
+}

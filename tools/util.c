@@ -1,0 +1,557 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * util.c - helpers shared by the subcommands of the pxfs command: messages,
+ * option values, opening a store, store paths, JSON and the progress line.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "store.h"
+#include "util.h"
+
+static void vmsg(const char *verb, const char *fmt, va_list ap)
+{
+	char line[2048];
+
+	vsnprintf(line, sizeof(line), fmt, ap);
+	/* One line, whatever the message holds. */
+	for (char *p = line; *p; p++) {
+		if (*p == '\n' || *p == '\r')
+			*p = ' ';
+	}
+	fflush(stdout);
+	if (verb)
+		fprintf(stderr, "pxfs: %s: %s\n", verb, line);
+	else
+		fprintf(stderr, "pxfs: %s\n", line);
+}
+
+int errorf(const char *verb, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vmsg(verb, fmt, ap);
+	va_end(ap);
+	return EXIT_ERR;
+}
+
+int store_error(const char *verb, store_rc rc)
+{
+	const char *e = store_last_error();
+
+	if (e[0] == '\0')
+		e = store_rc_str(rc);
+	return errorf(verb, "%s", e);
+}
+
+int usage(const char *verb)
+{
+	const char *u = cmd_usage_line(verb);
+
+	if (u)
+		fprintf(stderr, "usage: pxfs %s\n", u);
+	else
+		fprintf(stderr, "usage: pxfs COMMAND [ARGS...]\n");
+	return EXIT_USAGE;
+}
+
+int usage_errorf(const char *verb, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vmsg(verb, fmt, ap);
+	va_end(ap);
+	return usage(verb);
+}
+
+int getopt_cmd(int argc, char **argv, const char *shortopts,
+	       const struct option *longopts)
+{
+	static char **last_argv;
+	char spec[64];
+	int c;
+
+	if (argv != last_argv) {
+		last_argv = argv;
+		optind = 0;	/* full reinitialisation (glibc) */
+	}
+	/* Leading ':' so that a missing argument is told apart. */
+	snprintf(spec, sizeof(spec), ":%s", shortopts);
+	opterr = 0;
+	c = getopt_long(argc, argv, spec, longopts, NULL);
+	if (c == ':') {
+		usage_errorf(argv[0], "option '%s' requires a value",
+			     argv[optind - 1]);
+		return '?';
+	}
+	if (c == '?') {
+		if (optopt)
+			usage_errorf(argv[0], "unknown option '-%c'", optopt);
+		else
+			usage_errorf(argv[0], "unknown option '%s'",
+				     argv[optind - 1]);
+		return '?';
+	}
+	return c;
+}
+
+/* ---- option values ------------------------------------------------------ */
+
+int parse_size(const char *s, uint64_t *out)
+{
+	unsigned long long v;
+	unsigned shift = 0;
+	char *end;
+
+	if (s[0] < '0' || s[0] > '9')
+		return -1;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno != 0 || end == s)
+		return -1;
+	switch (*end) {
+	case 'k': case 'K': shift = 10; end++; break;
+	case 'm': case 'M': shift = 20; end++; break;
+	case 'g': case 'G': shift = 30; end++; break;
+	case 't': case 'T': shift = 40; end++; break;
+	default: break;
+	}
+	if (shift && (strcmp(end, "iB") == 0 || strcmp(end, "B") == 0))
+		end += strlen(end);
+	else if (!shift && strcmp(end, "B") == 0)
+		end++;
+	if (*end != '\0')
+		return -1;
+	if (shift && v > (UINT64_MAX >> shift))
+		return -1;
+	*out = (uint64_t)v << shift;
+	return 0;
+}
+
+int parse_int(const char *s, long min, long max, long *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+int opt_chunk_size(const char *verb, const char *s, uint32_t *out)
+{
+	uint64_t v;
+
+	if (parse_size(s, &v) < 0 || v < STORE_CHUNK_MIN ||
+	    v > STORE_CHUNK_MAX || (v & (v - 1)) != 0) {
+		errorf(verb, "invalid chunk size '%s': must be a power of two "
+		       "from %uK to %uM", s, STORE_CHUNK_MIN >> 10,
+		       STORE_CHUNK_MAX >> 20);
+		return -1;
+	}
+	*out = (uint32_t)v;
+	return 0;
+}
+
+int opt_level(const char *verb, const char *s, int *out)
+{
+	long v;
+
+	if (parse_int(s, 1, 19, &v) < 0) {
+		errorf(verb, "invalid level '%s': must be from 1 to 19", s);
+		return -1;
+	}
+	*out = (int)v;
+	return 0;
+}
+
+/* ---- opening a store ---------------------------------------------------- */
+
+int open_store(const char *verb, const char *path, unsigned flags,
+	       struct store **out)
+{
+	struct stat sb;
+	store_rc rc;
+
+	*out = NULL;
+	/* Say what is wrong with the directory itself before the store
+	 * explains what it could not read inside it. */
+	if (stat(path, &sb) < 0) {
+		if (errno == ENOENT)
+			return errorf(verb, "no such store '%s'", path), -1;
+		return errorf(verb, "cannot open store '%s': %s", path,
+			      strerror(errno)), -1;
+	}
+	if (!S_ISDIR(sb.st_mode))
+		return errorf(verb, "'%s' is not a pxfs store (not a "
+			      "directory)", path), -1;
+	rc = store_open(path, flags, out);
+	if (rc == STORE_OK)
+		return 0;
+	if (rc == STORE_NOTFOUND)
+		errorf(verb, "no such store '%s'", path);
+	else if (rc == STORE_INVAL)
+		errorf(verb, "'%s' is not a pxfs store", path);
+	else
+		store_error(verb, rc);
+	return -1;
+}
+
+/* ---- store paths -------------------------------------------------------- */
+
+bool is_valid_name(const char *name)
+{
+	size_t n = strlen(name);
+
+	if (n == 0 || n > STORE_NAME_MAX)
+		return false;
+	if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+		return false;
+	return strchr(name, '/') == NULL;
+}
+
+int spath_norm(const char *verb, const char *path, char *buf, size_t len)
+{
+	const char *p = path;
+	size_t o = 0;
+
+	if (len < 2)
+		return errorf(verb, "invalid path '%s': too long", path), -1;
+	while (*p) {
+		const char *s;
+		size_t n;
+
+		while (*p == '/')
+			p++;
+		if (*p == '\0')
+			break;
+		s = p;
+		while (*p && *p != '/')
+			p++;
+		n = (size_t)(p - s);
+		if ((n == 1 && s[0] == '.') ||
+		    (n == 2 && s[0] == '.' && s[1] == '.')) {
+			/* A lone "." names the root, as store_walk has it. */
+			if (n == 1 && o == 0 && strspn(p, "/") == strlen(p))
+				break;
+			return errorf(verb, "invalid path '%s': '%.*s' is not "
+				      "allowed in a store path", path, (int)n,
+				      s), -1;
+		}
+		if (n > STORE_NAME_MAX)
+			return errorf(verb, "invalid path '%s': a name is "
+				      "longer than %d bytes", path,
+				      STORE_NAME_MAX), -1;
+		if (o + 1 + n + 1 > len)
+			return errorf(verb, "invalid path '%s': too long",
+				      path), -1;
+		buf[o++] = '/';
+		memcpy(buf + o, s, n);
+		o += n;
+	}
+	if (o == 0)
+		buf[o++] = '/';
+	buf[o] = '\0';
+	return 0;
+}
+
+int spath_split(const char *verb, char *buf, const char **parent,
+		const char **name)
+{
+	char *slash;
+
+	if (strcmp(buf, "/") == 0)
+		return errorf(verb, "the root '/' cannot be used here"), -1;
+	slash = strrchr(buf, '/');
+	*name = slash + 1;
+	if (slash == buf) {
+		*parent = "/";
+	} else {
+		*slash = '\0';
+		*parent = buf;
+	}
+	return 0;
+}
+
+int spath_join(char *buf, size_t len, const char *dir, const char *name)
+{
+	int n;
+
+	if (strcmp(dir, "/") == 0 || dir[0] == '\0')
+		n = snprintf(buf, len, "/%s", name);
+	else if (dir[0] == '/')
+		n = snprintf(buf, len, "%s/%s", dir, name);
+	else
+		n = snprintf(buf, len, "/%s/%s", dir, name);
+	return (n < 0 || (size_t)n >= len) ? -1 : 0;
+}
+
+/* ---- output ------------------------------------------------------------- */
+
+void json_str(FILE *f, const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	putc('"', f);
+	for (; *p; p++) {
+		switch (*p) {
+		case '"':  fputs("\\\"", f); break;
+		case '\\': fputs("\\\\", f); break;
+		case '\b': fputs("\\b", f); break;
+		case '\f': fputs("\\f", f); break;
+		case '\n': fputs("\\n", f); break;
+		case '\r': fputs("\\r", f); break;
+		case '\t': fputs("\\t", f); break;
+		default:
+			if (*p < 0x20 || *p == 0x7f)
+				fprintf(f, "\\u%04x", *p);
+			else
+				putc(*p, f);
+		}
+	}
+	putc('"', f);
+}
+
+const char *human_size(uint64_t n, char *buf, size_t len)
+{
+	static const char *const unit[] = { "B", "KiB", "MiB", "GiB", "TiB",
+					    "PiB", "EiB" };
+	double v = (double)n;
+	unsigned u = 0;
+
+	if (n < 1024) {
+		snprintf(buf, len, "%llu B", (unsigned long long)n);
+		return buf;
+	}
+	while (v >= 1024.0 && u + 1 < sizeof(unit) / sizeof(unit[0])) {
+		v /= 1024.0;
+		u++;
+	}
+	snprintf(buf, len, "%.1f %s", v, unit[u]);
+	return buf;
+}
+
+const char *mode_string(uint32_t mode, char *buf, size_t len)
+{
+	char s[11];
+
+	if (S_ISDIR(mode))
+		s[0] = 'd';
+	else if (S_ISLNK(mode))
+		s[0] = 'l';
+	else if (S_ISREG(mode))
+		s[0] = '-';
+	else
+		s[0] = '?';
+	s[1] = (mode & S_IRUSR) ? 'r' : '-';
+	s[2] = (mode & S_IWUSR) ? 'w' : '-';
+	s[3] = (mode & S_ISUID) ? ((mode & S_IXUSR) ? 's' : 'S')
+				: ((mode & S_IXUSR) ? 'x' : '-');
+	s[4] = (mode & S_IRGRP) ? 'r' : '-';
+	s[5] = (mode & S_IWGRP) ? 'w' : '-';
+	s[6] = (mode & S_ISGID) ? ((mode & S_IXGRP) ? 's' : 'S')
+				: ((mode & S_IXGRP) ? 'x' : '-');
+	s[7] = (mode & S_IROTH) ? 'r' : '-';
+	s[8] = (mode & S_IWOTH) ? 'w' : '-';
+	s[9] = (mode & S_ISVTX) ? ((mode & S_IXOTH) ? 't' : 'T')
+				: ((mode & S_IXOTH) ? 'x' : '-');
+	s[10] = '\0';
+	snprintf(buf, len, "%s", s);
+	return buf;
+}
+
+const char *mode_kind(uint32_t mode)
+{
+	if (S_ISREG(mode))
+		return "file";
+	if (S_ISDIR(mode))
+		return "directory";
+	if (S_ISLNK(mode))
+		return "symlink";
+	return "other";
+}
+
+const char *time_local(int64_t ns, char *buf, size_t len)
+{
+	time_t t = (time_t)(ns / 1000000000);
+	struct tm tm;
+
+	if (ns < 0 && ns % 1000000000 != 0)
+		t--;
+	if (!localtime_r(&t, &tm) ||
+	    strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm) == 0)
+		snprintf(buf, len, "?");
+	return buf;
+}
+
+const char *time_utc(int64_t ns, char *buf, size_t len)
+{
+	int64_t frac = ns % 1000000000;
+	time_t t = (time_t)(ns / 1000000000);
+	char base[32];
+	struct tm tm;
+
+	if (frac < 0) {
+		frac += 1000000000;
+		t--;
+	}
+	if (!gmtime_r(&t, &tm) ||
+	    strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm) == 0) {
+		snprintf(buf, len, "?");
+		return buf;
+	}
+	if (frac)
+		snprintf(buf, len, "%s.%09lldZ", base, (long long)frac);
+	else
+		snprintf(buf, len, "%sZ", base);
+	return buf;
+}
+
+int write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* ---- progress ----------------------------------------------------------- */
+
+/*
+ * The thread reads the offset of the descriptor being ingested: the store
+ * reads it sequentially with read(2), so the shared file offset is how far
+ * it got.  A stale descriptor number only yields a wrong figure for one
+ * redraw, never harm: lseek on a closed descriptor fails with EBADF.
+ */
+static struct {
+	bool on;			/* thread running */
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool stop;			/* protected by lock */
+	const char *verb;
+	uint64_t total;
+	struct timespec start;
+	atomic_int fd;			/* being read, or -1 */
+	atomic_uint_fast64_t done;	/* bytes before fd */
+} prog = {
+	.lock = PTHREAD_MUTEX_INITIALIZER,
+	.cond = PTHREAD_COND_INITIALIZER,
+};
+
+static double elapsed(const struct timespec *t0)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)(now.tv_sec - t0->tv_sec) +
+	       (double)(now.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+static void progress_draw(void)
+{
+	char a[32], b[32], r[32], line[160];
+	uint64_t done = atomic_load(&prog.done);
+	int fd = atomic_load(&prog.fd);
+	double secs = elapsed(&prog.start);
+	unsigned pct = 100;
+
+	if (fd >= 0) {
+		off_t off = lseek(fd, 0, SEEK_CUR);
+
+		if (off > 0)
+			done += (uint64_t)off;
+	}
+	if (done > prog.total)
+		done = prog.total;
+	if (prog.total)
+		pct = (unsigned)(done * 100 / prog.total);
+	human_size(done, a, sizeof(a));
+	human_size(prog.total, b, sizeof(b));
+	human_size(secs > 0.01 ? (uint64_t)((double)done / secs) : 0, r,
+		   sizeof(r));
+	snprintf(line, sizeof(line), "\r%s: %s / %s  %3u%%  %s/s\033[K",
+		 prog.verb, a, b, pct, r);
+	fputs(line, stderr);
+	fflush(stderr);
+}
+
+static void *progress_main(void *arg)
+{
+	struct timespec until;
+
+	(void)arg;
+	pthread_mutex_lock(&prog.lock);
+	while (!prog.stop) {
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_nsec += 250000000;
+		if (until.tv_nsec >= 1000000000) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000;
+		}
+		pthread_cond_timedwait(&prog.cond, &prog.lock, &until);
+		if (!prog.stop)
+			progress_draw();
+	}
+	pthread_mutex_unlock(&prog.lock);
+	return NULL;
+}
+
+void progress_start(const char *verb, uint64_t total)
+{
+	if (prog.on || !isatty(STDERR_FILENO))
+		return;
+	prog.verb = verb;
+	prog.total = total;
+	prog.stop = false;
+	atomic_store(&prog.fd, -1);
+	atomic_store(&prog.done, 0);
+	clock_gettime(CLOCK_MONOTONIC, &prog.start);
+	if (pthread_create(&prog.thread, NULL, progress_main, NULL) == 0)
+		prog.on = true;
+}
+
+void progress_fd(int fd, uint64_t done)
+{
+	atomic_store(&prog.done, done);
+	atomic_store(&prog.fd, fd);
+}
+
+void progress_end(void)
+{
+	if (!prog.on)
+		return;
+	pthread_mutex_lock(&prog.lock);
+	prog.stop = true;
+	pthread_cond_signal(&prog.cond);
+	pthread_mutex_unlock(&prog.lock);
+	pthread_join(prog.thread, NULL);
+	prog.on = false;
+	fputs("\r\033[K", stderr);
+	fflush(stderr);
+}
