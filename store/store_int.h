@@ -6,10 +6,79 @@
 #ifndef STORE_INT_H
 #define STORE_INT_H
 
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
 #include "store.h"
+
+struct store_conn;
+struct store_chunk;
+
+/* Prepared statements, made on first use and kept for the handle's life
+ * (index.c owns the SQL text). */
+enum store_sql {
+	SQL_NODE_BY_INO,
+	SQL_NODE_LOOKUP,
+	SQL_NODE_CHILDREN,
+	SQL_NODE_TARGET,
+	SQL_NODE_INSERT,
+	SQL_NODE_DELETE,
+	SQL_NODE_MOVE,
+	SQL_NODE_HAS_CHILD,
+	SQL_OBJ_GET,
+	SQL_OBJ_INSERT,
+	SQL_OBJ_REF,
+	SQL_OBJ_DELETE,
+	SQL_CHUNK_INSERT,
+	SQL_CHUNK_GET,
+	SQL_CHUNK_ALL,
+	SQL_CHUNK_DELETE,
+	SQL__COUNT
+};
+
+/* Keys to evict from the connector once no index row names them. */
+struct store_keylist {
+	char (*keys)[STORE_KEY_HEX + 1];
+	size_t n, cap;
+};
+
+struct store {
+	char *path;			/* store directory, as opened */
+	unsigned flags;			/* STORE_OPEN_* */
+	char id[33];			/* from config */
+	char connector[16];		/* from config */
+	uint32_t chunk_size;		/* config default */
+	int level;			/* config default */
+
+	pthread_mutex_t lock;		/* recursive; guards all below */
+	sqlite3 *db;
+	sqlite3_stmt *sql[SQL__COUNT];
+	void *magic;			/* libmagic cookie, made on first use */
+	bool in_batch;			/* store_begin() .. commit/rollback */
+	bool in_txn;			/* a SQLite write transaction is open */
+	int batch_lockfd;		/* shared gc lock held by the batch */
+	struct store_keylist evict;	/* evict after commit */
+	struct store_keylist fresh;	/* blobs this batch wrote */
+
+	struct store_conn *conn;	/* thread-safe itself */
+
+	struct {			/* store_metrics, updated atomically */
+		_Atomic uint64_t conn_gets, conn_get_bytes, conn_puts,
+			conn_put_bytes, conn_evicts, conn_errors, corrupt,
+			ingested, deduped;
+	} m;
+};
+
+/* One chunk of an object, as the index's chunk table has it. */
+struct store_chunk {
+	uint64_t coff;			/* frame offset in the blob */
+	uint32_t csize, dsize;
+	uint8_t sha256[32];
+};
 
 /**
  * Record @rc's description for store_last_error() on this thread and
@@ -43,5 +112,50 @@ ssize_t store_read_full(int fd, void *buf, size_t len);
 /** pread() exactly @len bytes at @off; -1 with errno set (EIO for a short
  * file). */
 int store_pread_all(int fd, void *buf, size_t len, uint64_t off);
+
+/* ---- index.c: the caller holds st->lock ---- */
+
+/** Open (with @create: create, schema and root) the index at @dbpath into
+ * st->db.  On failure st->db is NULL and the failure recorded. */
+store_rc store_index_open(struct store *st, const char *dbpath, bool create);
+void store_index_close(struct store *st);
+/** The prepared statement @id, reset with bindings cleared; NULL (failure
+ * recorded) if it cannot be prepared.  Borrowed. */
+sqlite3_stmt *store_index_stmt(struct store *st, enum store_sql id);
+/** Record SQLite's last error as a failure of @what, mapped to a code. */
+store_rc store_index_fail(struct store *st, const char *what);
+store_rc store_index_exec(struct store *st, const char *sql);
+/** Step a query expected to give one row: STORE_OK on a row,
+ * STORE_NOTFOUND on none. */
+store_rc store_index_step_row(struct store *st, sqlite3_stmt *s);
+/** Step an update to completion. */
+store_rc store_index_step_done(struct store *st, sqlite3_stmt *s);
+/** Fill a node / object from the current row of a NODE_* / OBJ_GET
+ * statement. */
+void store_index_row_node(sqlite3_stmt *s, struct store_node *n);
+void store_index_row_object(sqlite3_stmt *s, struct store_object *o);
+
+/* ---- config.c ---- */
+
+/* The store's config file, "key = value" lines and # comments. */
+struct store_config_file {
+	unsigned format;		/* 1 */
+	char id[33];			/* 32 hex */
+	char connector[16];		/* "file" */
+	uint32_t chunk_size;
+	int level;
+	char file_dir[256];		/* file connector: blob directory */
+};
+
+/** Parse @len bytes of config text at @text (untrusted: every value is
+ * checked).  @name names the file in messages.  STORE_CORRUPT on a bad
+ * line, unknown key, missing key or a value out of range. */
+store_rc store_config_parse(const char *text, size_t len, const char *name,
+			    struct store_config_file *out);
+
+/** Write @c as text into @buf of @cap bytes; returns the length, or 0 if
+ * it does not fit. */
+size_t store_config_format(const struct store_config_file *c, char *buf,
+			   size_t cap);
 
 #endif /* STORE_INT_H */

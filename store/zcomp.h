@@ -51,7 +51,7 @@ void store_zenc_free(struct store_zenc *e);
 /**
  * Compress @len (1..chunk_size) bytes at @src as the next frame, with
  * content size and checksum in the frame header, and remember its entry.
- * *dst/*dlen: the frame; borrowed, valid until the next call on @e.
+ * @dst, @dlen: the frame; borrowed, valid until the next call on @e.
  */
 store_rc store_zenc_frame(struct store_zenc *e, const void *src, size_t len,
 			  const void **dst, size_t *dlen);

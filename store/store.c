@@ -1,0 +1,2386 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * store.c - the store facade: ties the index, the connector, the codec and
+ * the hashes into the operations of store.h.
+ *
+ * Order of durability.  A blob is written to a connector temporary, made
+ * durable and renamed under its key *before* the index row naming it is
+ * committed, so the index never points at a blob that is not whole.  A blob
+ * whose last reference goes away is evicted only *after* the commit that
+ * dropped it.  A crash between the two leaves a blob no row names: fsck
+ * reports it, gc removes it.
+ *
+ * The gc lock.  gc must not remove a blob that a writer has renamed into
+ * place but not yet committed a row for.  Writers hold a shared flock on
+ * STORE/lock from before they write a blob until their commit; gc takes it
+ * exclusively.  Evicting after a commit re-checks, under a non-blocking
+ * exclusive lock, that no row names the key (another writer may have
+ * stored the same content meanwhile); when the lock is busy the blob is
+ * left for gc.
+ *
+ * Threads.  st->lock (recursive) serialises SQLite and the batch state.
+ * Compressing, hashing and connector traffic run outside it, so one slow
+ * read or put does not stall metadata calls.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <magic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <zstd.h>
+
+#include "conn.h"
+#include "hash.h"
+#include "store_int.h"
+#include "zcomp.h"
+
+#define CONFIG_NAME	"config"
+#define INDEX_NAME	"index.db"
+#define LOCK_NAME	"lock"
+#define TYPE_SNIFF	65536		/* bytes libmagic looks at */
+#define TYPE_DEFAULT	"application/octet-stream"
+
+/* ---- small helpers ----------------------------------------------------- */
+
+static char *join(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	char *p = malloc(la + lb + 2);
+
+	if (!p)
+		return NULL;
+	memcpy(p, a, la);
+	p[la] = '/';
+	memcpy(p + la + 1, b, lb + 1);
+	return p;
+}
+
+bool store_is_key(const char *s)
+{
+	size_t i;
+
+	if (!s)
+		return false;
+	for (i = 0; i < STORE_KEY_HEX; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') ||
+		      (s[i] >= 'a' && s[i] <= 'f')))
+			return false;
+	return s[i] == '\0';
+}
+
+static store_rc check_name(const char *name)
+{
+	size_t n;
+
+	if (!name)
+		return store_fail(STORE_INVAL, "missing name");
+	n = strlen(name);
+	if (n == 0 || !strcmp(name, ".") || !strcmp(name, "..") ||
+	    strchr(name, '/'))
+		return store_fail(STORE_INVAL, "invalid name '%s'", name);
+	if (n > STORE_NAME_MAX)
+		return store_fail(STORE_NAMETOOLONG, "name '%.40s...' is"
+				  " longer than %d bytes", name,
+				  STORE_NAME_MAX);
+	return STORE_OK;
+}
+
+static store_rc keylist_add(struct store_keylist *l, const char *key)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (!strcmp(l->keys[i], key))
+			return STORE_OK;
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 16;
+		void *p = realloc(l->keys, cap * sizeof(*l->keys));
+
+		if (!p)
+			return store_fail(STORE_NOMEM, "out of memory");
+		l->keys = p;
+		l->cap = cap;
+	}
+	memcpy(l->keys[l->n++], key, STORE_KEY_HEX + 1);
+	return STORE_OK;
+}
+
+static void keylist_release(struct store_keylist *l)
+{
+	free(l->keys);
+	l->keys = NULL;
+	l->n = l->cap = 0;
+}
+
+static void count(_Atomic uint64_t *c, uint64_t n)
+{
+	atomic_fetch_add_explicit(c, n, memory_order_relaxed);
+}
+
+/* Open STORE/lock and flock it; -1 with the failure recorded. */
+static int gc_lock(struct store *st, int how)
+{
+	char *p = join(st->path, LOCK_NAME);
+	int fd, saverr;
+
+	if (!p) {
+		store_fail(STORE_NOMEM, "out of memory");
+		return -1;
+	}
+	fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		saverr = errno;
+		store_fail_errno(saverr, "cannot open lock '%s'", p);
+		free(p);
+		return -1;
+	}
+	while (flock(fd, how) < 0) {
+		saverr = errno;
+		if (saverr == EINTR)
+			continue;
+		if (saverr != EWOULDBLOCK)
+			store_fail_errno(saverr, "cannot lock '%s'", p);
+		else
+			store_fail(STORE_BUSY, "store '%s' is busy", st->path);
+		close(fd);
+		fd = -1;
+		break;
+	}
+	free(p);
+	return fd;
+}
+
+static void gc_unlock(int fd)
+{
+	if (fd >= 0)
+		close(fd);	/* drops the flock */
+}
+
+/* ---- create, open, close ----------------------------------------------- */
+
+static store_rc write_config(const char *path, const char *text, size_t len)
+{
+	char *final = join(path, CONFIG_NAME);
+	char *tmp = join(path, CONFIG_NAME ".tmp");
+	store_rc rc = STORE_OK;
+	int fd = -1;
+
+	if (!final || !tmp) {
+		rc = store_fail(STORE_NOMEM, "out of memory");
+		goto out;
+	}
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		rc = store_fail_errno(errno, "cannot create '%s'", tmp);
+		goto out;
+	}
+	if (store_write_all(fd, text, len) < 0 || fsync(fd) < 0) {
+		rc = store_fail_errno(errno, "cannot write '%s'", tmp);
+		goto out;
+	}
+	if (rename(tmp, final) < 0) {
+		rc = store_fail_errno(errno, "cannot rename '%s'", tmp);
+		goto out;
+	}
+out:
+	if (fd >= 0)
+		close(fd);
+	if (rc != STORE_OK && tmp)
+		unlink(tmp);
+	free(final);
+	free(tmp);
+	return rc;
+}
+
+/* Is @path a directory holding a store (config present), and if not, is
+ * it empty?  Missing is fine: *exists false. */
+static store_rc probe_dir(const char *path, bool *exists, bool *is_store,
+			  bool *empty)
+{
+	struct stat sb;
+	struct dirent *de;
+	char *cfg;
+	DIR *d;
+
+	*exists = *is_store = false;
+	*empty = true;
+	if (stat(path, &sb) < 0) {
+		if (errno == ENOENT)
+			return STORE_OK;
+		return store_fail_errno(errno, "cannot use '%s'", path);
+	}
+	if (!S_ISDIR(sb.st_mode))
+		return store_fail(STORE_NOTDIR, "'%s' is not a directory",
+				  path);
+	*exists = true;
+	cfg = join(path, CONFIG_NAME);
+	if (!cfg)
+		return store_fail(STORE_NOMEM, "out of memory");
+	*is_store = stat(cfg, &sb) == 0;
+	free(cfg);
+	d = opendir(path);
+	if (!d)
+		return store_fail_errno(errno, "cannot read '%s'", path);
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) {
+			*empty = false;
+			break;
+		}
+	}
+	closedir(d);
+	return STORE_OK;
+}
+
+static void remove_created(const char *path, bool made_dir)
+{
+	static const char *const names[] = {
+		CONFIG_NAME, CONFIG_NAME ".tmp", INDEX_NAME,
+		INDEX_NAME "-wal", INDEX_NAME "-shm", LOCK_NAME,
+	};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		char *p = join(path, names[i]);
+
+		if (p)
+			unlink(p);
+		free(p);
+	}
+	/* the connector's empty layout */
+	{
+		char *objs = join(path, "objects");
+		char *tmp = objs ? join(objs, "tmp") : NULL;
+
+		if (tmp)
+			rmdir(tmp);
+		if (objs)
+			rmdir(objs);
+		free(tmp);
+		free(objs);
+	}
+	if (made_dir)
+		rmdir(path);
+}
+
+store_rc store_create(const char *path, const struct store_create_opts *o)
+{
+	struct store_config_file cfg;
+	struct store_create_opts def = { 0 };
+	struct store tmp;
+	struct store_conn *conn = NULL;
+	bool exists, is_store, empty, made_dir = false;
+	uint8_t rnd[16];
+	char text[1024], *p = NULL;
+	size_t len;
+	store_rc rc;
+	int fd;
+
+	if (!path || !*path)
+		return store_fail(STORE_INVAL, "missing store path");
+	if (!o)
+		o = &def;
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.format = 1;
+	snprintf(cfg.connector, sizeof(cfg.connector), "%s",
+		 o->connector ? o->connector : "file");
+	if (strcmp(cfg.connector, "file"))
+		return store_fail(STORE_INVAL, "unknown connector '%s'",
+				  o->connector);
+	cfg.chunk_size = o->chunk_size ? o->chunk_size : STORE_CHUNK_DEFAULT;
+	if (cfg.chunk_size < STORE_CHUNK_MIN ||
+	    cfg.chunk_size > STORE_CHUNK_MAX ||
+	    (cfg.chunk_size & (cfg.chunk_size - 1)))
+		return store_fail(STORE_INVAL, "chunk size %u is not a power"
+				  " of two from %u to %u", cfg.chunk_size,
+				  STORE_CHUNK_MIN, STORE_CHUNK_MAX);
+	cfg.level = o->level ? o->level : STORE_LEVEL_DEFAULT;
+	if (cfg.level < 1 || cfg.level > 19)
+		return store_fail(STORE_INVAL, "level %d is not from 1 to 19",
+				  cfg.level);
+	snprintf(cfg.file_dir, sizeof(cfg.file_dir), "objects");
+	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+		return store_fail_errno(errno, "cannot draw a store id");
+	store_hex(rnd, sizeof(rnd), cfg.id);
+
+	rc = probe_dir(path, &exists, &is_store, &empty);
+	if (rc != STORE_OK)
+		return rc;
+	if (is_store)
+		return store_fail(STORE_EXISTS, "'%s' is already a store",
+				  path);
+	if (exists && !empty)
+		return store_fail(STORE_INVAL, "'%s' is not empty and not a"
+				  " store", path);
+	if (!exists) {
+		if (mkdir(path, 0700) < 0)
+			return store_fail_errno(errno, "cannot create '%s'",
+						path);
+		made_dir = true;
+	} else if (chmod(path, 0700) < 0) {
+		return store_fail_errno(errno, "cannot chmod '%s'", path);
+	}
+
+	p = join(path, cfg.file_dir);
+	if (!p) {
+		rc = store_fail(STORE_NOMEM, "out of memory");
+		goto fail;
+	}
+	rc = store_conn_file_open(p, true, &conn);
+	if (rc != STORE_OK)
+		goto fail;
+	conn->ops->close(conn);
+	free(p);
+
+	p = join(path, LOCK_NAME);
+	if (!p) {
+		rc = store_fail(STORE_NOMEM, "out of memory");
+		goto fail;
+	}
+	fd = open(p, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		rc = store_fail_errno(errno, "cannot create '%s'", p);
+		goto fail;
+	}
+	close(fd);
+	free(p);
+
+	p = join(path, INDEX_NAME);
+	if (!p) {
+		rc = store_fail(STORE_NOMEM, "out of memory");
+		goto fail;
+	}
+	memset(&tmp, 0, sizeof(tmp));
+	tmp.path = (char *)(uintptr_t)path;
+	rc = store_index_open(&tmp, p, true);
+	if (rc != STORE_OK)
+		goto fail;
+	store_index_close(&tmp);
+
+	/* The config goes last: its presence is what makes a store. */
+	len = store_config_format(&cfg, text, sizeof(text));
+	if (!len) {
+		rc = store_fail(STORE_INVAL, "config does not fit");
+		goto fail;
+	}
+	rc = write_config(path, text, len);
+	if (rc != STORE_OK)
+		goto fail;
+	free(p);
+	return STORE_OK;
+fail:
+	free(p);
+	remove_created(path, made_dir);
+	return rc;
+}
+
+static store_rc read_config(const char *path, struct store_config_file *cfg)
+{
+	char *p = join(path, CONFIG_NAME);
+	char text[8192];
+	ssize_t n;
+	store_rc rc;
+	int fd = -1;
+
+	if (!p)
+		return store_fail(STORE_NOMEM, "out of memory");
+	fd = open(p, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		int saverr = errno;
+
+		if (saverr == ENOENT)
+			rc = store_fail(STORE_INVAL, "'%s' is not a pxfs store"
+					" (no config)", path);
+		else
+			rc = store_fail_errno(saverr, "cannot open '%s'", p);
+		goto out;
+	}
+	n = store_read_full(fd, text, sizeof(text));
+	if (n < 0) {
+		rc = store_fail_errno(errno, "cannot read '%s'", p);
+		goto out;
+	}
+	if ((size_t)n == sizeof(text)) {
+		rc = store_fail(STORE_CORRUPT, "config '%s' is too large", p);
+		goto out;
+	}
+	rc = store_config_parse(text, (size_t)n, p, cfg);
+out:
+	if (fd >= 0)
+		close(fd);
+	free(p);
+	return rc;
+}
+
+store_rc store_open(const char *path, unsigned flags, struct store **out)
+{
+	struct store_config_file cfg;
+	pthread_mutexattr_t ma;
+	struct store *st = NULL;
+	struct stat sb;
+	char *p = NULL;
+	store_rc rc;
+
+	if (!out)
+		return store_fail(STORE_INVAL, "missing result pointer");
+	*out = NULL;
+	if (!path || !*path)
+		return store_fail(STORE_INVAL, "missing store path");
+	if (stat(path, &sb) < 0)
+		return store_fail_errno(errno, "cannot open store '%s'", path);
+	if (!S_ISDIR(sb.st_mode))
+		return store_fail(STORE_INVAL, "'%s' is not a pxfs store (not"
+				  " a directory)", path);
+	rc = read_config(path, &cfg);
+	if (rc != STORE_OK)
+		return rc;
+
+	st = calloc(1, sizeof(*st));
+	if (!st)
+		return store_fail(STORE_NOMEM, "out of memory");
+	st->batch_lockfd = -1;
+	st->flags = flags;
+	st->chunk_size = cfg.chunk_size;
+	st->level = cfg.level;
+	memcpy(st->id, cfg.id, sizeof(st->id));
+	memcpy(st->connector, cfg.connector, sizeof(st->connector));
+	pthread_mutexattr_init(&ma);
+	pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_RECURSIVE);
+	pthread_mutex_init(&st->lock, &ma);
+	pthread_mutexattr_destroy(&ma);
+	st->path = strdup(path);
+	if (!st->path) {
+		rc = store_fail(STORE_NOMEM, "out of memory");
+		goto fail;
+	}
+	p = join(path, INDEX_NAME);
+	if (!p) {
+		rc = store_fail(STORE_NOMEM, "out of memory");
+		goto fail;
+	}
+	if (access(p, F_OK) < 0) {
+		rc = store_fail(STORE_CORRUPT, "store '%s' has no index", path);
+		goto fail;
+	}
+	rc = store_index_open(st, p, false);
+	if (rc != STORE_OK)
+		goto fail;
+	free(p);
+	p = join(path, cfg.file_dir);
+	if (!p) {
+		rc = store_fail(STORE_NOMEM, "out of memory");
+		goto fail;
+	}
+	rc = store_conn_file_open(p, false, &st->conn);
+	if (rc != STORE_OK)
+		goto fail;
+	free(p);
+	*out = st;
+	return STORE_OK;
+fail:
+	free(p);
+	store_close(st);
+	return rc;
+}
+
+static void rollback_locked(struct store *st);
+
+void store_close(struct store *st)
+{
+	if (!st)
+		return;
+	if (st->in_batch) {
+		rollback_locked(st);
+		pthread_mutex_unlock(&st->lock);
+	}
+	if (st->conn)
+		st->conn->ops->close(st->conn);
+	store_index_close(st);
+	if (st->magic)
+		magic_close(st->magic);
+	keylist_release(&st->evict);
+	keylist_release(&st->fresh);
+	pthread_mutex_destroy(&st->lock);
+	free(st->path);
+	free(st);
+}
+
+const char *store_path(const struct store *st)
+{
+	return st->path;
+}
+
+uint32_t store_chunk_size(const struct store *st)
+{
+	return st->chunk_size;
+}
+
+int store_level(const struct store *st)
+{
+	return st->level;
+}
+
+const char *store_connector_name(const struct store *st)
+{
+	return st->connector;
+}
+
+const char *store_id(const struct store *st)
+{
+	return st->id;
+}
+
+void store_metrics_get(struct store *st, struct store_metrics *m)
+{
+	m->conn_gets = atomic_load(&st->m.conn_gets);
+	m->conn_get_bytes = atomic_load(&st->m.conn_get_bytes);
+	m->conn_puts = atomic_load(&st->m.conn_puts);
+	m->conn_put_bytes = atomic_load(&st->m.conn_put_bytes);
+	m->conn_evicts = atomic_load(&st->m.conn_evicts);
+	m->conn_errors = atomic_load(&st->m.conn_errors);
+	m->corrupt = atomic_load(&st->m.corrupt);
+	m->ingested = atomic_load(&st->m.ingested);
+	m->deduped = atomic_load(&st->m.deduped);
+}
+
+/* ---- reading the namespace --------------------------------------------- */
+
+static store_rc node_get(struct store *st, uint64_t ino, struct store_node *out)
+{
+	sqlite3_stmt *s = store_index_stmt(st, SQL_NODE_BY_INO);
+	store_rc rc;
+
+	if (!s)
+		return STORE_IO;
+	sqlite3_bind_int64(s, 1, (sqlite3_int64)ino);
+	rc = store_index_step_row(st, s);
+	if (rc == STORE_OK)
+		store_index_row_node(s, out);
+	else if (rc == STORE_NOTFOUND)
+		store_fail(rc, "no node %llu", (unsigned long long)ino);
+	sqlite3_reset(s);
+	return rc;
+}
+
+static store_rc node_lookup(struct store *st, uint64_t parent,
+			    const char *name, struct store_node *out)
+{
+	sqlite3_stmt *s = store_index_stmt(st, SQL_NODE_LOOKUP);
+	store_rc rc;
+
+	if (!s)
+		return STORE_IO;
+	sqlite3_bind_int64(s, 1, (sqlite3_int64)parent);
+	sqlite3_bind_text(s, 2, name, -1, SQLITE_STATIC);
+	rc = store_index_step_row(st, s);
+	if (rc == STORE_OK)
+		store_index_row_node(s, out);
+	else if (rc == STORE_NOTFOUND)
+		store_fail(rc, "'%s': no such entry", name);
+	sqlite3_reset(s);
+	return rc;
+}
+
+/* The directory @ino, or STORE_NOTDIR / STORE_NOTFOUND. */
+static store_rc dir_get(struct store *st, uint64_t ino, struct store_node *out)
+{
+	store_rc rc = node_get(st, ino, out);
+
+	if (rc == STORE_OK && !S_ISDIR(out->mode))
+		rc = store_fail(STORE_NOTDIR, "'%s' is not a directory",
+				out->name);
+	return rc;
+}
+
+store_rc store_getattr(struct store *st, uint64_t ino, struct store_node *out)
+{
+	store_rc rc;
+
+	pthread_mutex_lock(&st->lock);
+	rc = node_get(st, ino, out);
+	pthread_mutex_unlock(&st->lock);
+	return rc;
+}
+
+store_rc store_lookup(struct store *st, uint64_t parent, const char *name,
+		      struct store_node *out)
+{
+	store_rc rc = check_name(name);
+
+	if (rc != STORE_OK)
+		return rc;
+	pthread_mutex_lock(&st->lock);
+	rc = node_lookup(st, parent, name, out);
+	pthread_mutex_unlock(&st->lock);
+	return rc;
+}
+
+store_rc store_walk(struct store *st, const char *path, struct store_node *out)
+{
+	struct store_node n;
+	char name[STORE_NAME_MAX + 1];
+	const char *p = path ? path : "";
+	store_rc rc;
+
+	pthread_mutex_lock(&st->lock);
+	rc = node_get(st, STORE_ROOT_INO, &n);
+	while (rc == STORE_OK) {
+		size_t len;
+
+		while (*p == '/')
+			p++;
+		if (!*p)
+			break;
+		len = strcspn(p, "/");
+		if (len == 1 && p[0] == '.') {
+			p += len;
+			continue;
+		}
+		if (len == 2 && p[0] == '.' && p[1] == '.') {
+			rc = store_fail(STORE_INVAL, "path '%s' leaves the"
+					" namespace ('..')", path);
+			break;
+		}
+		if (len > STORE_NAME_MAX) {
+			rc = store_fail(STORE_NAMETOOLONG, "a name in '%s' is"
+					" longer than %d bytes", path,
+					STORE_NAME_MAX);
+			break;
+		}
+		if (!S_ISDIR(n.mode)) {
+			rc = store_fail(STORE_NOTDIR, "'%s': '%s' is not a"
+					" directory", path, n.name);
+			break;
+		}
+		memcpy(name, p, len);
+		name[len] = '\0';
+		rc = node_lookup(st, n.ino, name, &n);
+		if (rc == STORE_NOTFOUND)
+			store_fail(rc, "'%s': no such file or directory",
+				   path);
+		p += len;
+	}
+	if (rc == STORE_OK)
+		*out = n;
+	pthread_mutex_unlock(&st->lock);
+	return rc;
+}
+
+store_rc store_readdir(struct store *st, uint64_t dir, uint64_t after,
+		       int (*fn)(void *arg, const struct store_node *n),
+		       void *arg)
+{
+	struct store_node n;
+	sqlite3_stmt *s;
+	store_rc rc;
+	int r;
+
+	pthread_mutex_lock(&st->lock);
+	rc = dir_get(st, dir, &n);
+	if (rc != STORE_OK)
+		goto out;
+	s = store_index_stmt(st, SQL_NODE_CHILDREN);
+	if (!s) {
+		rc = STORE_IO;
+		goto out;
+	}
+	sqlite3_bind_int64(s, 1, (sqlite3_int64)dir);
+	sqlite3_bind_int64(s, 2, (sqlite3_int64)after);
+	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+		store_index_row_node(s, &n);
+		if (fn(arg, &n))
+			break;
+	}
+	if (r != SQLITE_ROW && r != SQLITE_DONE)
+		rc = store_index_fail(st, "read directory");
+	sqlite3_reset(s);
+out:
+	pthread_mutex_unlock(&st->lock);
+	return rc;
+}
+
+store_rc store_readlink(struct store *st, uint64_t ino, char *buf, size_t len)
+{
+	sqlite3_stmt *s;
+	store_rc rc;
+
+	pthread_mutex_lock(&st->lock);
+	s = store_index_stmt(st, SQL_NODE_TARGET);
+	if (!s) {
+		rc = STORE_IO;
+		goto out;
+	}
+	sqlite3_bind_int64(s, 1, (sqlite3_int64)ino);
+	rc = store_index_step_row(st, s);
+	if (rc == STORE_NOTFOUND) {
+		store_fail(rc, "no node %llu", (unsigned long long)ino);
+	} else if (rc == STORE_OK) {
+		size_t n = (size_t)sqlite3_column_bytes(s, 0);
+		const unsigned char *t = sqlite3_column_text(s, 0);
+
+		if (!S_ISLNK((mode_t)sqlite3_column_int64(s, 1)) || !t)
+			rc = store_fail(STORE_INVAL, "node %llu is not a"
+					" symlink", (unsigned long long)ino);
+		else if (n + 1 > len)
+			rc = store_fail(STORE_INVAL, "symlink target too"
+					" long for the buffer");
+		else
+			memcpy(buf, t, n + 1);
+	}
+	sqlite3_reset(s);
+out:
+	pthread_mutex_unlock(&st->lock);
+	return rc;
+}
+
+static store_rc object_get(struct store *st, const char *key,
+			   struct store_object *out)
+{
+	sqlite3_stmt *s = store_index_stmt(st, SQL_OBJ_GET);
+	store_rc rc;
+
+	if (!s)
+		return STORE_IO;
+	sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+	rc = store_index_step_row(st, s);
+	if (rc == STORE_OK)
+		store_index_row_object(s, out);
+	else if (rc == STORE_NOTFOUND)
+		store_fail(rc, "no object with key '%s'", key);
+	sqlite3_reset(s);
+	return rc;
+}
+
+store_rc store_object_info(struct store *st, const char *key,
+			   struct store_object *out)
+{
+	store_rc rc;
+
+	if (!store_is_key(key))
+		return store_fail(STORE_INVAL, "'%s' is not a key (64 lowercase"
+				  " hex digits)", key ? key : "");
+	pthread_mutex_lock(&st->lock);
+	rc = object_get(st, key, out);
+	pthread_mutex_unlock(&st->lock);
+	return rc;
+}
+
+/* ---- batches and write transactions ----------------------------------- */
+
+/*
+ * Every change runs between wr_begin() and wr_end().  Outside a batch that
+ * is its own BEGIN IMMEDIATE .. COMMIT; inside one it is a savepoint, so a
+ * failed change leaves the batch as it was before that change.
+ */
+static void evict_unnamed(struct store *st, struct store_keylist *l);
+
+static store_rc wr_begin(struct store *st)
+{
+	store_rc rc;
+
+	pthread_mutex_lock(&st->lock);
+	if (st->flags & STORE_OPEN_RDONLY) {
+		pthread_mutex_unlock(&st->lock);
+		return store_fail(STORE_ROFS, "store '%s' is open read-only",
+				  st->path);
+	}
+	if (st->in_batch)
+		rc = store_index_exec(st, "SAVEPOINT op");
+	else
+		rc = store_index_exec(st, "BEGIN IMMEDIATE");
+	if (rc != STORE_OK)
+		pthread_mutex_unlock(&st->lock);
+	return rc;
+}
+
+static store_rc wr_end(struct store *st, store_rc rc)
+{
+	if (st->in_batch) {
+		if (rc != STORE_OK)
+			sqlite3_exec(st->db, "ROLLBACK TO op", NULL, NULL,
+				     NULL);
+		sqlite3_exec(st->db, "RELEASE op", NULL, NULL, NULL);
+		pthread_mutex_unlock(&st->lock);
+		return rc;
+	}
+	if (rc == STORE_OK)
+		rc = store_index_exec(st, "COMMIT");
+	if (rc != STORE_OK) {
+		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+		st->evict.n = 0;
+	}
+	evict_unnamed(st, &st->evict);
+	pthread_mutex_unlock(&st->lock);
+	return rc;
+}
+
+store_rc store_begin(struct store *st)
+{
+	store_rc rc;
+	int fd;
+
+	pthread_mutex_lock(&st->lock);
+	if (st->in_batch) {
+		pthread_mutex_unlock(&st->lock);
+		return store_fail(STORE_INVAL, "a batch is already open");
+	}
+	if (st->flags & STORE_OPEN_RDONLY) {
+		pthread_mutex_unlock(&st->lock);
+		return store_fail(STORE_ROFS, "store '%s' is open read-only",
+				  st->path);
+	}
+	fd = gc_lock(st, LOCK_SH);
+	if (fd < 0) {
+		pthread_mutex_unlock(&st->lock);
+		return STORE_IO;
+	}
+	rc = store_index_exec(st, "BEGIN IMMEDIATE");
+	if (rc != STORE_OK) {
+		gc_unlock(fd);
+		pthread_mutex_unlock(&st->lock);
+		return rc;
+	}
+	st->batch_lockfd = fd;
+	st->in_batch = true;
+	/* the mutex stays held until commit or rollback */
+	return STORE_OK;
+}
+
+static void end_batch(struct store *st)
+{
+	st->in_batch = false;
+	gc_unlock(st->batch_lockfd);
+	st->batch_lockfd = -1;
+}
+
+store_rc store_commit(struct store *st)
+{
+	store_rc rc;
+
+	pthread_mutex_lock(&st->lock);
+	if (!st->in_batch) {
+		pthread_mutex_unlock(&st->lock);
+		return store_fail(STORE_INVAL, "no batch is open");
+	}
+	rc = store_index_exec(st, "COMMIT");
+	if (rc != STORE_OK) {
+		rollback_locked(st);
+		pthread_mutex_unlock(&st->lock);	/* ours */
+		pthread_mutex_unlock(&st->lock);	/* the batch's */
+		return rc;
+	}
+	end_batch(st);
+	st->fresh.n = 0;
+	evict_unnamed(st, &st->evict);
+	pthread_mutex_unlock(&st->lock);
+	pthread_mutex_unlock(&st->lock);
+	return STORE_OK;
+}
+
+/* Undo the batch; called with the lock held (twice: the batch's and the
+ * caller's, or once from store_close()). */
+static void rollback_locked(struct store *st)
+{
+	sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+	end_batch(st);
+	st->evict.n = 0;
+	/* blobs this batch wrote for objects that are now unknown */
+	evict_unnamed(st, &st->fresh);
+}
+
+void store_rollback(struct store *st)
+{
+	pthread_mutex_lock(&st->lock);
+	if (!st->in_batch) {
+		pthread_mutex_unlock(&st->lock);
+		return;
+	}
+	rollback_locked(st);
+	pthread_mutex_unlock(&st->lock);
+	pthread_mutex_unlock(&st->lock);
+}
+
+/* Evict the blobs in @l that no object row names, then empty @l.  Under a
+ * non-blocking exclusive gc lock: a writer that holds it shared may be
+ * about to commit a row for the same content; then gc does it later. */
+static void evict_unnamed(struct store *st, struct store_keylist *l)
+{
+	struct store_object o;
+	int fd;
+
+	if (!l->n)
+		return;
+	fd = gc_lock(st, LOCK_EX | LOCK_NB);
+	if (fd < 0) {
+		store_log(STORE_LOG_INFO, "store '%s' busy: %zu unused blobs"
+			  " left for 'pxfs gc'", st->path, l->n);
+		l->n = 0;
+		store_clear_error();
+		return;
+	}
+	for (size_t i = 0; i < l->n; i++) {
+		store_rc rc = object_get(st, l->keys[i], &o);
+
+		if (rc != STORE_NOTFOUND)
+			continue;
+		rc = st->conn->ops->evict(st->conn, l->keys[i]);
+		if (rc == STORE_OK)
+			count(&st->m.conn_evicts, 1);
+		else
+			store_log(STORE_LOG_WARNING, "%s", store_last_error());
+	}
+	l->n = 0;
+	gc_unlock(fd);
+	store_clear_error();
+}
+
+/* Add @delta to @key's refs; at zero the object leaves the index and its
+ * blob is queued for eviction after the commit. */
+static store_rc ref_add(struct store *st, const char *key, int delta)
+{
+	sqlite3_stmt *s = store_index_stmt(st, SQL_OBJ_REF);
+	int64_t refs;
+	store_rc rc;
+
+	if (!s)
+		return STORE_IO;
+	sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, delta);
+	rc = store_index_step_row(st, s);
+	if (rc == STORE_NOTFOUND) {
+		sqlite3_reset(s);
+		return store_fail(rc, "no object with key '%s'", key);
+	}
+	if (rc != STORE_OK)
+		return rc;
+	refs = sqlite3_column_int64(s, 0);
+	sqlite3_reset(s);
+	if (refs > 0)
+		return STORE_OK;
+	s = store_index_stmt(st, SQL_OBJ_DELETE);
+	if (!s)
+		return STORE_IO;
+	sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+	rc = store_index_step_done(st, s);
+	if (rc != STORE_OK)
+		return rc;
+	s = store_index_stmt(st, SQL_CHUNK_DELETE);
+	if (!s)
+		return STORE_IO;
+	sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+	rc = store_index_step_done(st, s);
+	if (rc != STORE_OK)
+		return rc;
+	return keylist_add(&st->evict, key);
+}
+
+/* ---- changing the namespace ------------------------------------------- */
+
+static store_rc node_insert(struct store *st, uint64_t parent,
+			    const char *name, const struct store_attr *a,
+			    uint64_t size, const char *key, const char *type,
+			    const char *target, uint32_t flags,
+			    struct store_node *out)
+{
+	sqlite3_stmt *s = store_index_stmt(st, SQL_NODE_INSERT);
+	int64_t now = store_now_ns();
+	store_rc rc;
+
+	if (!s)
+		return STORE_IO;
+	sqlite3_bind_int64(s, 1, (sqlite3_int64)parent);
+	sqlite3_bind_text(s, 2, name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 3, a->mode);
+	sqlite3_bind_int64(s, 4, a->uid);
+	sqlite3_bind_int64(s, 5, a->gid);
+	sqlite3_bind_int64(s, 6, (sqlite3_int64)size);
+	sqlite3_bind_int64(s, 7, a->mtime_ns ? a->mtime_ns : now);
+	sqlite3_bind_int64(s, 8, now);
+	if (key)
+		sqlite3_bind_text(s, 9, key, -1, SQLITE_STATIC);
+	if (type)
+		sqlite3_bind_text(s, 10, type, -1, SQLITE_STATIC);
+	if (target)
+		sqlite3_bind_text(s, 11, target, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 12, flags);
+	rc = store_index_step_done(st, s);
+	if (rc == STORE_EXISTS)
+		rc = store_fail(STORE_EXISTS, "'%s' already exists", name);
+	if (rc != STORE_OK || !out)
+		return rc;
+	return node_get(st, (uint64_t)sqlite3_last_insert_rowid(st->db), out);
+}
+
+static store_rc node_delete(struct store *st, const struct store_node *n)
+{
+	sqlite3_stmt *s = store_index_stmt(st, SQL_NODE_DELETE);
+	store_rc rc;
+
+	if (!s)
+		return STORE_IO;
+	sqlite3_bind_int64(s, 1, (sqlite3_int64)n->ino);
+	rc = store_index_step_done(st, s);
+	if (rc == STORE_OK && S_ISREG(n->mode) && n->key[0])
+		rc = ref_add(st, n->key, -1);
+	return rc;
+}
+
+static store_rc has_children(struct store *st, uint64_t ino, bool *yes)
+{
+	sqlite3_stmt *s = store_index_stmt(st, SQL_NODE_HAS_CHILD);
+	store_rc rc;
+
+	if (!s)
+		return STORE_IO;
+	sqlite3_bind_int64(s, 1, (sqlite3_int64)ino);
+	rc = store_index_step_row(st, s);
+	sqlite3_reset(s);
+	*yes = rc == STORE_OK;
+	return rc == STORE_NOTFOUND ? STORE_OK : rc;
+}
+
+/*
+ * Make room for a new non-directory @name in @parent: fine if free; with
+ * STORE_REPLACE an existing non-directory goes (dropping its reference).
+ */
+static store_rc clear_slot(struct store *st, uint64_t parent,
+			   const char *name, unsigned flags)
+{
+	struct store_node old;
+	store_rc rc = node_lookup(st, parent, name, &old);
+
+	if (rc == STORE_NOTFOUND) {
+		store_clear_error();
+		return STORE_OK;
+	}
+	if (rc != STORE_OK)
+		return rc;
+	if (!(flags & STORE_REPLACE))
+		return store_fail(STORE_EXISTS, "'%s' already exists", name);
+	if (S_ISDIR(old.mode))
+		return store_fail(STORE_ISDIR, "'%s' is a directory", name);
+	return node_delete(st, &old);
+}
+
+store_rc store_mkfile(struct store *st, uint64_t parent, const char *name,
+		      const struct store_attr *a, const char *key,
+		      const char *type, unsigned flags, struct store_node *out)
+{
+	struct store_attr attr = *a;
+	struct store_object o;
+	struct store_node dir;
+	store_rc rc = check_name(name);
+
+	if (rc != STORE_OK)
+		return rc;
+	if (!store_is_key(key))
+		return store_fail(STORE_INVAL, "'%s' is not a key",
+				  key ? key : "");
+	if (type && strlen(type) > STORE_TYPE_MAX)
+		return store_fail(STORE_INVAL, "type '%s' is longer than %d"
+				  " bytes", type, STORE_TYPE_MAX);
+	attr.mode = S_IFREG | (a->mode & 07777);
+	rc = wr_begin(st);
+	if (rc != STORE_OK)
+		return rc;
+	rc = dir_get(st, parent, &dir);
+	if (rc == STORE_OK)
+		rc = object_get(st, key, &o);
+	if (rc == STORE_OK)
+		rc = clear_slot(st, parent, name, flags);
+	if (rc == STORE_OK)
+		rc = ref_add(st, key, +1);
+	if (rc == STORE_OK)
+		rc = node_insert(st, parent, name, &attr, o.size, key,
+				 type && *type ? type : (o.type[0] ? o.type :
+							 TYPE_DEFAULT),
+				 NULL, o.pending ? STORE_NODE_PENDING : 0,
+				 out);
+	return wr_end(st, rc);
+}
+
+store_rc store_mkdir(struct store *st, uint64_t parent, const char *name,
+		     const struct store_attr *a, unsigned flags,
+		     struct store_node *out)
+{
+	struct store_attr attr = *a;
+	struct store_node dir, old;
+	store_rc rc = check_name(name);
+
+	if (rc != STORE_OK)
+		return rc;
+	attr.mode = S_IFDIR | (a->mode & 07777);
+	rc = wr_begin(st);
+	if (rc != STORE_OK)
+		return rc;
+	rc = dir_get(st, parent, &dir);
+	if (rc == STORE_OK) {
+		rc = node_lookup(st, parent, name, &old);
+		if (rc == STORE_OK) {
+			if (!(flags & STORE_REPLACE))
+				rc = store_fail(STORE_EXISTS, "'%s' already"
+						" exists", name);
+			else if (!S_ISDIR(old.mode))
+				rc = store_fail(STORE_NOTDIR, "'%s' exists"
+						" and is not a directory",
+						name);
+			else if (out)
+				*out = old;
+		} else if (rc == STORE_NOTFOUND) {
+			rc = node_insert(st, parent, name, &attr, 0, NULL,
+					 NULL, NULL, 0, out);
+		}
+	}
+	return wr_end(st, rc);
+}
+
+store_rc store_symlink(struct store *st, uint64_t parent, const char *name,
+		       const char *target, const struct store_attr *a,
+		       unsigned flags, struct store_node *out)
+{
+	struct store_attr attr = *a;
+	struct store_node dir;
+	store_rc rc = check_name(name);
+
+	if (rc != STORE_OK)
+		return rc;
+	if (!target || !*target || strlen(target) >= 4096)
+		return store_fail(STORE_INVAL, "bad symlink target for '%s'",
+				  name);
+	attr.mode = S_IFLNK | 0777;
+	rc = wr_begin(st);
+	if (rc != STORE_OK)
+		return rc;
+	rc = dir_get(st, parent, &dir);
+	if (rc == STORE_OK)
+		rc = clear_slot(st, parent, name, flags);
+	if (rc == STORE_OK)
+		rc = node_insert(st, parent, name, &attr, strlen(target),
+				 NULL, NULL, target, 0, out);
+	return wr_end(st, rc);
+}
+
+store_rc store_unlink(struct store *st, uint64_t parent, const char *name)
+{
+	struct store_node n;
+	store_rc rc = check_name(name);
+
+	if (rc != STORE_OK)
+		return rc;
+	rc = wr_begin(st);
+	if (rc != STORE_OK)
+		return rc;
+	rc = node_lookup(st, parent, name, &n);
+	if (rc == STORE_OK && S_ISDIR(n.mode))
+		rc = store_fail(STORE_ISDIR, "'%s' is a directory", name);
+	if (rc == STORE_OK)
+		rc = node_delete(st, &n);
+	return wr_end(st, rc);
+}
+
+store_rc store_rmdir(struct store *st, uint64_t parent, const char *name)
+{
+	struct store_node n;
+	bool busy = false;
+	store_rc rc = check_name(name);
+
+	if (rc != STORE_OK)
+		return rc;
+	rc = wr_begin(st);
+	if (rc != STORE_OK)
+		return rc;
+	rc = node_lookup(st, parent, name, &n);
+	if (rc == STORE_OK && !S_ISDIR(n.mode))
+		rc = store_fail(STORE_NOTDIR, "'%s' is not a directory", name);
+	if (rc == STORE_OK)
+		rc = has_children(st, n.ino, &busy);
+	if (rc == STORE_OK && busy)
+		rc = store_fail(STORE_NOTEMPTY, "directory '%s' is not empty",
+				name);
+	if (rc == STORE_OK)
+		rc = node_delete(st, &n);
+	return wr_end(st, rc);
+}
+
+/* Delete @n and everything below it, depth first. */
+static store_rc delete_tree(struct store *st, const struct store_node *n,
+			    unsigned depth)
+{
+	struct store_node child;
+	store_rc rc;
+
+	if (depth > 4096)
+		return store_fail(STORE_CORRUPT, "directory tree too deep");
+	if (S_ISDIR(n->mode)) {
+		for (;;) {
+			sqlite3_stmt *s = store_index_stmt(st,
+							   SQL_NODE_CHILDREN);
+
+			if (!s)
+				return STORE_IO;
+			sqlite3_bind_int64(s, 1, (sqlite3_int64)n->ino);
+			sqlite3_bind_int64(s, 2, 0);
+			rc = store_index_step_row(st, s);
+			if (rc == STORE_OK)
+				store_index_row_node(s, &child);
+			sqlite3_reset(s);
+			if (rc == STORE_NOTFOUND)
+				break;
+			if (rc != STORE_OK)
+				return rc;
+			rc = delete_tree(st, &child, depth + 1);
+			if (rc != STORE_OK)
+				return rc;
+		}
+	}
+	return node_delete(st, n);
+}
+
+store_rc store_remove_tree(struct store *st, uint64_t parent,
+			   const char *name)
+{
+	struct store_node n;
+	store_rc rc = check_name(name);
+
+	if (rc != STORE_OK)
+		return rc;
+	rc = wr_begin(st);
+	if (rc != STORE_OK)
+		return rc;
+	rc = node_lookup(st, parent, name, &n);
+	if (rc == STORE_OK)
+		rc = delete_tree(st, &n, 0);
+	return wr_end(st, rc);
+}
+
+/* Is @ino equal to or below directory @top? */
+static store_rc is_below(struct store *st, uint64_t ino, uint64_t top,
+			 bool *yes)
+{
+	struct store_node n;
+	unsigned depth = 0;
+
+	*yes = false;
+	while (ino != 0) {
+		store_rc rc;
+
+		if (ino == top) {
+			*yes = true;
+			return STORE_OK;
+		}
+		if (++depth > 4096)
+			return store_fail(STORE_CORRUPT, "directory loop");
+		rc = node_get(st, ino, &n);
+		if (rc != STORE_OK)
+			return rc;
+		ino = n.parent;
+	}
+	return STORE_OK;
+}
+
+store_rc store_rename(struct store *st, uint64_t parent, const char *name,
+		      uint64_t newparent, const char *newname)
+{
+	struct store_node src, dst, dir;
+	bool below = false, busy = false;
+	sqlite3_stmt *s;
+	store_rc rc = check_name(name);
+
+	if (rc == STORE_OK)
+		rc = check_name(newname);
+	if (rc != STORE_OK)
+		return rc;
+	rc = wr_begin(st);
+	if (rc != STORE_OK)
+		return rc;
+	rc = node_lookup(st, parent, name, &src);
+	if (rc != STORE_OK)
+		goto out;
+	rc = dir_get(st, newparent, &dir);
+	if (rc != STORE_OK)
+		goto out;
+	if (S_ISDIR(src.mode)) {
+		rc = is_below(st, newparent, src.ino, &below);
+		if (rc != STORE_OK)
+			goto out;
+		if (below) {
+			rc = store_fail(STORE_INVAL, "cannot move '%s' below"
+					" itself", name);
+			goto out;
+		}
+	}
+	rc = node_lookup(st, newparent, newname, &dst);
+	if (rc == STORE_OK) {
+		if (dst.ino == src.ino)
+			goto out;	/* rename(2): same file, nothing */
+		if (S_ISDIR(src.mode) && !S_ISDIR(dst.mode)) {
+			rc = store_fail(STORE_NOTDIR, "'%s' is not a"
+					" directory", newname);
+		} else if (!S_ISDIR(src.mode) && S_ISDIR(dst.mode)) {
+			rc = store_fail(STORE_ISDIR, "'%s' is a directory",
+					newname);
+		} else if (S_ISDIR(dst.mode)) {
+			rc = has_children(st, dst.ino, &busy);
+			if (rc == STORE_OK && busy)
+				rc = store_fail(STORE_NOTEMPTY, "directory"
+						" '%s' is not empty", newname);
+		}
+		if (rc == STORE_OK)
+			rc = node_delete(st, &dst);
+		if (rc != STORE_OK)
+			goto out;
+	} else if (rc == STORE_NOTFOUND) {
+		store_clear_error();
+		rc = STORE_OK;
+	} else {
+		goto out;
+	}
+	s = store_index_stmt(st, SQL_NODE_MOVE);
+	if (!s) {
+		rc = STORE_IO;
+		goto out;
+	}
+	sqlite3_bind_int64(s, 1, (sqlite3_int64)src.ino);
+	sqlite3_bind_int64(s, 2, (sqlite3_int64)newparent);
+	sqlite3_bind_text(s, 3, newname, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 4, store_now_ns());
+	rc = store_index_step_done(st, s);
+out:
+	return wr_end(st, rc);
+}
+
+/* ---- objects: ingest, adopt, export ----------------------------------- */
+
+/* MIME type of @len bytes at @buf, from libmagic; falls back to
+ * application/octet-stream.  Called with st->lock held (a magic cookie is
+ * not thread-safe). */
+static void detect_type(struct store *st, const void *buf, size_t len,
+			char out[STORE_TYPE_MAX + 1])
+{
+	const char *t = NULL;
+
+	if (!st->magic) {
+		magic_t m = magic_open(MAGIC_MIME | MAGIC_NO_CHECK_COMPRESS |
+				       MAGIC_ERROR);
+
+		if (m && magic_load(m, NULL) == 0)
+			st->magic = m;
+		else if (m)
+			magic_close(m);
+	}
+	if (st->magic && len)
+		t = magic_buffer(st->magic, buf, len);
+	if (!len)
+		t = "application/x-empty";
+	snprintf(out, STORE_TYPE_MAX + 1, "%s", t ? t : TYPE_DEFAULT);
+}
+
+/* Record object @o and its @n chunks (inside a write transaction). */
+static store_rc object_insert(struct store *st, const struct store_object *o,
+			      const struct store_chunk *c, uint32_t n)
+{
+	sqlite3_stmt *s = store_index_stmt(st, SQL_OBJ_INSERT);
+	store_rc rc;
+
+	if (!s)
+		return STORE_IO;
+	sqlite3_bind_text(s, 1, o->key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, o->hash, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 3, (sqlite3_int64)o->size);
+	sqlite3_bind_int64(s, 4, (sqlite3_int64)o->stored_size);
+	sqlite3_bind_int64(s, 5, o->chunk_size);
+	sqlite3_bind_int64(s, 6, o->nchunks);
+	sqlite3_bind_text(s, 7, o->type, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 8, o->created_ns);
+	rc = store_index_step_done(st, s);
+	for (uint32_t i = 0; rc == STORE_OK && i < n; i++) {
+		s = store_index_stmt(st, SQL_CHUNK_INSERT);
+		if (!s)
+			return STORE_IO;
+		sqlite3_bind_text(s, 1, o->key, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 2, i);
+		sqlite3_bind_int64(s, 3, (sqlite3_int64)c[i].coff);
+		sqlite3_bind_int64(s, 4, c[i].csize);
+		sqlite3_bind_int64(s, 5, c[i].dsize);
+		sqlite3_bind_blob(s, 6, c[i].sha256, STORE_SHA256_LEN,
+				  SQLITE_STATIC);
+		rc = store_index_step_done(st, s);
+	}
+	return rc;
+}
+
+static bool valid_chunk_size(uint64_t c)
+{
+	return c >= STORE_CHUNK_MIN && c <= STORE_CHUNK_MAX && !(c & (c - 1));
+}
+
+static store_rc grow_chunks(struct store_chunk **c, uint32_t *cap, uint32_t n)
+{
+	if (n < *cap)
+		return STORE_OK;
+	if (n >= STORE_ZCOMP_MAX_FRAMES)
+		return store_fail(STORE_INVAL, "object has too many chunks");
+	{
+		uint32_t ncap = *cap ? *cap * 2 : 64;
+		void *p = realloc(*c, (size_t)ncap * sizeof(**c));
+
+		if (!p)
+			return store_fail(STORE_NOMEM, "out of memory");
+		*c = p;
+		*cap = ncap;
+	}
+	return STORE_OK;
+}
+
+/* Writes a blob from @fd to the connector; on success the blob is still
+ * uncommitted in *putp, and @o/@chunks describe it. */
+static store_rc compress_fd(struct store *st, int fd, const char *label,
+			    uint32_t chunk, int level,
+			    struct store_conn_put **putp,
+			    struct store_object *o, struct store_chunk **chunks,
+			    char *sniff, size_t *sniff_len)
+{
+	struct store_conn_put *put = NULL;
+	struct store_sha256 *h = NULL;
+	struct store_zenc *enc = NULL;
+	struct store_chunk *c = NULL;
+	uint8_t digest[STORE_SHA256_LEN];
+	uint32_t n = 0, cap = 0;
+	uint64_t coff = 0, size = 0;
+	const void *z;
+	size_t zlen;
+	char *buf = NULL;
+	store_rc rc;
+
+	*putp = NULL;
+	*chunks = NULL;
+	*sniff_len = 0;
+	buf = malloc(chunk);
+	h = store_sha256_new();
+	if (!buf || !h) {
+		rc = store_fail(STORE_NOMEM, "out of memory");
+		goto out;
+	}
+	rc = store_zenc_new(level, chunk, &enc);
+	if (rc != STORE_OK)
+		goto out;
+	rc = st->conn->ops->put_begin(st->conn, &put);
+	if (rc != STORE_OK)
+		goto out;
+	for (;;) {
+		ssize_t got = store_read_full(fd, buf, chunk);
+
+		if (got < 0) {
+			rc = store_fail_errno(errno, "cannot read '%s'", label);
+			goto out;
+		}
+		if (got == 0)
+			break;
+		if (n == 0) {
+			*sniff_len = (size_t)got < TYPE_SNIFF ?
+				     (size_t)got : TYPE_SNIFF;
+			memcpy(sniff, buf, *sniff_len);
+		}
+		rc = grow_chunks(&c, &cap, n);
+		if (rc == STORE_OK)
+			rc = store_sha256_update(h, buf, (size_t)got);
+		if (rc == STORE_OK)
+			rc = store_sha256(buf, (size_t)got, c[n].sha256);
+		if (rc == STORE_OK)
+			rc = store_zenc_frame(enc, buf, (size_t)got, &z, &zlen);
+		if (rc == STORE_OK)
+			rc = st->conn->ops->put_write(put, z, zlen);
+		if (rc != STORE_OK)
+			goto out;
+		c[n].coff = coff;
+		c[n].csize = (uint32_t)zlen;
+		c[n].dsize = (uint32_t)got;
+		coff += zlen;
+		size += (uint64_t)got;
+		n++;
+		if ((size_t)got < chunk)
+			break;
+	}
+	rc = store_zenc_seektable(enc, &z, &zlen);
+	if (rc == STORE_OK)
+		rc = st->conn->ops->put_write(put, z, zlen);
+	if (rc == STORE_OK)
+		rc = store_sha256_final(h, digest);
+	if (rc != STORE_OK)
+		goto out;
+	memset(o, 0, sizeof(*o));
+	store_hex(digest, sizeof(digest), o->key);
+	memcpy(o->hash, o->key, sizeof(o->hash));
+	o->size = size;
+	o->stored_size = coff + zlen;
+	o->chunk_size = chunk;
+	o->nchunks = n;
+	o->created_ns = store_now_ns();
+	*putp = put;
+	put = NULL;
+	*chunks = c;
+	c = NULL;
+out:
+	if (put)
+		st->conn->ops->put_abort(put);
+	store_zenc_free(enc);
+	store_sha256_free(h);
+	free(buf);
+	free(c);
+	return rc;
+}
+
+store_rc store_ingest_fd(struct store *st, int fd, const char *label,
+			 const struct store_put_opts *opts,
+			 struct store_object *out)
+{
+	struct store_put_opts def = { 0 };
+	struct store_conn_put *put = NULL;
+	struct store_chunk *c = NULL;
+	struct store_object o, have;
+	uint64_t blob_size;
+	char *sniff = NULL;
+	size_t sniff_len = 0;
+	uint32_t chunk;
+	int level, lockfd = -1;
+	bool held;
+	store_rc rc;
+
+	if (!opts)
+		opts = &def;
+	if (!label)
+		label = "input";
+	chunk = opts->chunk_size ? opts->chunk_size : st->chunk_size;
+	level = opts->level ? opts->level : st->level;
+	if (!valid_chunk_size(chunk))
+		return store_fail(STORE_INVAL, "chunk size %u is not a power"
+				  " of two from %u to %u", chunk,
+				  STORE_CHUNK_MIN, STORE_CHUNK_MAX);
+	if (level < 1 || level > 19)
+		return store_fail(STORE_INVAL, "level %d is not from 1 to 19",
+				  level);
+	if (st->flags & STORE_OPEN_RDONLY)
+		return store_fail(STORE_ROFS, "store '%s' is open read-only",
+				  st->path);
+	/* A batch already holds the gc lock for us; otherwise hold it until
+	 * the row is in. */
+	pthread_mutex_lock(&st->lock);
+	held = st->in_batch;
+	pthread_mutex_unlock(&st->lock);
+	if (!held) {
+		lockfd = gc_lock(st, LOCK_SH);
+		if (lockfd < 0)
+			return STORE_IO;
+	}
+	sniff = malloc(TYPE_SNIFF);
+	if (!sniff) {
+		rc = store_fail(STORE_NOMEM, "out of memory");
+		goto out;
+	}
+	rc = compress_fd(st, fd, label, chunk, level, &put, &o, &c, sniff,
+			 &sniff_len);
+	if (rc != STORE_OK)
+		goto out;
+
+	rc = wr_begin(st);
+	if (rc != STORE_OK)
+		goto out;
+	memset(&have, 0, sizeof(have));
+	detect_type(st, sniff, sniff_len, o.type);
+	rc = object_get(st, o.key, &have);
+	if (rc == STORE_OK && !have.pending &&
+	    st->conn->ops->stat(st->conn, o.key, &blob_size) == STORE_OK &&
+	    blob_size == have.stored_size) {
+		/* deduplicated: the stored blob stays, ours goes */
+		st->conn->ops->put_abort(put);
+		put = NULL;
+		count(&st->m.deduped, 1);
+		o = have;
+		rc = wr_end(st, STORE_OK);
+		goto done;
+	}
+	store_clear_error();
+	rc = st->conn->ops->put_commit(put, o.key);
+	put = NULL;
+	if (rc == STORE_OK) {
+		count(&st->m.conn_puts, 1);
+		count(&st->m.conn_put_bytes, o.stored_size);
+		if (have.key[0] == '\0' || strcmp(have.key, o.key)) {
+			rc = object_insert(st, &o, c, o.nchunks);
+			if (rc == STORE_OK && st->in_batch)
+				rc = keylist_add(&st->fresh, o.key);
+		} else {
+			o.refs = have.refs;	/* healed a missing blob */
+		}
+	} else {
+		count(&st->m.conn_errors, 1);
+	}
+	rc = wr_end(st, rc);
+done:
+	if (rc == STORE_OK) {
+		count(&st->m.ingested, 1);
+		if (out)
+			*out = o;
+	}
+out:
+	if (put)
+		st->conn->ops->put_abort(put);
+	gc_unlock(lockfd);
+	free(sniff);
+	free(c);
+	return rc;
+}
+
+/* Load object @key's row and chunk table; *c is the caller's to free. */
+static store_rc load_chunks(struct store *st, const char *key,
+			    struct store_object *o, struct store_chunk **c)
+{
+	sqlite3_stmt *s;
+	uint32_t n = 0;
+	store_rc rc;
+	int r;
+
+	*c = NULL;
+	rc = object_get(st, key, o);
+	if (rc != STORE_OK)
+		return rc;
+	if (o->nchunks == 0)
+		return STORE_OK;
+	if (o->nchunks >= STORE_ZCOMP_MAX_FRAMES)
+		return store_fail(STORE_CORRUPT, "object '%s' has a bad chunk"
+				  " count", key);
+	*c = calloc(o->nchunks, sizeof(**c));
+	if (!*c)
+		return store_fail(STORE_NOMEM, "out of memory");
+	s = store_index_stmt(st, SQL_CHUNK_ALL);
+	if (!s) {
+		rc = STORE_IO;
+		goto out;
+	}
+	sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+	while ((r = sqlite3_step(s)) == SQLITE_ROW && n < o->nchunks) {
+		struct store_chunk *x = &(*c)[n++];
+
+		x->coff = (uint64_t)sqlite3_column_int64(s, 0);
+		x->csize = (uint32_t)sqlite3_column_int64(s, 1);
+		x->dsize = (uint32_t)sqlite3_column_int64(s, 2);
+		if (sqlite3_column_bytes(s, 3) != STORE_SHA256_LEN) {
+			rc = store_fail(STORE_CORRUPT, "object '%s': bad chunk"
+					" digest in the index", key);
+			break;
+		}
+		memcpy(x->sha256, sqlite3_column_blob(s, 3), STORE_SHA256_LEN);
+	}
+	if (rc == STORE_OK && r != SQLITE_ROW && r != SQLITE_DONE)
+		rc = store_index_fail(st, "read chunk table");
+	if (rc == STORE_OK && n != o->nchunks)
+		rc = store_fail(STORE_CORRUPT, "object '%s': chunk table has"
+				" %u of %u chunks", key, n, o->nchunks);
+	sqlite3_reset(s);
+out:
+	if (rc != STORE_OK) {
+		free(*c);
+		*c = NULL;
+	}
+	return rc;
+}
+
+/* Check that chunk @i of @o is plausible before fetching it: the index is
+ * trusted, but a mistake there must not become a huge allocation. */
+static store_rc check_chunk(const struct store_object *o,
+			    const struct store_chunk *c, uint32_t i)
+{
+	uint64_t want = i + 1 < o->nchunks ? o->chunk_size :
+			o->size - (uint64_t)i * o->chunk_size;
+
+	if (!valid_chunk_size(o->chunk_size) || c->dsize != want ||
+	    c->csize > ZSTD_compressBound(o->chunk_size) ||
+	    c->coff + c->csize > o->stored_size)
+		return store_fail(STORE_CORRUPT, "object '%s': chunk %u does"
+				  " not fit the object", o->key, i);
+	return STORE_OK;
+}
+
+/* Fetch, decompress and verify one chunk into @dst (c->dsize bytes);
+ * @zbuf holds at least c->csize bytes. */
+static store_rc fetch_chunk(struct store *st, struct store_zdec *d,
+			    const struct store_object *o,
+			    const struct store_chunk *c, uint32_t i,
+			    void *zbuf, void *dst, const char *label)
+{
+	uint8_t digest[STORE_SHA256_LEN];
+	store_rc rc;
+
+	rc = st->conn->ops->get(st->conn, o->key, c->coff, c->csize, zbuf);
+	count(&st->m.conn_gets, 1);
+	if (rc != STORE_OK) {
+		count(&st->m.conn_errors, 1);
+		if (rc == STORE_NOTFOUND)
+			return store_fail(STORE_IO, "cannot read '%s' (key %s):"
+					  " blob missing from the connector",
+					  label, o->key);
+		if (rc == STORE_CORRUPT)
+			count(&st->m.corrupt, 1);
+		return store_fail(rc == STORE_CORRUPT ? STORE_CORRUPT :
+				  STORE_IO, "cannot read '%s' (key %s): %s",
+				  label, o->key, store_last_error());
+	}
+	count(&st->m.conn_get_bytes, c->csize);
+	rc = store_zdec_frame(d, zbuf, c->csize, dst, c->dsize);
+	if (rc == STORE_OK)
+		rc = store_sha256(dst, c->dsize, digest);
+	if (rc == STORE_OK && memcmp(digest, c->sha256, sizeof(digest)))
+		rc = STORE_CORRUPT;
+	if (rc != STORE_OK) {
+		count(&st->m.corrupt, 1);
+		return store_fail(STORE_CORRUPT, "cannot read '%s' (key %s):"
+				  " chunk %u is corrupt in the connector",
+				  label, o->key, i);
+	}
+	return STORE_OK;
+}
+
+store_rc store_export_fd(struct store *st, const char *key, int fd,
+			 const char *label)
+{
+	struct store_sha256 *h = NULL;
+	struct store_zdec *d = NULL;
+	struct store_chunk *c = NULL;
+	struct store_object o;
+	uint8_t digest[STORE_SHA256_LEN];
+	char hex[STORE_KEY_HEX + 1];
+	void *zbuf = NULL, *buf = NULL;
+	store_rc rc;
+
+	if (!label)
+		label = key;
+	if (!store_is_key(key))
+		return store_fail(STORE_INVAL, "'%s' is not a key",
+				  key ? key : "");
+	pthread_mutex_lock(&st->lock);
+	rc = load_chunks(st, key, &o, &c);
+	pthread_mutex_unlock(&st->lock);
+	if (rc != STORE_OK)
+		return rc;
+	if (o.pending) {
+		rc = store_fail(STORE_NOTFOUND, "'%s' is a future that was not"
+				" set yet", label);
+		goto out;
+	}
+	h = store_sha256_new();
+	d = store_zdec_new();
+	zbuf = malloc(ZSTD_compressBound(o.chunk_size));
+	buf = malloc(o.chunk_size);
+	if (!h || !d || !zbuf || !buf) {
+		rc = store_fail(STORE_NOMEM, "out of memory");
+		goto out;
+	}
+	for (uint32_t i = 0; i < o.nchunks; i++) {
+		rc = check_chunk(&o, &c[i], i);
+		if (rc == STORE_OK)
+			rc = fetch_chunk(st, d, &o, &c[i], i, zbuf, buf, label);
+		if (rc == STORE_OK)
+			rc = store_sha256_update(h, buf, c[i].dsize);
+		if (rc != STORE_OK)
+			goto out;
+		if (store_write_all(fd, buf, c[i].dsize) < 0) {
+			rc = store_fail_errno(errno, "cannot write '%s'",
+					      label);
+			goto out;
+		}
+	}
+	rc = store_sha256_final(h, digest);
+	if (rc != STORE_OK)
+		goto out;
+	store_hex(digest, sizeof(digest), hex);
+	if (strcmp(hex, o.hash)) {
+		count(&st->m.corrupt, 1);
+		rc = store_fail(STORE_CORRUPT, "cannot read '%s' (key %s):"
+				" content does not hash to its key", label,
+				key);
+	}
+out:
+	store_sha256_free(h);
+	store_zdec_free(d);
+	free(zbuf);
+	free(buf);
+	free(c);
+	return rc;
+}
+
+store_rc store_read_chunk(struct store *st, const char *key, uint32_t idx,
+			  void *buf, size_t len, size_t *got,
+			  const char *label)
+{
+	struct store_zdec *d = NULL;
+	struct store_object o;
+	struct store_chunk c;
+	sqlite3_stmt *s;
+	void *zbuf = NULL;
+	store_rc rc;
+
+	if (!label)
+		label = key;
+	if (!store_is_key(key))
+		return store_fail(STORE_INVAL, "'%s' is not a key",
+				  key ? key : "");
+	pthread_mutex_lock(&st->lock);
+	rc = object_get(st, key, &o);
+	if (rc == STORE_OK && idx >= o.nchunks)
+		rc = store_fail(STORE_INVAL, "object '%s' has no chunk %u",
+				key, idx);
+	if (rc == STORE_OK) {
+		s = store_index_stmt(st, SQL_CHUNK_GET);
+		if (!s) {
+			rc = STORE_IO;
+		} else {
+			sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+			sqlite3_bind_int64(s, 2, idx);
+			rc = store_index_step_row(st, s);
+			if (rc == STORE_OK) {
+				c.coff = (uint64_t)sqlite3_column_int64(s, 0);
+				c.csize = (uint32_t)sqlite3_column_int64(s, 1);
+				c.dsize = (uint32_t)sqlite3_column_int64(s, 2);
+				if (sqlite3_column_bytes(s, 3) !=
+				    STORE_SHA256_LEN)
+					rc = store_fail(STORE_CORRUPT, "object"
+							" '%s': bad chunk"
+							" digest", key);
+				else
+					memcpy(c.sha256,
+					       sqlite3_column_blob(s, 3),
+					       STORE_SHA256_LEN);
+			} else if (rc == STORE_NOTFOUND) {
+				rc = store_fail(STORE_CORRUPT, "object '%s':"
+						" chunk %u missing from the"
+						" index", key, idx);
+			}
+			sqlite3_reset(s);
+		}
+	}
+	pthread_mutex_unlock(&st->lock);
+	if (rc != STORE_OK)
+		return rc;
+	rc = check_chunk(&o, &c, idx);
+	if (rc != STORE_OK)
+		return rc;
+	if (len < c.dsize)
+		return store_fail(STORE_INVAL, "buffer too small for a chunk");
+	d = store_zdec_new();
+	zbuf = malloc(c.csize ? c.csize : 1);
+	if (!d || !zbuf) {
+		rc = store_fail(STORE_NOMEM, "out of memory");
+		goto out;
+	}
+	rc = fetch_chunk(st, d, &o, &c, idx, zbuf, buf, label);
+	if (rc == STORE_OK)
+		*got = c.dsize;
+out:
+	store_zdec_free(d);
+	free(zbuf);
+	return rc;
+}
+
+/* Read the seek table of blob @key (@size bytes) from the connector. */
+static store_rc fetch_seektable(struct store *st, const char *key,
+				uint64_t size, struct store_zframe **frames,
+				uint32_t *n)
+{
+	uint8_t footer[STORE_ZCOMP_FOOTER_SIZE];
+	size_t tsize;
+	void *tab = NULL;
+	store_rc rc;
+
+	*frames = NULL;
+	if (size < STORE_ZCOMP_FOOTER_SIZE)
+		return store_fail(STORE_CORRUPT, "blob '%s' is too short", key);
+	rc = st->conn->ops->get(st->conn, key, size - sizeof(footer),
+				sizeof(footer), footer);
+	count(&st->m.conn_gets, 1);
+	if (rc != STORE_OK)
+		return rc;
+	count(&st->m.conn_get_bytes, sizeof(footer));
+	rc = store_zseek_size(footer, size, &tsize);
+	if (rc != STORE_OK)
+		return store_fail(rc, "blob '%s': %s", key, store_last_error());
+	tab = malloc(tsize);
+	if (!tab)
+		return store_fail(STORE_NOMEM, "out of memory");
+	rc = st->conn->ops->get(st->conn, key, size - tsize, tsize, tab);
+	count(&st->m.conn_gets, 1);
+	if (rc == STORE_OK) {
+		count(&st->m.conn_get_bytes, tsize);
+		rc = store_zseek_parse(tab, tsize, size, frames, n);
+		if (rc != STORE_OK)
+			rc = store_fail(rc, "blob '%s': %s", key,
+					store_last_error());
+	}
+	free(tab);
+	return rc;
+}
+
+store_rc store_adopt(struct store *st, const char *key,
+		     struct store_object *out)
+{
+	struct store_zframe *f = NULL;
+	struct store_chunk *c = NULL;
+	struct store_sha256 *h = NULL;
+	struct store_zdec *d = NULL;
+	struct store_object o;
+	uint8_t digest[STORE_SHA256_LEN];
+	uint64_t size;
+	uint32_t n = 0, chunk;
+	void *zbuf = NULL, *buf = NULL;
+	store_rc rc;
+	int lockfd = -1;
+
+	if (!store_is_key(key))
+		return store_fail(STORE_INVAL, "'%s' is not a key (64 lowercase"
+				  " hex digits)", key ? key : "");
+	pthread_mutex_lock(&st->lock);
+	rc = object_get(st, key, &o);
+	pthread_mutex_unlock(&st->lock);
+	if (rc == STORE_OK) {
+		if (out)
+			*out = o;
+		return STORE_OK;
+	}
+	if (rc != STORE_NOTFOUND)
+		return rc;
+	if (st->flags & STORE_OPEN_RDONLY)
+		return store_fail(STORE_ROFS, "store '%s' is open read-only",
+				  st->path);
+	rc = st->conn->ops->stat(st->conn, key, &size);
+	if (rc == STORE_NOTFOUND)
+		return store_fail(rc, "no object with key '%s' in the index or"
+				  " the connector", key);
+	if (rc != STORE_OK)
+		return rc;
+	rc = fetch_seektable(st, key, size, &f, &n);
+	if (rc != STORE_OK)
+		goto out;
+	chunk = n ? f[0].dsize : st->chunk_size;
+	if (n == 1 && !valid_chunk_size(chunk)) {
+		/* one short frame: any chunk size at least as large fits */
+		chunk = STORE_CHUNK_MIN;
+		while (chunk < f[0].dsize && chunk < STORE_CHUNK_MAX)
+			chunk <<= 1;
+	}
+	if (!valid_chunk_size(chunk)) {
+		rc = store_fail(STORE_CORRUPT, "blob '%s': frames of %u bytes"
+				" are not a chunk size", key, chunk);
+		goto out;
+	}
+	memset(&o, 0, sizeof(o));
+	memcpy(o.key, key, sizeof(o.key));
+	memcpy(o.hash, key, sizeof(o.hash));
+	o.stored_size = size;
+	o.chunk_size = chunk;
+	o.nchunks = n;
+	o.created_ns = store_now_ns();
+	c = calloc(n ? n : 1, sizeof(*c));
+	h = store_sha256_new();
+	d = store_zdec_new();
+	zbuf = malloc(ZSTD_compressBound(chunk));
+	buf = malloc(chunk);
+	if (!c || !h || !d || !zbuf || !buf) {
+		rc = store_fail(STORE_NOMEM, "out of memory");
+		goto out;
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		if (f[i].dsize == 0 || f[i].dsize > chunk ||
+		    (i + 1 < n && f[i].dsize != chunk) ||
+		    f[i].csize > ZSTD_compressBound(chunk)) {
+			rc = store_fail(STORE_CORRUPT, "blob '%s': frame %u"
+					" has a bad size", key, i);
+			goto out;
+		}
+		c[i].coff = f[i].coff;
+		c[i].csize = f[i].csize;
+		c[i].dsize = f[i].dsize;
+		rc = st->conn->ops->get(st->conn, key, c[i].coff, c[i].csize,
+					zbuf);
+		count(&st->m.conn_gets, 1);
+		if (rc != STORE_OK)
+			goto out;
+		count(&st->m.conn_get_bytes, c[i].csize);
+		rc = store_zdec_frame(d, zbuf, c[i].csize, buf, c[i].dsize);
+		if (rc == STORE_OK)
+			rc = store_sha256(buf, c[i].dsize, c[i].sha256);
+		if (rc == STORE_OK)
+			rc = store_sha256_update(h, buf, c[i].dsize);
+		if (rc != STORE_OK) {
+			rc = store_fail(STORE_CORRUPT, "blob '%s': frame %u:"
+					" %s", key, i, store_last_error());
+			goto out;
+		}
+		if (i == 0) {
+			pthread_mutex_lock(&st->lock);
+			detect_type(st, buf, c[i].dsize < TYPE_SNIFF ?
+				    c[i].dsize : TYPE_SNIFF, o.type);
+			pthread_mutex_unlock(&st->lock);
+		}
+		o.size += c[i].dsize;
+	}
+	if (n == 0)
+		snprintf(o.type, sizeof(o.type), "application/x-empty");
+	rc = store_sha256_final(h, digest);
+	if (rc != STORE_OK)
+		goto out;
+	{
+		char hex[STORE_KEY_HEX + 1];
+
+		store_hex(digest, sizeof(digest), hex);
+		if (strcmp(hex, key)) {
+			count(&st->m.corrupt, 1);
+			rc = store_fail(STORE_CORRUPT, "blob under key '%s'"
+					" does not hash to its key", key);
+			goto out;
+		}
+	}
+	/* The blob exists already: hold the gc lock until the row is in,
+	 * so gc does not take it for an orphan meanwhile. */
+	pthread_mutex_lock(&st->lock);
+	if (!st->in_batch)
+		lockfd = gc_lock(st, LOCK_SH);
+	pthread_mutex_unlock(&st->lock);
+	rc = wr_begin(st);
+	if (rc != STORE_OK)
+		goto out;
+	rc = object_insert(st, &o, c, n);
+	rc = wr_end(st, rc);
+	if (rc == STORE_OK && out)
+		*out = o;
+out:
+	gc_unlock(lockfd);
+	free(f);
+	free(c);
+	store_sha256_free(h);
+	store_zdec_free(d);
+	free(zbuf);
+	free(buf);
+	return rc;
+}
+
+/* ---- fsck, gc, totals ------------------------------------------------- */
+
+struct fsck_ctx {
+	struct store *st;
+	void (*fn)(void *arg, const char *line);
+	void *arg;
+	struct store_fsck_report *rep;
+	store_rc rc;
+};
+
+static void say(struct fsck_ctx *x, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void say(struct fsck_ctx *x, const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+
+	if (!x->fn)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	x->fn(x->arg, line);
+}
+
+/* A blob no object row names is an orphan. */
+static int fsck_blob(void *arg, const char *key, uint64_t size)
+{
+	struct fsck_ctx *x = arg;
+	struct store_object o;
+	store_rc rc;
+
+	x->rep->blobs++;
+	pthread_mutex_lock(&x->st->lock);
+	rc = object_get(x->st, key, &o);
+	pthread_mutex_unlock(&x->st->lock);
+	if (rc == STORE_NOTFOUND) {
+		x->rep->orphans++;
+		say(x, "orphan blob %s (%llu bytes): no object row names it",
+		    key, (unsigned long long)size);
+	} else if (rc != STORE_OK) {
+		x->rc = rc;
+		return 1;
+	}
+	return 0;
+}
+
+static void fsck_left(void *arg, const char *what, uint64_t size)
+{
+	struct fsck_ctx *x = arg;
+
+	x->rep->leftovers++;
+	say(x, "leftover %s (%llu bytes) of an interrupted write", what,
+	    (unsigned long long)size);
+}
+
+static int null_fd(void)
+{
+	return open("/dev/null", O_WRONLY | O_CLOEXEC);
+}
+
+store_rc store_fsck(struct store *st, bool deep,
+		    void (*fn)(void *arg, const char *line), void *arg,
+		    struct store_fsck_report *rep)
+{
+	struct fsck_ctx x = { st, fn, arg, rep, STORE_OK };
+	struct store_keylist keys = { 0 };
+	sqlite3_stmt *s = NULL;
+	store_rc rc = STORE_OK;
+	int r;
+
+	memset(rep, 0, sizeof(*rep));
+	pthread_mutex_lock(&st->lock);
+	if (sqlite3_prepare_v2(st->db, "SELECT count(*) FROM nodes", -1, &s,
+			       NULL) != SQLITE_OK ||
+	    sqlite3_step(s) != SQLITE_ROW) {
+		rc = store_index_fail(st, "count nodes");
+		goto unlock;
+	}
+	rep->nodes = (uint64_t)sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	/* file nodes whose object row is missing */
+	if (sqlite3_prepare_v2(st->db, "SELECT n.ino, n.name, n.key FROM nodes"
+			       " n LEFT JOIN objects o ON o.key = n.key"
+			       " WHERE n.key IS NOT NULL AND o.key IS NULL",
+			       -1, &s, NULL) != SQLITE_OK) {
+		rc = store_index_fail(st, "check nodes");
+		goto unlock;
+	}
+	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+		rep->dangling++;
+		say(&x, "node %lld '%s' names object %s, which the index does"
+		    " not have", sqlite3_column_int64(s, 0),
+		    (const char *)sqlite3_column_text(s, 1),
+		    (const char *)sqlite3_column_text(s, 2));
+	}
+	sqlite3_finalize(s);
+	/* refcounts against the nodes */
+	if (sqlite3_prepare_v2(st->db, "SELECT o.key, o.refs, o.stored_size,"
+			       " (SELECT count(*) FROM nodes n WHERE n.key ="
+			       " o.key) FROM objects o ORDER BY o.key", -1, &s,
+			       NULL) != SQLITE_OK) {
+		rc = store_index_fail(st, "check objects");
+		goto unlock;
+	}
+	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+		const char *key = (const char *)sqlite3_column_text(s, 0);
+		int64_t refs = sqlite3_column_int64(s, 1);
+		int64_t real = sqlite3_column_int64(s, 3);
+		uint64_t want = (uint64_t)sqlite3_column_int64(s, 2), have;
+
+		rep->objects++;
+		if (refs != real) {
+			rep->bad_refs++;
+			say(&x, "object %s has refs %lld but %lld nodes name"
+			    " it", key, (long long)refs, (long long)real);
+		}
+		if (real == 0) {
+			rep->unreferenced++;
+			say(&x, "object %s is not referenced by any node",
+			    key);
+		}
+		rc = st->conn->ops->stat(st->conn, key, &have);
+		if (rc == STORE_NOTFOUND) {
+			rep->missing++;
+			say(&x, "object %s: blob missing from the connector",
+			    key);
+		} else if (rc == STORE_OK && have != want) {
+			rep->corrupt++;
+			say(&x, "object %s: blob has %llu bytes, the index says"
+			    " %llu", key, (unsigned long long)have,
+			    (unsigned long long)want);
+		} else if (rc == STORE_OK && deep) {
+			rc = keylist_add(&keys, key);
+		}
+		if (rc != STORE_OK && rc != STORE_NOTFOUND)
+			break;
+		rc = STORE_OK;
+	}
+	sqlite3_finalize(s);
+	s = NULL;
+unlock:
+	pthread_mutex_unlock(&st->lock);
+	if (rc != STORE_OK)
+		goto out;
+	for (size_t i = 0; i < keys.n; i++) {
+		int fd = null_fd();
+
+		if (fd < 0) {
+			rc = store_fail_errno(errno, "cannot open /dev/null");
+			goto out;
+		}
+		rc = store_export_fd(st, keys.keys[i], fd, keys.keys[i]);
+		close(fd);
+		if (rc == STORE_CORRUPT || rc == STORE_IO) {
+			rep->corrupt++;
+			say(&x, "object %s does not verify: %s", keys.keys[i],
+			    store_last_error());
+			rc = STORE_OK;
+		} else if (rc != STORE_OK) {
+			goto out;
+		}
+	}
+	rc = st->conn->ops->list(st->conn, fsck_blob, &x);
+	if (rc == STORE_OK)
+		rc = x.rc;
+	if (rc == STORE_OK)
+		rc = st->conn->ops->leftovers(st->conn, false, 0, fsck_left,
+					      &x);
+	store_clear_error();
+out:
+	keylist_release(&keys);
+	return rc;
+}
+
+struct gc_ctx {
+	struct store *st;
+	void (*fn)(void *arg, const char *line);
+	void *arg;
+	struct store_keylist orphans;
+	uint64_t removed, bytes;
+	store_rc rc;
+};
+
+static int gc_blob(void *arg, const char *key, uint64_t size)
+{
+	struct gc_ctx *x = arg;
+	struct store_object o;
+	store_rc rc = object_get(x->st, key, &o);
+
+	if (rc == STORE_NOTFOUND) {
+		x->bytes += size;
+		x->rc = keylist_add(&x->orphans, key);
+		return x->rc != STORE_OK;
+	}
+	if (rc != STORE_OK) {
+		x->rc = rc;
+		return 1;
+	}
+	return 0;
+}
+
+static void gc_left(void *arg, const char *what, uint64_t size)
+{
+	struct gc_ctx *x = arg;
+	char line[512];
+
+	x->removed++;
+	x->bytes += size;
+	if (x->fn) {
+		snprintf(line, sizeof(line), "removed leftover %s", what);
+		x->fn(x->arg, line);
+	}
+}
+
+store_rc store_gc(struct store *st, void (*fn)(void *arg, const char *line),
+		  void *arg, uint64_t *removed, uint64_t *freed_bytes)
+{
+	struct gc_ctx x = { st, fn, arg, { 0 }, 0, 0, STORE_OK };
+	char line[512];
+	store_rc rc;
+	int fd;
+
+	if (st->flags & STORE_OPEN_RDONLY)
+		return store_fail(STORE_ROFS, "store '%s' is open read-only",
+				  st->path);
+	fd = gc_lock(st, LOCK_EX);
+	if (fd < 0)
+		return STORE_IO;
+	/* rows nobody references; their blobs become orphans below */
+	rc = wr_begin(st);
+	if (rc == STORE_OK) {
+		rc = store_index_exec(st, "DELETE FROM chunks WHERE key IN"
+				      " (SELECT key FROM objects o WHERE NOT"
+				      " EXISTS (SELECT 1 FROM nodes n WHERE"
+				      " n.key = o.key));"
+				      "DELETE FROM objects WHERE NOT EXISTS"
+				      " (SELECT 1 FROM nodes n WHERE n.key ="
+				      " objects.key)");
+		if (rc == STORE_OK && fn && sqlite3_changes(st->db) > 0) {
+			snprintf(line, sizeof(line), "removed %d unreferenced"
+				 " object rows", sqlite3_changes(st->db));
+			fn(arg, line);
+		}
+		rc = wr_end(st, rc);
+	}
+	if (rc != STORE_OK)
+		goto out;
+	pthread_mutex_lock(&st->lock);
+	rc = st->conn->ops->list(st->conn, gc_blob, &x);
+	pthread_mutex_unlock(&st->lock);
+	if (rc == STORE_OK)
+		rc = x.rc;
+	for (size_t i = 0; rc == STORE_OK && i < x.orphans.n; i++) {
+		rc = st->conn->ops->evict(st->conn, x.orphans.keys[i]);
+		if (rc == STORE_OK) {
+			x.removed++;
+			count(&st->m.conn_evicts, 1);
+			if (fn) {
+				snprintf(line, sizeof(line), "removed orphan"
+					 " blob %s", x.orphans.keys[i]);
+				fn(arg, line);
+			}
+		}
+	}
+	if (rc == STORE_OK)
+		rc = st->conn->ops->leftovers(st->conn, true, 0, gc_left, &x);
+out:
+	gc_unlock(fd);
+	keylist_release(&x.orphans);
+	if (removed)
+		*removed = x.removed;
+	if (freed_bytes)
+		*freed_bytes = x.bytes;
+	return rc;
+}
+
+store_rc store_totals(struct store *st, struct store_totals *out)
+{
+	sqlite3_stmt *s = NULL;
+	store_rc rc = STORE_OK;
+
+	memset(out, 0, sizeof(*out));
+	pthread_mutex_lock(&st->lock);
+	if (sqlite3_prepare_v2(st->db, "SELECT"
+			       " (SELECT count(*) FROM nodes WHERE mode & ?1"
+			       " = ?2),"
+			       " (SELECT count(*) FROM nodes WHERE mode & ?1"
+			       " = ?3),"
+			       " (SELECT count(*) FROM nodes WHERE mode & ?1"
+			       " = ?4),"
+			       " (SELECT count(*) FROM objects),"
+			       " (SELECT total(size) FROM objects),"
+			       " (SELECT total(stored_size) FROM objects),"
+			       " (SELECT total(size) FROM nodes WHERE mode &"
+			       " ?1 = ?2)", -1, &s, NULL) != SQLITE_OK) {
+		rc = store_index_fail(st, "count");
+		goto out;
+	}
+	sqlite3_bind_int64(s, 1, S_IFMT);
+	sqlite3_bind_int64(s, 2, S_IFREG);
+	sqlite3_bind_int64(s, 3, S_IFDIR);
+	sqlite3_bind_int64(s, 4, S_IFLNK);
+	rc = store_index_step_row(st, s);
+	if (rc != STORE_OK)
+		goto out;
+	out->files = (uint64_t)sqlite3_column_int64(s, 0);
+	out->dirs = (uint64_t)sqlite3_column_int64(s, 1);
+	out->symlinks = (uint64_t)sqlite3_column_int64(s, 2);
+	out->objects = (uint64_t)sqlite3_column_int64(s, 3);
+	out->bytes = (uint64_t)sqlite3_column_double(s, 4);
+	out->stored_bytes = (uint64_t)sqlite3_column_double(s, 5);
+	out->logical_bytes = (uint64_t)sqlite3_column_double(s, 6);
+out:
+	sqlite3_finalize(s);
+	pthread_mutex_unlock(&st->lock);
+	return rc;
+}
