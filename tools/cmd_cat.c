@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * cmd_cat.c - "pxfs cat STORE PATH...": write files' content to stdout.
+ * The store checks every chunk before it writes it, so a corrupt or
+ * missing blob stops the output without a wrong byte.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cmds.h"
+#include "store.h"
+#include "util.h"
+
+static const struct option no_opts[] = { { NULL, 0, NULL, 0 } };
+
+int cmd_cat(int argc, char **argv)
+{
+	struct store *st = NULL;
+	char path[SPATH_MAX];
+	struct store_node n;
+	store_rc rc;
+	int ret = EXIT_OK;
+
+	if (getopt_cmd(argc, argv, "", no_opts) != -1)
+		return EXIT_USAGE;
+	if (argc - optind < 2)
+		return usage_errorf("cat", argc - optind < 1 ?
+				    "missing STORE" : "missing PATH");
+	/* Check every path before writing anything. */
+	for (int i = optind + 1; i < argc; i++) {
+		if (spath_norm("cat", argv[i], path, sizeof(path)) < 0)
+			return EXIT_ERR;
+	}
+	if (open_store("cat", argv[optind], STORE_OPEN_RDONLY, &st) < 0)
+		return EXIT_ERR;
+	for (int i = optind + 1; i < argc; i++) {
+		spath_norm("cat", argv[i], path, sizeof(path));
+		rc = store_walk(st, path, &n);
+		if (rc != STORE_OK) {
+			ret = store_error("cat", rc);
+			goto out;
+		}
+		if (!S_ISREG(n.mode)) {
+			ret = errorf("cat", "cannot read '%s': %s", path,
+				     S_ISDIR(n.mode) ? "is a directory" :
+				     "is a symlink");
+			goto out;
+		}
+		fflush(stdout);
+		rc = store_export_fd(st, n.key, STDOUT_FILENO, path);
+		if (rc != STORE_OK) {
+			ret = store_error("cat", rc);
+			goto out;
+		}
+	}
+out:
+	store_close(st);
+	return ret;
+}

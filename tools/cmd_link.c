@@ -1,0 +1,134 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * cmd_link.c - "pxfs link STORE KEY PATH": make file PATH a proxy for an
+ * object the store's connector already holds (ProxyStore's
+ * proxy_from_key).  The blob is verified once, by store_adopt(), before
+ * the entry is made.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cmds.h"
+#include "store.h"
+#include "util.h"
+
+enum { OPT_TYPE = 256, OPT_FORCE };
+
+static const struct option opts[] = {
+	{ "type", required_argument, NULL, OPT_TYPE },
+	{ "force", no_argument, NULL, OPT_FORCE },
+	{ NULL, 0, NULL, 0 },
+};
+
+static int link_key(struct store *st, const char *key, char *path,
+		    const char *type, bool force)
+{
+	struct store_attr a = { 0 };
+	const char *parent, *name;
+	struct store_object obj;
+	struct store_node dir, n;
+	char full[SPATH_MAX];
+	mode_t mask;
+	store_rc rc;
+
+	snprintf(full, sizeof(full), "%s", path);
+	if (spath_split("link", path, &parent, &name) < 0)
+		return EXIT_ERR;
+	rc = store_walk(st, parent, &dir);
+	if (rc != STORE_OK)
+		return store_error("link", rc);
+	if (!S_ISDIR(dir.mode))
+		return errorf("link", "cannot create '%s': '%s' is not a "
+			      "directory", full, parent);
+	rc = store_lookup(st, dir.ino, name, &n);
+	if (rc == STORE_OK) {
+		if (!force)
+			return errorf("link", "'%s' already exists (use "
+				      "--force)", full);
+		if (S_ISDIR(n.mode))
+			return errorf("link", "cannot overwrite directory "
+				      "'%s'", full);
+	} else if (rc != STORE_NOTFOUND) {
+		return store_error("link", rc);
+	}
+	rc = store_adopt(st, key, &obj);
+	if (rc == STORE_NOTFOUND)
+		return errorf("link", "unknown key '%s': the store's "
+			      "connector has no such object", key);
+	if (rc != STORE_OK)
+		return store_error("link", rc);
+	mask = umask(0);
+	umask(mask);
+	a.mode = S_IFREG | (0666 & ~mask);
+	a.uid = (uint32_t)getuid();
+	a.gid = (uint32_t)getgid();
+	rc = store_mkfile(st, dir.ino, name, &a, obj.key,
+			  type ? type : obj.type, force ? STORE_REPLACE : 0,
+			  NULL);
+	if (rc != STORE_OK)
+		return store_error("link", rc);
+	return 0;
+}
+
+int cmd_link(int argc, char **argv)
+{
+	struct store *st = NULL;
+	const char *type = NULL;
+	char path[SPATH_MAX];
+	bool force = false;
+	const char *key;
+	store_rc rc;
+	int ret;
+	int c;
+
+	while ((c = getopt_cmd(argc, argv, "", opts)) != -1) {
+		switch (c) {
+		case OPT_TYPE:
+			if (optarg[0] == '\0' ||
+			    strlen(optarg) > STORE_TYPE_MAX)
+				return errorf("link", "invalid type '%s': "
+					      "must be 1 to %d bytes", optarg,
+					      STORE_TYPE_MAX);
+			type = optarg;
+			break;
+		case OPT_FORCE:
+			force = true;
+			break;
+		default:
+			return EXIT_USAGE;
+		}
+	}
+	if (argc - optind != 3)
+		return usage_errorf("link", argc - optind < 3 ?
+				    "missing STORE, KEY or PATH" :
+				    "too many arguments");
+	key = argv[optind + 1];
+	if (!store_is_key(key))
+		return errorf("link", "invalid key '%s': a key is 64 "
+			      "lowercase hex digits", key);
+	if (spath_norm("link", argv[optind + 2], path, sizeof(path)) < 0)
+		return EXIT_ERR;
+	if (open_store("link", argv[optind], 0, &st) < 0)
+		return EXIT_ERR;
+	rc = store_begin(st);
+	if (rc != STORE_OK) {
+		ret = store_error("link", rc);
+		goto out;
+	}
+	ret = link_key(st, key, path, type, force);
+	if (ret == 0) {
+		rc = store_commit(st);
+		if (rc != STORE_OK)
+			ret = store_error("link", rc);
+	}
+	if (ret != 0) {
+		store_rollback(st);
+		ret = EXIT_ERR;
+	}
+out:
+	store_close(st);
+	return ret;
+}
