@@ -1,0 +1,723 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * check_store.c - unit suite for the store facade (store/store.c,
+ * index.c, config.c): lifecycle, namespace, objects, batches, fsck, gc.
+ * Each test gets a fresh store in a temp dir from the fixture.
+ */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "store.h"
+
+static char dir[256];
+static char spath[300];
+static struct store *st;
+
+static void rm_rf(const char *p)
+{
+	char cmd[600];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", p);
+	if (system(cmd) != 0)
+		fprintf(stderr, "cannot remove %s\n", p);
+}
+
+static void setup(void)
+{
+	snprintf(dir, sizeof(dir), "/tmp/check_store.XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(spath, sizeof(spath), "%s/s", dir);
+	ck_assert_int_eq(store_create(spath, NULL), STORE_OK);
+	ck_assert_int_eq(store_open(spath, 0, &st), STORE_OK);
+}
+
+static void teardown(void)
+{
+	store_close(st);
+	st = NULL;
+	rm_rf(dir);
+}
+
+/* A temp file holding @len bytes of a pattern seeded by @seed. */
+static int make_fd(size_t len, unsigned seed, bool random_bytes)
+{
+	char path[300];
+	char *buf = malloc(len ? len : 1);
+	int fd;
+
+	ck_assert_ptr_nonnull(buf);
+	srand(seed);
+	for (size_t i = 0; i < len; i++)
+		buf[i] = random_bytes ? (char)rand() : (char)('a' + i % 7);
+	snprintf(path, sizeof(path), "%s/src.XXXXXX", dir);
+	fd = mkstemp(path);
+	ck_assert_int_ge(fd, 0);
+	unlink(path);
+	ck_assert_int_eq(write(fd, buf, len), (ssize_t)len);
+	lseek(fd, 0, SEEK_SET);
+	free(buf);
+	return fd;
+}
+
+static struct store_attr file_attr(void)
+{
+	struct store_attr a = { 0644, 0, 0, 0 };
+
+	return a;
+}
+
+/* Put @len bytes as /@name; returns the key in @key. */
+static void put(const char *name, size_t len, unsigned seed, char *key)
+{
+	struct store_attr a = file_attr();
+	struct store_object o;
+	int fd = make_fd(len, seed, true);
+
+	ck_assert_int_eq(store_begin(st), STORE_OK);
+	ck_assert_int_eq(store_ingest_fd(st, fd, name, NULL, &o), STORE_OK);
+	ck_assert_int_eq(store_mkfile(st, STORE_ROOT_INO, name, &a, o.key,
+				      NULL, 0, NULL), STORE_OK);
+	ck_assert_int_eq(store_commit(st), STORE_OK);
+	close(fd);
+	if (key)
+		memcpy(key, o.key, STORE_KEY_HEX + 1);
+}
+
+static void blob_path(const char *key, char *out, size_t cap)
+{
+	snprintf(out, cap, "%s/objects/%.2s/%s", spath, key, key);
+}
+
+static struct store_fsck_report fsck(void)
+{
+	struct store_fsck_report r;
+
+	ck_assert_int_eq(store_fsck(st, true, NULL, NULL, &r), STORE_OK);
+	return r;
+}
+
+static bool fsck_clean(void)
+{
+	struct store_fsck_report r = fsck();
+
+	return !r.missing && !r.corrupt && !r.orphans && !r.unreferenced &&
+	       !r.bad_refs && !r.dangling && !r.leftovers;
+}
+
+/* ---- lifecycle ---- */
+
+START_TEST(test_store_create_refuses_existing)
+{
+	char p[320];
+	int fd;
+
+	ck_assert_int_eq(store_create(spath, NULL), STORE_EXISTS);
+	snprintf(p, sizeof(p), "%s/full", dir);
+	ck_assert_int_eq(mkdir(p, 0755), 0);
+	snprintf(p, sizeof(p), "%s/full/x", dir);
+	fd = open(p, O_CREAT | O_WRONLY, 0600);
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	snprintf(p, sizeof(p), "%s/full", dir);
+	ck_assert_int_eq(store_create(p, NULL), STORE_INVAL);
+	/* nothing was added to the non-store directory */
+	snprintf(p, sizeof(p), "%s/full/config", dir);
+	ck_assert_int_ne(access(p, F_OK), 0);
+}
+END_TEST
+
+START_TEST(test_store_create_bad_options)
+{
+	struct store_create_opts o = { NULL, 3000, 0 };
+	char p[320];
+
+	snprintf(p, sizeof(p), "%s/new", dir);
+	ck_assert_int_eq(store_create(p, &o), STORE_INVAL);
+	o.chunk_size = 0;
+	o.level = 20;
+	ck_assert_int_eq(store_create(p, &o), STORE_INVAL);
+	o.level = 0;
+	o.connector = "ftp";
+	ck_assert_int_eq(store_create(p, &o), STORE_INVAL);
+	ck_assert_int_ne(access(p, F_OK), 0);
+	ck_assert_str_ne(store_last_error(), "");
+}
+END_TEST
+
+START_TEST(test_store_create_modes)
+{
+	struct stat sb;
+	char p[320];
+
+	ck_assert_int_eq(stat(spath, &sb), 0);
+	ck_assert_int_eq(sb.st_mode & 0777, 0700);
+	snprintf(p, sizeof(p), "%s/index.db", spath);
+	ck_assert_int_eq(stat(p, &sb), 0);
+	ck_assert_int_eq(sb.st_mode & 0777, 0600);
+	snprintf(p, sizeof(p), "%s/config", spath);
+	ck_assert_int_eq(stat(p, &sb), 0);
+	ck_assert_int_eq(sb.st_mode & 0777, 0600);
+	ck_assert_int_eq(strlen(store_id(st)), 32);
+	ck_assert_str_eq(store_connector_name(st), "file");
+	ck_assert_uint_eq(store_chunk_size(st), STORE_CHUNK_DEFAULT);
+}
+END_TEST
+
+START_TEST(test_store_open_errors)
+{
+	struct store *x = (struct store *)1;
+	char p[320];
+	int fd;
+
+	snprintf(p, sizeof(p), "%s/nope", dir);
+	ck_assert_int_eq(store_open(p, 0, &x), STORE_NOTFOUND);
+	ck_assert_ptr_null(x);
+	ck_assert_int_eq(store_open(dir, 0, &x), STORE_INVAL);
+	ck_assert_ptr_null(x);
+	ck_assert_ptr_nonnull(strstr(store_last_error(), "not a pxfs store"));
+	/* a config with an unknown key */
+	snprintf(p, sizeof(p), "%s/bad", dir);
+	ck_assert_int_eq(mkdir(p, 0700), 0);
+	snprintf(p, sizeof(p), "%s/bad/config", dir);
+	fd = open(p, O_CREAT | O_WRONLY, 0600);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, "format = 1\nbogus = 2\n", 21), 21);
+	close(fd);
+	snprintf(p, sizeof(p), "%s/bad", dir);
+	ck_assert_int_eq(store_open(p, 0, &x), STORE_CORRUPT);
+	ck_assert_ptr_null(x);
+	ck_assert_ptr_nonnull(strstr(store_last_error(), "bogus"));
+	store_close(NULL);
+}
+END_TEST
+
+START_TEST(test_store_open_bad_index)
+{
+	struct store *x = NULL;
+	char p[320];
+	int fd;
+
+	store_close(st);
+	st = NULL;
+	snprintf(p, sizeof(p), "%s/index.db", spath);
+	unlink(p);
+	fd = open(p, O_CREAT | O_WRONLY | O_TRUNC, 0600);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, "this is not sqlite, not at all....", 34),
+			 34);
+	close(fd);
+	ck_assert_int_eq(store_open(spath, 0, &x), STORE_CORRUPT);
+	ck_assert_ptr_null(x);
+}
+END_TEST
+
+/* ---- namespace ---- */
+
+START_TEST(test_store_namespace_tree)
+{
+	struct store_attr a = { 0755, 1, 2, 0 };
+	struct store_node d, n, l;
+	char target[64];
+
+	ck_assert_int_eq(store_mkdir(st, STORE_ROOT_INO, "d", &a, 0, &d),
+			 STORE_OK);
+	ck_assert(S_ISDIR(d.mode));
+	ck_assert_int_eq(store_mkdir(st, STORE_ROOT_INO, "d", &a, 0, NULL),
+			 STORE_EXISTS);
+	ck_assert_int_eq(store_mkdir(st, STORE_ROOT_INO, "d", &a,
+				     STORE_REPLACE, &n), STORE_OK);
+	ck_assert_uint_eq(n.ino, d.ino);
+	ck_assert_int_eq(store_symlink(st, d.ino, "l", "../x", &a, 0, &l),
+			 STORE_OK);
+	ck_assert_int_eq(store_readlink(st, l.ino, target, sizeof(target)),
+			 STORE_OK);
+	ck_assert_str_eq(target, "../x");
+	ck_assert_int_eq(store_readlink(st, l.ino, target, 2), STORE_INVAL);
+	ck_assert_int_eq(store_readlink(st, d.ino, target, 64), STORE_INVAL);
+	ck_assert_int_eq(store_walk(st, "/d//l", &n), STORE_OK);
+	ck_assert_uint_eq(n.ino, l.ino);
+	ck_assert_int_eq(store_walk(st, "d/./l", &n), STORE_OK);
+	ck_assert_int_eq(store_walk(st, "d/../d", &n), STORE_INVAL);
+	ck_assert_int_eq(store_walk(st, "d/l/x", &n), STORE_NOTDIR);
+	ck_assert_int_eq(store_walk(st, "d/nope", &n), STORE_NOTFOUND);
+	ck_assert_int_eq(store_walk(st, "/", &n), STORE_OK);
+	ck_assert_uint_eq(n.ino, STORE_ROOT_INO);
+	ck_assert_int_eq(store_lookup(st, STORE_ROOT_INO, "..", &n),
+			 STORE_INVAL);
+	ck_assert_int_eq(store_lookup(st, STORE_ROOT_INO, "a/b", &n),
+			 STORE_INVAL);
+	ck_assert_int_eq(store_rmdir(st, STORE_ROOT_INO, "d"),
+			 STORE_NOTEMPTY);
+	ck_assert_int_eq(store_unlink(st, STORE_ROOT_INO, "d"), STORE_ISDIR);
+	ck_assert_int_eq(store_unlink(st, d.ino, "l"), STORE_OK);
+	ck_assert_int_eq(store_rmdir(st, STORE_ROOT_INO, "d"), STORE_OK);
+	ck_assert_int_eq(store_getattr(st, d.ino, &n), STORE_NOTFOUND);
+}
+END_TEST
+
+START_TEST(test_store_name_limits)
+{
+	struct store_attr a = { 0755, 0, 0, 0 };
+	char name[300];
+
+	memset(name, 'x', 256);
+	name[256] = '\0';
+	ck_assert_int_eq(store_mkdir(st, STORE_ROOT_INO, name, &a, 0, NULL),
+			 STORE_NAMETOOLONG);
+	name[255] = '\0';
+	ck_assert_int_eq(store_mkdir(st, STORE_ROOT_INO, name, &a, 0, NULL),
+			 STORE_OK);
+	ck_assert_int_eq(store_mkdir(st, STORE_ROOT_INO, "", &a, 0, NULL),
+			 STORE_INVAL);
+	ck_assert_int_eq(store_mkdir(st, STORE_ROOT_INO, ".", &a, 0, NULL),
+			 STORE_INVAL);
+	ck_assert_int_eq(store_mkdir(st, 999, "x", &a, 0, NULL),
+			 STORE_NOTFOUND);
+}
+END_TEST
+
+static int collect(void *arg, const struct store_node *n)
+{
+	int *count = arg;
+
+	(void)n;
+	return ++*count >= 3;
+}
+
+START_TEST(test_store_readdir_cookies)
+{
+	struct store_attr a = { 0755, 0, 0, 0 };
+	struct store_node n;
+	int count = 0;
+	char name[16];
+
+	for (int i = 0; i < 5; i++) {
+		snprintf(name, sizeof(name), "e%d", i);
+		ck_assert_int_eq(store_mkdir(st, STORE_ROOT_INO, name, &a, 0,
+					     &n), STORE_OK);
+	}
+	ck_assert_int_eq(store_readdir(st, STORE_ROOT_INO, 0, collect,
+				       &count), STORE_OK);
+	ck_assert_int_eq(count, 3);	/* stopped early */
+	count = 0;
+	ck_assert_int_eq(store_readdir(st, STORE_ROOT_INO, n.ino - 1, collect,
+				       &count), STORE_OK);
+	ck_assert_int_eq(count, 1);
+	ck_assert_int_eq(store_readdir(st, n.ino - 1 + 1, 0, collect, &count),
+			 STORE_OK);
+	ck_assert_int_eq(store_readdir(st, 4242, 0, collect, &count),
+			 STORE_NOTFOUND);
+}
+END_TEST
+
+START_TEST(test_store_rename_rules)
+{
+	struct store_attr a = { 0755, 0, 0, 0 };
+	struct store_node d1, d2, sub, n;
+	char k1[65], k2[65];
+	struct store_object o;
+
+	put("f1", 1000, 1, k1);
+	put("f2", 2000, 2, k2);
+	ck_assert_int_eq(store_mkdir(st, STORE_ROOT_INO, "d1", &a, 0, &d1),
+			 STORE_OK);
+	ck_assert_int_eq(store_mkdir(st, STORE_ROOT_INO, "d2", &a, 0, &d2),
+			 STORE_OK);
+	ck_assert_int_eq(store_mkdir(st, d1.ino, "sub", &a, 0, &sub),
+			 STORE_OK);
+	/* a directory cannot go below itself */
+	ck_assert_int_eq(store_rename(st, STORE_ROOT_INO, "d1", sub.ino, "x"),
+			 STORE_INVAL);
+	/* file over directory, directory over file */
+	ck_assert_int_eq(store_rename(st, STORE_ROOT_INO, "f1", STORE_ROOT_INO,
+				      "d2"), STORE_ISDIR);
+	ck_assert_int_eq(store_rename(st, STORE_ROOT_INO, "d2", STORE_ROOT_INO,
+				      "f1"), STORE_NOTDIR);
+	/* over a non-empty directory */
+	ck_assert_int_eq(store_rename(st, STORE_ROOT_INO, "d2", STORE_ROOT_INO,
+				      "d1"), STORE_NOTEMPTY);
+	/* over an empty one */
+	ck_assert_int_eq(store_rename(st, d1.ino, "sub", STORE_ROOT_INO, "d2"),
+			 STORE_OK);
+	ck_assert_int_eq(store_walk(st, "d2", &n), STORE_OK);
+	ck_assert_uint_eq(n.ino, sub.ino);
+	/* file over file drops the old object */
+	ck_assert_int_eq(store_rename(st, STORE_ROOT_INO, "f1", STORE_ROOT_INO,
+				      "f2"), STORE_OK);
+	ck_assert_int_eq(store_object_info(st, k2, &o), STORE_NOTFOUND);
+	ck_assert_int_eq(store_object_info(st, k1, &o), STORE_OK);
+	ck_assert_uint_eq(o.refs, 1);
+	/* onto itself: nothing */
+	ck_assert_int_eq(store_rename(st, STORE_ROOT_INO, "f2", STORE_ROOT_INO,
+				      "f2"), STORE_OK);
+	ck_assert_int_eq(store_rename(st, STORE_ROOT_INO, "nope",
+				      STORE_ROOT_INO, "x"), STORE_NOTFOUND);
+	ck_assert(fsck_clean());
+}
+END_TEST
+
+/* ---- objects ---- */
+
+START_TEST(test_store_object_roundtrip)
+{
+	static const size_t sizes[] = { 0, 1, 4096, 3 * 4096, 3 * 4096 + 1 };
+	struct store_put_opts po = { 4096, 1 };
+
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		struct store_object o;
+		char out[300];
+		int in = make_fd(sizes[i], (unsigned)i, i % 2);
+		int fd;
+		struct stat sa, sb;
+		char cmd[700];
+
+		ck_assert_int_eq(store_ingest_fd(st, in, "in", &po, &o),
+				 STORE_OK);
+		ck_assert_uint_eq(o.size, sizes[i]);
+		ck_assert_uint_eq(o.nchunks, (sizes[i] + 4095) / 4096);
+		snprintf(out, sizeof(out), "%s/out", dir);
+		fd = open(out, O_CREAT | O_TRUNC | O_WRONLY, 0600);
+		ck_assert_int_eq(store_export_fd(st, o.key, fd, "x"),
+				 STORE_OK);
+		close(fd);
+		ck_assert_int_eq(stat(out, &sb), 0);
+		ck_assert_int_eq(fstat(in, &sa), 0);
+		ck_assert_int_eq(sa.st_size, sb.st_size);
+		snprintf(cmd, sizeof(cmd), "cmp -s /proc/%d/fd/%d '%s'",
+			 (int)getpid(), in, out);
+		lseek(in, 0, SEEK_SET);
+		ck_assert_int_eq(system(cmd), 0);
+		close(in);
+	}
+}
+END_TEST
+
+START_TEST(test_store_dedupe_and_refs)
+{
+	struct store_attr a = file_attr();
+	struct store_object o, o2;
+	struct store_metrics m;
+	int fd;
+
+	put("a", 5000, 7, NULL);
+	fd = make_fd(5000, 7, true);
+	ck_assert_int_eq(store_begin(st), STORE_OK);
+	ck_assert_int_eq(store_ingest_fd(st, fd, "b", NULL, &o), STORE_OK);
+	ck_assert_int_eq(store_mkfile(st, STORE_ROOT_INO, "b", &a, o.key,
+				      "text/x-test", 0, NULL), STORE_OK);
+	ck_assert_int_eq(store_commit(st), STORE_OK);
+	close(fd);
+	store_metrics_get(st, &m);
+	ck_assert_uint_eq(m.deduped, 1);
+	ck_assert_int_eq(store_object_info(st, o.key, &o2), STORE_OK);
+	ck_assert_uint_eq(o2.refs, 2);
+	/* same name again: EXISTS, replace works */
+	ck_assert_int_eq(store_mkfile(st, STORE_ROOT_INO, "b", &a, o.key, NULL,
+				      0, NULL), STORE_EXISTS);
+	ck_assert_int_eq(store_mkfile(st, STORE_ROOT_INO, "b", &a, o.key, NULL,
+				      STORE_REPLACE, NULL), STORE_OK);
+	ck_assert_int_eq(store_object_info(st, o.key, &o2), STORE_OK);
+	ck_assert_uint_eq(o2.refs, 2);
+	ck_assert_int_eq(store_unlink(st, STORE_ROOT_INO, "a"), STORE_OK);
+	ck_assert_int_eq(store_unlink(st, STORE_ROOT_INO, "b"), STORE_OK);
+	/* the last reference went: row and blob are gone */
+	ck_assert_int_eq(store_object_info(st, o.key, &o2), STORE_NOTFOUND);
+	{
+		char p[400];
+
+		blob_path(o.key, p, sizeof(p));
+		ck_assert_int_ne(access(p, F_OK), 0);
+	}
+	ck_assert(fsck_clean());
+}
+END_TEST
+
+START_TEST(test_store_mkfile_unknown_key)
+{
+	struct store_attr a = file_attr();
+	const char *k = "0000000000000000000000000000000000000000000000000000000000000000";
+
+	ck_assert_int_eq(store_mkfile(st, STORE_ROOT_INO, "x", &a, k, NULL, 0,
+				      NULL), STORE_NOTFOUND);
+	ck_assert_int_eq(store_mkfile(st, STORE_ROOT_INO, "x", &a, "../etc",
+				      NULL, 0, NULL), STORE_INVAL);
+	ck_assert(!store_is_key("ABCD"));
+	ck_assert(!store_is_key(NULL));
+}
+END_TEST
+
+START_TEST(test_store_corrupt_blob)
+{
+	char key[65], p[400], out[300];
+	unsigned char b;
+	struct store_metrics m;
+	int fd, bf;
+
+	put("c", 300000, 3, key);
+	blob_path(key, p, sizeof(p));
+	bf = open(p, O_RDWR);
+	ck_assert_int_ge(bf, 0);
+	ck_assert_int_eq(pread(bf, &b, 1, 100), 1);
+	b ^= 0x55;
+	ck_assert_int_eq(pwrite(bf, &b, 1, 100), 1);
+	close(bf);
+	snprintf(out, sizeof(out), "%s/out", dir);
+	fd = open(out, O_CREAT | O_TRUNC | O_WRONLY, 0600);
+	ck_assert_int_eq(store_export_fd(st, key, fd, "c"), STORE_CORRUPT);
+	close(fd);
+	ck_assert_ptr_nonnull(strstr(store_last_error(), key));
+	ck_assert_ptr_nonnull(strstr(store_last_error(), "'c'"));
+	store_metrics_get(st, &m);
+	ck_assert_uint_ge(m.corrupt, 1);
+	ck_assert(!fsck_clean());
+	/* a missing blob */
+	unlink(p);
+	fd = open(out, O_CREAT | O_TRUNC | O_WRONLY, 0600);
+	ck_assert_int_eq(store_export_fd(st, key, fd, "c"), STORE_IO);
+	close(fd);
+	ck_assert_ptr_nonnull(strstr(store_last_error(), "missing"));
+	ck_assert_uint_eq(fsck().missing, 1);
+}
+END_TEST
+
+START_TEST(test_store_read_chunk)
+{
+	struct store_put_opts po = { 4096, 3 };
+	struct store_object o;
+	char *buf = malloc(4096), *all = malloc(10000);
+	size_t got;
+	int fd = make_fd(10000, 9, true);
+
+	ck_assert_int_eq(store_ingest_fd(st, fd, "r", &po, &o), STORE_OK);
+	ck_assert_int_eq(pread(fd, all, 10000, 0), 10000);
+	ck_assert_int_eq(store_read_chunk(st, o.key, 2, buf, 4096, &got, "r"),
+			 STORE_OK);
+	ck_assert_uint_eq(got, 10000 - 8192);
+	ck_assert(!memcmp(buf, all + 8192, got));
+	ck_assert_int_eq(store_read_chunk(st, o.key, 3, buf, 4096, &got, "r"),
+			 STORE_INVAL);
+	ck_assert_int_eq(store_read_chunk(st, o.key, 0, buf, 100, &got, "r"),
+			 STORE_INVAL);
+	close(fd);
+	free(buf);
+	free(all);
+}
+END_TEST
+
+START_TEST(test_store_ingest_bad_options)
+{
+	struct store_put_opts po = { 3000, 3 };
+	struct store_object o;
+	int fd = make_fd(10, 1, false);
+
+	ck_assert_int_eq(store_ingest_fd(st, fd, "x", &po, &o), STORE_INVAL);
+	po.chunk_size = 0;
+	po.level = 42;
+	ck_assert_int_eq(store_ingest_fd(st, fd, "x", &po, &o), STORE_INVAL);
+	ck_assert_int_eq(store_ingest_fd(st, -1, "x", NULL, &o), STORE_IO);
+	ck_assert(fsck_clean());
+	close(fd);
+}
+END_TEST
+
+START_TEST(test_store_adopt)
+{
+	struct store *other = NULL;
+	struct store_object o;
+	char key[65], p[320], q[400], cmd[2048];
+
+	put("a", 70000, 4, key);
+	/* a second store gets the blob by copying the connector dir */
+	snprintf(p, sizeof(p), "%s/s2", dir);
+	ck_assert_int_eq(store_create(p, NULL), STORE_OK);
+	ck_assert_int_eq(store_open(p, 0, &other), STORE_OK);
+	ck_assert_int_eq(store_adopt(other, key, &o), STORE_NOTFOUND);
+	snprintf(q, sizeof(q), "%s/objects/%.2s", p, key);
+	snprintf(cmd, sizeof(cmd), "mkdir -p '%s' && cp '%s/objects/%.2s/%s'"
+		 " '%s/'", q, spath, key, key, q);
+	ck_assert_int_eq(system(cmd), 0);
+	ck_assert_int_eq(store_adopt(other, key, &o), STORE_OK);
+	ck_assert_uint_eq(o.size, 70000);
+	ck_assert_int_eq(store_object_info(other, key, &o), STORE_OK);
+	ck_assert_uint_eq(o.refs, 0);
+	ck_assert_uint_eq(o.nchunks, 1);
+	/* a blob under the wrong key does not verify */
+	snprintf(cmd, sizeof(cmd), "cp '%s/%s' '%s/%.62sff'", q, key, q, key);
+	ck_assert_int_eq(system(cmd), 0);
+	{
+		char bad[65];
+
+		snprintf(bad, sizeof(bad), "%.62sff", key);
+		if (strcmp(bad, key))
+			ck_assert_int_eq(store_adopt(other, bad, &o),
+					 STORE_CORRUPT);
+	}
+	ck_assert_int_eq(store_adopt(other, "xyz", &o), STORE_INVAL);
+	store_close(other);
+}
+END_TEST
+
+/* ---- batches ---- */
+
+START_TEST(test_store_rollback_leaves_nothing)
+{
+	struct store_attr a = file_attr();
+	struct store_object o;
+	struct store_totals t;
+	int fd = make_fd(100000, 5, true);
+
+	ck_assert_int_eq(store_begin(st), STORE_OK);
+	ck_assert_int_eq(store_begin(st), STORE_INVAL);
+	ck_assert_int_eq(store_ingest_fd(st, fd, "x", NULL, &o), STORE_OK);
+	ck_assert_int_eq(store_mkfile(st, STORE_ROOT_INO, "x", &a, o.key, NULL,
+				      0, NULL), STORE_OK);
+	ck_assert_int_eq(store_mkfile(st, STORE_ROOT_INO, "x", &a, o.key, NULL,
+				      0, NULL), STORE_EXISTS);
+	store_rollback(st);
+	ck_assert_int_eq(store_commit(st), STORE_INVAL);
+	ck_assert_int_eq(store_totals(st, &t), STORE_OK);
+	ck_assert_uint_eq(t.files, 0);
+	ck_assert_uint_eq(t.objects, 0);
+	ck_assert(fsck_clean());
+	close(fd);
+}
+END_TEST
+
+START_TEST(test_store_readonly)
+{
+	struct store *ro = NULL;
+	struct store_attr a = { 0755, 0, 0, 0 };
+
+	ck_assert_int_eq(store_open(spath, STORE_OPEN_RDONLY, &ro), STORE_OK);
+	ck_assert_int_eq(store_mkdir(ro, STORE_ROOT_INO, "x", &a, 0, NULL),
+			 STORE_ROFS);
+	ck_assert_int_eq(store_begin(ro), STORE_ROFS);
+	ck_assert_int_eq(store_gc(ro, NULL, NULL, NULL, NULL), STORE_ROFS);
+	store_close(ro);
+}
+END_TEST
+
+/* ---- fsck and gc ---- */
+
+START_TEST(test_store_fsck_gc)
+{
+	struct store_object o;
+	char p[400], key[65];
+	uint64_t removed = 0, freed = 0;
+	struct store_fsck_report r;
+	int fd;
+
+	put("keep", 1234, 11, NULL);
+	/* an object nobody claims, an orphan blob, a temp leftover */
+	fd = make_fd(777, 12, true);
+	ck_assert_int_eq(store_ingest_fd(st, fd, "u", NULL, &o), STORE_OK);
+	close(fd);
+	put("gone", 4321, 13, key);
+	snprintf(p, sizeof(p), "%s/index.db", spath);
+	{
+		struct store *x = NULL;
+
+		/* drop the row behind the store's back: blob is an orphan */
+		ck_assert_int_eq(store_open(spath, 0, &x), STORE_OK);
+		ck_assert_int_eq(store_unlink(x, STORE_ROOT_INO, "keep"),
+				 STORE_OK);
+		store_close(x);
+	}
+	snprintf(p, sizeof(p), "%s/objects/tmp/put-leftover", spath);
+	fd = open(p, O_CREAT | O_WRONLY, 0600);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, "x", 1), 1);
+	close(fd);
+	r = fsck();
+	ck_assert_uint_eq(r.unreferenced, 1);
+	ck_assert_uint_eq(r.leftovers, 1);
+	ck_assert_int_eq(store_gc(st, NULL, NULL, &removed, &freed), STORE_OK);
+	ck_assert_uint_ge(removed, 2);
+	ck_assert_uint_gt(freed, 0);
+	ck_assert(fsck_clean());
+	/* what was in use survived */
+	{
+		struct store_node n;
+
+		ck_assert_int_eq(store_walk(st, "gone", &n), STORE_OK);
+		ck_assert_str_eq(n.key, key);
+	}
+}
+END_TEST
+
+START_TEST(test_store_rc_text)
+{
+	for (int rc = STORE_OK; rc <= STORE_EVICTED; rc++) {
+		ck_assert_ptr_nonnull(store_rc_str((store_rc)rc));
+		ck_assert_int_ge(store_rc_to_errno((store_rc)rc), 0);
+	}
+	ck_assert_int_eq(store_rc_to_errno(STORE_NOTFOUND), ENOENT);
+	ck_assert_int_eq(store_rc_to_errno(STORE_CORRUPT), EIO);
+	ck_assert_str_eq(store_rc_str((store_rc)999), "unknown error");
+}
+END_TEST
+
+static Suite *store_suite(void)
+{
+	Suite *s = suite_create("store");
+	TCase *tc;
+
+	tc = tcase_create("lifecycle");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_store_create_refuses_existing);
+	tcase_add_test(tc, test_store_create_bad_options);
+	tcase_add_test(tc, test_store_create_modes);
+	tcase_add_test(tc, test_store_open_errors);
+	tcase_add_test(tc, test_store_open_bad_index);
+	tcase_add_test(tc, test_store_readonly);
+	tcase_add_test(tc, test_store_rc_text);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("namespace");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_store_namespace_tree);
+	tcase_add_test(tc, test_store_name_limits);
+	tcase_add_test(tc, test_store_readdir_cookies);
+	tcase_add_test(tc, test_store_rename_rules);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("objects");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, test_store_object_roundtrip);
+	tcase_add_test(tc, test_store_dedupe_and_refs);
+	tcase_add_test(tc, test_store_mkfile_unknown_key);
+	tcase_add_test(tc, test_store_read_chunk);
+	tcase_add_test(tc, test_store_ingest_bad_options);
+	tcase_add_test(tc, test_store_adopt);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("corrupt");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_store_corrupt_blob);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("batches");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_store_rollback_leaves_nothing);
+	tcase_add_test(tc, test_store_fsck_gc);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(store_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
