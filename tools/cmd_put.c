@@ -16,8 +16,8 @@
  *     (a directory before its children), ingesting each file.
  *
  * Everything after store_begin() is one transaction: on any failure the
- * batch is rolled back and the blobs this command wrote are collected, so
- * the store is as it was and fsck is clean.
+ * batch is rolled back, which also evicts the blobs it wrote for objects
+ * that are now unknown, so the store is as it was and fsck is clean.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -519,31 +519,9 @@ static void attr_of(const struct stat *sb, struct store_attr *a)
 		      sb->st_mtim.tv_nsec;
 }
 
-struct keys {
-	char (*v)[STORE_KEY_HEX + 1];
-	size_t n, cap;
-};
-
-static int keys_add(struct keys *k, const char *key)
-{
-	if (k->n == k->cap) {
-		size_t cap = k->cap ? k->cap * 2 : 16;
-		char (*v)[STORE_KEY_HEX + 1] = realloc(k->v,
-						       cap * sizeof(*v));
-
-		if (!v)
-			return -1;
-		k->v = v;
-		k->cap = cap;
-	}
-	snprintf(k->v[k->n++], STORE_KEY_HEX + 1, "%s", key);
-	return 0;
-}
-
 /* Ingest one regular file and make its entry under @dir. */
 static int put_file(struct store *st, struct item *it, uint64_t dir,
-		    const struct put_args *a, unsigned flags, uint64_t *done,
-		    struct keys *keys)
+		    const struct put_args *a, unsigned flags, uint64_t *done)
 {
 	struct store_object obj;
 	struct store_attr attr;
@@ -573,10 +551,6 @@ static int put_file(struct store *st, struct item *it, uint64_t dir,
 		ret = store_error("put", rc);
 		goto out;
 	}
-	if (keys_add(keys, obj.key) < 0) {
-		ret = errorf("put", "out of memory");
-		goto out;
-	}
 	*done += obj.size;
 	attr_of(&sb, &attr);
 	rc = store_mkfile(st, dir, it->name, &attr, obj.key,
@@ -590,8 +564,7 @@ out:
 
 /* Pass 3: make every entry, parents first. */
 static int write_plan(struct store *st, struct plan *p,
-		      const struct put_args *a, uint64_t to_ino,
-		      struct keys *keys)
+		      const struct put_args *a, uint64_t to_ino)
 {
 	unsigned flags = a->force ? STORE_REPLACE : 0;
 	struct store_attr attr;
@@ -619,7 +592,7 @@ static int write_plan(struct store *st, struct plan *p,
 			if (rc != STORE_OK)
 				return store_error("put", rc);
 		} else {
-			ret = put_file(st, it, dir, a, flags, &done, keys);
+			ret = put_file(st, it, dir, a, flags, &done);
 			if (ret != 0)
 				return ret;
 		}
@@ -627,29 +600,10 @@ static int write_plan(struct store *st, struct plan *p,
 	return 0;
 }
 
-/*
- * After a rollback, the blobs of objects this batch created are no
- * longer named by any row.  store.h has no call to evict one blob, so let
- * store_gc() collect them; only when one of our keys lost its row, so a
- * failed put that wrote nothing new leaves the rest of the store alone.
- */
-static void collect_new_blobs(struct store *st, const struct keys *k)
-{
-	struct store_object o;
-
-	for (size_t i = 0; i < k->n; i++) {
-		if (store_object_info(st, k->v[i], &o) == STORE_NOTFOUND) {
-			store_gc(st, NULL, NULL, NULL, NULL);
-			return;
-		}
-	}
-}
-
 int cmd_put(int argc, char **argv)
 {
 	struct put_args a = { 0 };
 	struct plan p = { 0 };
-	struct keys keys = { 0 };
 	struct store *st = NULL;
 	char to[SPATH_MAX];
 	char sz[32];
@@ -700,7 +654,7 @@ int cmd_put(int argc, char **argv)
 		ret = make_to(st, to, missing, &to_ino);
 	if (ret == 0) {
 		progress_start("put", p.bytes);
-		ret = write_plan(st, &p, &a, to_ino, &keys);
+		ret = write_plan(st, &p, &a, to_ino);
 		progress_end();
 	}
 	if (ret == 0) {
@@ -710,7 +664,6 @@ int cmd_put(int argc, char **argv)
 	}
 	if (ret != 0) {
 		store_rollback(st);
-		collect_new_blobs(st, &keys);
 		ret = EXIT_ERR;
 		goto out;
 	}
@@ -722,7 +675,6 @@ int cmd_put(int argc, char **argv)
 	       to);
 out:
 	store_close(st);
-	free(keys.v);
 	plan_free(&p);
 	return ret;
 }
