@@ -1,0 +1,142 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# it_cli_manage.sh - managing a store with the pxfs command: dedupe, rm,
+# mv, mkdir, link, gc, fsck and stats.
+. "$(dirname "$0")/lib.sh"
+
+S=$T/store
+D=$T/data
+mkdir -p "$D/dir/sub"
+expect_ok "$PXFS" init "$S"
+head -c 70000 /dev/urandom >"$D/r.bin"
+cp "$D/r.bin" "$D/dir/copy.bin"
+printf 'text\n' >"$D/dir/sub/t.txt"
+
+# ---- dedupe: same content twice is one blob with two references -----------
+expect_ok "$PXFS" put "$S" "$D/r.bin" "$D/dir"
+key=$(key_of "$S" r.bin)
+[ "$(key_of "$S" dir/copy.bin)" = "$key" ] || fail "copies differ in key"
+[ "$(stat_field "$S" r.bin refs)" = 2 ] || fail "refs is not 2"
+[ "$(find "$S/objects" -type f -name "$key" | wc -l)" = 1 ] ||
+	fail "not one blob for two copies"
+[ "$(find "$S/objects" -type f | wc -l)" = 2 ] || fail "blob count"
+
+# ---- stats -------------------------------------------------------------------
+expect_ok "$PXFS" stats "$S"
+printf '%s\n' "$OUT" | grep -Eq '^files: +3$' || fail "stats files: $OUT"
+printf '%s\n' "$OUT" | grep -Eq '^objects: +2$' || fail "stats objects: $OUT"
+"$PXFS" stats --json "$S" | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+assert d["files"] == 3 and d["dirs"] == 3 and d["objects"] == 2, d
+assert d["logical_bytes"] == 2 * 70000 + 5, d
+assert d["bytes"] == 70000 + 5, d
+assert d["connector"] == "file", d
+assert "conn_gets" in d["metrics"], d
+' || fail "stats --json"
+
+# ---- mkdir -------------------------------------------------------------------
+expect_ok "$PXFS" mkdir "$S" newdir
+expect_ok "$PXFS" stat --json "$S" newdir
+[ "$(stat_field "$S" newdir kind)" = directory ] || fail "mkdir kind"
+expect_ok "$PXFS" mkdir -p "$S" /p/q/r
+expect_ok "$PXFS" mkdir -p "$S" p/q/r
+expect_ok "$PXFS" mkdir -p "$S" p/q/r/s
+expect_ok "$PXFS" ls "$S" p/q/r
+[ "$OUT" = s ] || fail "mkdir -p: $OUT"
+
+# ---- mv ------------------------------------------------------------------------
+expect_ok "$PXFS" mv "$S" r.bin renamed.bin
+"$PXFS" cat "$S" renamed.bin | cmp - "$D/r.bin" || fail "mv rename"
+expect_ok "$PXFS" mv "$S" renamed.bin newdir
+"$PXFS" cat "$S" newdir/renamed.bin | cmp - "$D/r.bin" || fail "mv into dir"
+expect_ok "$PXFS" mv "$S" /newdir/renamed.bin /p/q/moved.bin
+expect_ok "$PXFS" mv "$S" p newdir
+expect_ok "$PXFS" ls "$S" newdir/p/q
+[ "$OUT" = "$(printf 'moved.bin\nr')" ] || fail "mv of a tree: $OUT"
+expect_fail "$PXFS" mv "$S" newdir newdir/p
+expect_fail "$PXFS" mv "$S" nothing-here x
+expect_err "nothing-here"
+fsck_clean "$S"
+
+# ---- rm ------------------------------------------------------------------------
+expect_fail "$PXFS" rm "$S" dir
+expect_err "'dir'.*directory"
+before=$(store_state "$S")
+expect_fail "$PXFS" rm "$S" dir/sub/t.txt dir/missing
+[ "$(store_state "$S")" = "$before" ] || fail "failed rm changed the store"
+expect_ok "$PXFS" rm "$S" dir/sub/t.txt
+expect_fail "$PXFS" stat "$S" dir/sub/t.txt
+[ "$(stat_field "$S" dir/copy.bin refs)" = 2 ] || fail "refs before rm"
+expect_ok "$PXFS" rm "$S" newdir/p/q/moved.bin
+[ "$(stat_field "$S" dir/copy.bin refs)" = 1 ] || fail "refs after rm"
+[ -f "$(blob_of "$S" "$key")" ] || fail "rm removed a blob still in use"
+expect_ok "$PXFS" rm -r "$S" dir
+expect_fail "$PXFS" stat "$S" dir/copy.bin
+[ ! -e "$(blob_of "$S" "$key")" ] || fail "the last rm kept the blob"
+expect_fail "$PXFS" rm -r "$S" /
+fsck_clean "$S"
+
+# ---- link: an entry from a key the connector holds ----------------------------
+S2=$T/store2
+expect_ok "$PXFS" init "$S2"
+expect_ok "$PXFS" put "$S2" "$D/r.bin"
+b=$(blob_of "$S2" "$key")
+mkdir -p "$(dirname "$(blob_of "$S" "$key")")"
+cp -p "$b" "$(blob_of "$S" "$key")"
+expect_fail "$PXFS" fsck "$S"			# an orphan blob now
+expect_fail "$PXFS" link "$S" "$key" linked/r.bin
+expect_err "linked"
+expect_ok "$PXFS" link "$S" "$key" /linked.bin
+"$PXFS" cat "$S" linked.bin | cmp - "$D/r.bin" || fail "linked content"
+[ "$(stat_field "$S" linked.bin size)" = 70000 ] || fail "linked size"
+case $(stat_field "$S" linked.bin type) in
+application/octet-stream*) ;;
+*) fail "linked type $(stat_field "$S" linked.bin type)" ;;
+esac
+fsck_clean "$S"
+# a key the index knows already: one more reference
+expect_ok "$PXFS" link --type application/x-x "$S" "$key" again.bin
+[ "$(stat_field "$S" again.bin refs)" = 2 ] || fail "link refs"
+[ "$(stat_field "$S" again.bin type)" = application/x-x ] || fail "link type"
+expect_fail "$PXFS" link "$S" "$key" again.bin
+expect_err "already exists"
+expect_ok "$PXFS" link --force "$S" "$key" again.bin
+fsck_clean "$S"
+
+# ---- gc: orphan blobs and leftovers -----------------------------------------------
+expect_ok "$PXFS" gc "$S"
+printf '%s\n' "$OUT" | grep -q '^removed 0 items, freed 0 bytes' ||
+	fail "gc of a clean store: $OUT"
+head -c 5000 /dev/urandom >"$D/orphan.bin"
+expect_ok "$PXFS" put "$S2" "$D/orphan.bin"
+ok=$(key_of "$S2" orphan.bin)
+ob=$(blob_of "$S" "$ok")
+mkdir -p "$(dirname "$ob")"
+cp -p "$(blob_of "$S2" "$ok")" "$ob"
+size=$(stat -c %s "$ob")
+expect_fail "$PXFS" fsck "$S"
+"$PXFS" fsck --json "$S" 2>/dev/null | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+assert d["clean"] is False and d["orphans"] == 1, d
+assert len(d["problems"]) == 1 and sys.argv[1] in d["problems"][0], d
+' "$ok" || fail "fsck --json of an orphan"
+expect_ok "$PXFS" gc "$S"
+printf '%s\n' "$OUT" | grep -q "$ok" || fail "gc did not name the blob: $OUT"
+printf '%s\n' "$OUT" | grep -q "freed $size bytes" || fail "gc freed: $OUT"
+[ ! -e "$ob" ] || fail "gc left the orphan"
+fsck_clean "$S"
+"$PXFS" cat "$S" linked.bin | cmp - "$D/r.bin" || fail "gc broke a file"
+
+# a temp file of an interrupted write
+mkdir -p "$S/objects/tmp"
+head -c 1234 /dev/urandom >"$S/objects/tmp/put-AbC123"
+expect_fail "$PXFS" fsck "$S"
+"$PXFS" fsck "$S" 2>/dev/null | grep -q 'put-AbC123' ||
+	fail "fsck does not name the leftover"
+expect_ok "$PXFS" gc "$S"
+printf '%s\n' "$OUT" | grep -q "freed 1234 bytes" || fail "gc leftover: $OUT"
+[ ! -e "$S/objects/tmp/put-AbC123" ] || fail "gc kept the leftover"
+fsck_clean "$S"
+exit 0
