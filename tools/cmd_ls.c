@@ -197,7 +197,8 @@ int cmd_ls(int argc, char **argv)
 			ret = errorf("ls", "out of memory");
 			goto out;
 		}
-		qsort(l.v, l.n, sizeof(*l.v), by_name);
+		if (l.n > 1)
+			qsort(l.v, l.n, sizeof(*l.v), by_name);
 	} else if (collect(&l, &n) != 0) {
 		ret = errorf("ls", "out of memory");
 		goto out;
