@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * fs.h - the pxfs FUSE daemon: mounts a store's namespace read-only.
+ *
+ * Every regular file in the mount is a proxy for an immutable object of the
+ * store.  Metadata (lookup, getattr, readdir, xattrs) is answered from the
+ * store's index alone; the first open of a file runs its factory, which
+ * exports the object (fetched from the connector, verified chunk by chunk
+ * and as a whole against its SHA-256 key) into a local cache directory, and
+ * every read is then served from that cache file and the kernel page cache.
+ *
+ * The root of the mount answers the xattr user.pxfs.stats with one line of
+ * JSON (the metrics of the running daemon):
+ *
+ *	{"pid":N,"uptime_us":N,
+ *	 "connector":{"gets":N,"get_bytes":N,"errors":N,"corrupt":N},
+ *	 "cache":{"hits":N,"misses":N,"waits":N,"evictions":N,"bytes":N,
+ *		  "budget":N,"objects":N,"open":N,"reused":N,"dir":"..."},
+ *	 "resolves":N,"resolve_queued":N,"errors":N,"inodes":N,
+ *	 "ops":{"lookup":{"count":N,"total_us":N,"max_us":N},...}}
+ *
+ * connector: the store's connector traffic since the daemon opened it;
+ * cache.hits: opens served by a materialized object, misses: opens that
+ * started a fetch, waits: opens that joined a fetch already running;
+ * resolves: objects materialized; errors: failed materializations and
+ * index failures; ops: latency of each FUSE operation, in microseconds.
+ */
+#ifndef FS_FS_H
+#define FS_FS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/*
+ * Default cache budget when fs_opts.cache_size is 0: a quarter of the space
+ * free on the cache directory's filesystem at mount time, clamped to
+ * [FS_CACHE_SIZE_MIN, FS_CACHE_SIZE_MAX].  A quarter leaves room for the
+ * rest of the machine; the cap keeps one mount from hoarding a big disk.
+ */
+#define FS_CACHE_SIZE_MIN	(256ull << 20)		/* 256 MiB */
+#define FS_CACHE_SIZE_MAX	(16ull << 30)		/* 16 GiB */
+
+/* Options of one mount.  Strings are borrowed for the call of fs_main(). */
+struct fs_opts {
+	const char *store;	/* store directory */
+	const char *mountpoint;	/* an empty directory */
+	/*
+	 * Cache directory; NULL for the default: $XDG_CACHE_HOME/pxfs/<id>,
+	 * else $HOME/.cache/pxfs/<id>, else /var/tmp/pxfs-<uid>/<id>, where
+	 * <id> is store_id() (the first of these that can be created).  It
+	 * is created 0700 if missing and locked: one daemon per directory.
+	 */
+	const char *cache_dir;
+	uint64_t cache_size;	/* byte budget of the cache; 0: default */
+	bool foreground;	/* stay in the foreground, log to stderr */
+	bool read_only;		/* also mount read-only in the kernel (-o ro) */
+	bool allow_other;	/* let other users in (-o allow_other) */
+	bool debug;		/* log debug lines and every FUSE request */
+};
+
+/**
+ * Mount @o->store on @o->mountpoint and serve it until it is unmounted or
+ * the daemon gets SIGTERM, SIGINT or SIGHUP (which unmount it).
+ *
+ * The store is opened and checked, and the cache directory prepared,
+ * before anything is mounted: such errors print one line on stderr and
+ * return 1 with nothing mounted.  Unless @o->foreground, the process then
+ * forks: the parent exits 0 once the mount is ready and the child serves,
+ * logging to syslog; with @o->foreground, it serves in this process,
+ * logging to stderr, and returns when unmounted.
+ *
+ * Returns: 0 after a clean unmount, 1 on error.  Not thread-safe: call once
+ * per process, before starting threads.
+ */
+int fs_main(const struct fs_opts *o);
+
+#endif /* FS_FS_H */

@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * fs_int.h - what the modules of the daemon share: the state of one mount
+ * and the session constructor.  Private to fs/.
+ */
+#ifndef FS_FS_INT_H
+#define FS_FS_INT_H
+
+#define FUSE_USE_VERSION FUSE_MAKE_VERSION(3, 14)
+
+#include <fuse_lowlevel.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "fs.h"
+
+/* Largest read request (-o max_read, and max_write sets max_pages). */
+#define FS_MAX_READ	(1u << 20)
+
+struct store;
+struct fs_cache;
+struct fs_inode_table;
+
+/* The FUSE operations we time; names in ops.c. */
+enum fs_op {
+	FS_OP_LOOKUP,
+	FS_OP_FORGET,
+	FS_OP_GETATTR,
+	FS_OP_READLINK,
+	FS_OP_OPENDIR,
+	FS_OP_READDIR,
+	FS_OP_READDIRPLUS,
+	FS_OP_RELEASEDIR,
+	FS_OP_OPEN,
+	FS_OP_READ,
+	FS_OP_RELEASE,
+	FS_OP_STATFS,
+	FS_OP_GETXATTR,
+	FS_OP_LISTXATTR,
+	FS_OP_SETXATTR,
+	FS_OP_WRITE_OPS,	/* every write op, refused */
+	FS_OP_MAX,
+};
+
+/* Latency of one operation; updated with relaxed atomics, read racily. */
+struct fs_op_stat {
+	atomic_uint_fast64_t count;
+	atomic_uint_fast64_t total_ns;
+	atomic_uint_fast64_t max_ns;
+};
+
+/* One mount.  Set up by fs_main() before the session loop starts;
+ * the pointers are immutable while it runs. */
+struct fs {
+	struct store *st;		/* thread-safe */
+	struct fs_cache *cache;		/* thread-safe */
+	struct fs_inode_table *inodes;	/* thread-safe; freed in destroy */
+	double timeout;			/* entry and attr timeout, seconds */
+	int64_t start_ns;		/* CLOCK_MONOTONIC at mount */
+	atomic_uint_fast64_t errors;	/* index failures seen by ops */
+	struct fs_op_stat ops[FS_OP_MAX];
+};
+
+/**
+ * A low-level session serving @fs (borrowed; must outlive the session)
+ * with the mount options in @args.  Returns NULL on failure (libfuse has
+ * logged why).  Caller owns the result; free with fuse_session_destroy().
+ */
+struct fuse_session *fs_session_new(struct fuse_args *args, struct fs *fs);
+
+/** CLOCK_MONOTONIC in nanoseconds. */
+int64_t fs_now_ns(void);
+
+#endif /* FS_FS_INT_H */

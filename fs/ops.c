@@ -1,0 +1,1029 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ops.c - the FUSE low-level operations of a read-only pxfs mount.
+ *
+ * Inode numbers are the store's node ids (the root is 1 on both sides), so
+ * every metadata request is one point query on the index and never touches
+ * the connector.  Objects are immutable, hence the long entry and attribute
+ * timeouts, keep_cache on open and readdirplus: after the first `ls -l` the
+ * kernel answers by itself.  Lookups that find nothing are not cached, so
+ * entries added to the store by another process show up.
+ *
+ * Opening a file holds its object in the cache (materializing it on first
+ * use: the factory); reads are spliced from the cache file.  Each fs_op_*
+ * calls exactly one fuse_reply_*, and the fs_do_* helpers return a
+ * positive errno.  Writes are refused with EROFS until the writable mount.
+ */
+#include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "store.h"
+#include "fs_int.h"
+#include "cache.h"
+#include "inode.h"
+
+#define XATTR_PREFIX	"user.pxfs."
+#define XATTR_STATS	"user.pxfs.stats"
+#define XATTR_RESOLVE	"user.pxfs.resolve"
+#define FS_BLKSIZE	4096
+
+static const char *const op_names[FS_OP_MAX] = {
+	[FS_OP_LOOKUP] = "lookup",
+	[FS_OP_FORGET] = "forget",
+	[FS_OP_GETATTR] = "getattr",
+	[FS_OP_READLINK] = "readlink",
+	[FS_OP_OPENDIR] = "opendir",
+	[FS_OP_READDIR] = "readdir",
+	[FS_OP_READDIRPLUS] = "readdirplus",
+	[FS_OP_RELEASEDIR] = "releasedir",
+	[FS_OP_OPEN] = "open",
+	[FS_OP_READ] = "read",
+	[FS_OP_RELEASE] = "release",
+	[FS_OP_STATFS] = "statfs",
+	[FS_OP_GETXATTR] = "getxattr",
+	[FS_OP_LISTXATTR] = "listxattr",
+	[FS_OP_SETXATTR] = "setxattr",
+	[FS_OP_WRITE_OPS] = "write_ops",
+};
+
+/* The xattrs of a regular file, as listxattr returns them. */
+static const char file_xattrs[] =
+	"user.pxfs.key\0user.pxfs.hash\0user.pxfs.type\0user.pxfs.size\0"
+	"user.pxfs.stored_size\0user.pxfs.resolved";
+static const char root_xattrs[] = XATTR_STATS;
+
+/* An open regular file (fi->fh). */
+struct fs_file {
+	struct fs_cache_obj *obj;	/* held until release */
+	int fd;				/* borrowed from obj */
+	uint64_t size;			/* object bytes */
+};
+
+/* An open directory (fi->fh). */
+struct fs_dir {
+	uint64_t ino;
+	uint64_t parent;		/* for ".." */
+};
+
+int64_t fs_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static struct fs *fs_of(fuse_req_t req)
+{
+	return fuse_req_userdata(req);
+}
+
+static void op_done(struct fs *fs, enum fs_op op, int64_t t0)
+{
+	struct fs_op_stat *s = &fs->ops[op];
+	uint64_t dt = (uint64_t)(fs_now_ns() - t0);
+	uint_fast64_t max;
+
+	atomic_fetch_add_explicit(&s->count, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&s->total_ns, dt, memory_order_relaxed);
+	max = atomic_load_explicit(&s->max_ns, memory_order_relaxed);
+	while (dt > max &&
+	       !atomic_compare_exchange_weak_explicit(&s->max_ns, &max, dt,
+						      memory_order_relaxed,
+						      memory_order_relaxed))
+		;
+}
+
+/*
+ * Map a store failure to an errno.  Expected outcomes (no such name, not
+ * a directory, ...) pass quietly; anything else is an index failure,
+ * logged here once and counted.
+ */
+static int store_errno(struct fs *fs, store_rc rc, const char *what,
+		       uint64_t ino)
+{
+	switch (rc) {
+	case STORE_OK:
+		return 0;
+	case STORE_NOTFOUND:
+	case STORE_NOTDIR:
+	case STORE_ISDIR:
+	case STORE_NAMETOOLONG:
+	case STORE_INVAL:
+	case STORE_EXISTS:
+	case STORE_NOTEMPTY:
+	case STORE_ROFS:
+	case STORE_PERM:
+		return store_rc_to_errno(rc);
+	case STORE_NOMEM:
+	case STORE_IO:
+	case STORE_CORRUPT:
+	case STORE_BUSY:
+	case STORE_NOSPC:
+	case STORE_TIMEDOUT:
+	case STORE_EVICTED:
+		break;
+	}
+	atomic_fetch_add_explicit(&fs->errors, 1, memory_order_relaxed);
+	store_log(STORE_LOG_ERR, "%s (ino %" PRIu64 "): %s", what, ino,
+		  store_last_error());
+	return store_rc_to_errno(rc);
+}
+
+static struct timespec ns_to_ts(int64_t ns)
+{
+	struct timespec ts;
+
+	ts.tv_sec = (time_t)(ns / 1000000000);
+	ts.tv_nsec = (long)(ns % 1000000000);
+	if (ts.tv_nsec < 0) {
+		ts.tv_sec--;
+		ts.tv_nsec += 1000000000;
+	}
+	return ts;
+}
+
+static void fill_stat(const struct store_node *n, struct stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_ino = n->ino;
+	st->st_mode = n->mode;
+	st->st_nlink = S_ISDIR(n->mode) ? 2 : 1;
+	st->st_uid = n->uid;
+	st->st_gid = n->gid;
+	st->st_size = (off_t)n->size;
+	st->st_blksize = FS_BLKSIZE;
+	st->st_blocks = (blkcnt_t)((n->size + 511) / 512);
+	st->st_mtim = ns_to_ts(n->mtime_ns);
+	st->st_atim = st->st_mtim;
+	st->st_ctim = ns_to_ts(n->ctime_ns);
+}
+
+static void fill_entry(const struct fs *fs, const struct store_node *n,
+		       struct fuse_entry_param *e)
+{
+	memset(e, 0, sizeof(*e));
+	e->ino = n->ino;
+	e->generation = 0;	/* ids are never reused (AUTOINCREMENT) */
+	fill_stat(n, &e->attr);
+	e->attr_timeout = fs->timeout;
+	e->entry_timeout = fs->timeout;
+}
+
+/* ---- session ---------------------------------------------------------- */
+
+static void fs_op_init(void *userdata, struct fuse_conn_info *conn)
+{
+	(void)userdata;
+	/* reads of up to 1 MiB per request: max_read must match the mount
+	 * option, and the kernel's max_pages follows max_write */
+	conn->max_read = FS_MAX_READ;
+	conn->max_write = FS_MAX_READ;
+	if (conn->capable & FUSE_CAP_SPLICE_WRITE)
+		conn->want |= FUSE_CAP_SPLICE_WRITE;
+	/* every listing is a readdirplus: `ls -l` costs no lookups */
+	if (conn->capable & FUSE_CAP_READDIRPLUS)
+		conn->want |= FUSE_CAP_READDIRPLUS;
+	conn->want &= ~FUSE_CAP_READDIRPLUS_AUTO;
+	if (conn->capable & FUSE_CAP_CACHE_SYMLINKS)
+		conn->want |= FUSE_CAP_CACHE_SYMLINKS;
+	if (conn->capable & FUSE_CAP_PARALLEL_DIROPS)
+		conn->want |= FUSE_CAP_PARALLEL_DIROPS;
+	conn->time_gran = 1;
+}
+
+static void fs_op_destroy(void *userdata)
+{
+	struct fs *fs = userdata;
+
+	/* the kernel is gone: whatever it still held goes too */
+	fs_inode_table_free(fs->inodes);
+	fs->inodes = NULL;
+}
+
+/* ---- names ------------------------------------------------------------ */
+
+static int fs_do_lookup(struct fs *fs, fuse_ino_t parent, const char *name,
+			struct fuse_entry_param *e)
+{
+	struct store_node n;
+	store_rc rc;
+	int err;
+
+	rc = store_lookup(fs->st, parent, name, &n);
+	if (rc != STORE_OK)
+		return store_errno(fs, rc, "lookup", parent);
+	fill_entry(fs, &n, e);
+	err = fs_inode_ref(fs->inodes, n.ino);
+	return err;
+}
+
+static void fs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct fs *fs = fs_of(req);
+	int64_t t0 = fs_now_ns();
+	struct fuse_entry_param e;
+	int err;
+
+	err = fs_do_lookup(fs, parent, name, &e);
+	if (err)
+		fuse_reply_err(req, err);
+	else if (fuse_reply_entry(req, &e) != 0)
+		fs_inode_forget(fs->inodes, e.ino, 1);	/* never got there */
+	op_done(fs, FS_OP_LOOKUP, t0);
+}
+
+static void fs_op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	struct fs *fs = fs_of(req);
+	int64_t t0 = fs_now_ns();
+
+	fs_inode_forget(fs->inodes, ino, nlookup);
+	fuse_reply_none(req);
+	op_done(fs, FS_OP_FORGET, t0);
+}
+
+static void fs_op_forget_multi(fuse_req_t req, size_t count,
+			       struct fuse_forget_data *forgets)
+{
+	struct fs *fs = fs_of(req);
+	int64_t t0 = fs_now_ns();
+	size_t i;
+
+	for (i = 0; i < count; i++)
+		fs_inode_forget(fs->inodes, forgets[i].ino,
+				forgets[i].nlookup);
+	fuse_reply_none(req);
+	op_done(fs, FS_OP_FORGET, t0);
+}
+
+static void fs_op_getattr(fuse_req_t req, fuse_ino_t ino,
+			  struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	int64_t t0 = fs_now_ns();
+	struct store_node n;
+	struct stat st;
+	store_rc rc;
+
+	(void)fi;
+	rc = store_getattr(fs->st, ino, &n);
+	if (rc != STORE_OK) {
+		fuse_reply_err(req, store_errno(fs, rc, "getattr", ino));
+	} else {
+		fill_stat(&n, &st);
+		fuse_reply_attr(req, &st, fs->timeout);
+	}
+	op_done(fs, FS_OP_GETATTR, t0);
+}
+
+static void fs_op_readlink(fuse_req_t req, fuse_ino_t ino)
+{
+	struct fs *fs = fs_of(req);
+	int64_t t0 = fs_now_ns();
+	char buf[PATH_MAX + 1];
+	store_rc rc;
+
+	rc = store_readlink(fs->st, ino, buf, sizeof(buf));
+	if (rc != STORE_OK)
+		fuse_reply_err(req, store_errno(fs, rc, "readlink", ino));
+	else
+		fuse_reply_readlink(req, buf);
+	op_done(fs, FS_OP_READLINK, t0);
+}
+
+/* ---- directories ------------------------------------------------------ */
+
+static int fs_do_opendir(struct fs *fs, fuse_ino_t ino, struct fs_dir **out)
+{
+	struct store_node n;
+	struct fs_dir *d;
+	store_rc rc;
+
+	rc = store_getattr(fs->st, ino, &n);
+	if (rc != STORE_OK)
+		return store_errno(fs, rc, "opendir", ino);
+	if (!S_ISDIR(n.mode))
+		return ENOTDIR;
+	d = calloc(1, sizeof(*d));
+	if (!d)
+		return ENOMEM;
+	d->ino = n.ino;
+	d->parent = n.parent ? n.parent : n.ino;
+	*out = d;
+	return 0;
+}
+
+static void fs_op_opendir(fuse_req_t req, fuse_ino_t ino,
+			  struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	int64_t t0 = fs_now_ns();
+	struct fs_dir *d = NULL;
+	int err;
+
+	err = fs_do_opendir(fs, ino, &d);
+	if (err) {
+		fuse_reply_err(req, err);
+	} else {
+		fi->fh = (uintptr_t)d;
+		if (fuse_reply_open(req, fi) != 0)
+			free(d);	/* interrupted: no releasedir comes */
+	}
+	op_done(fs, FS_OP_OPENDIR, t0);
+}
+
+static void fs_op_releasedir(fuse_req_t req, fuse_ino_t ino,
+			     struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	int64_t t0 = fs_now_ns();
+
+	(void)ino;
+	free((struct fs_dir *)(uintptr_t)fi->fh);
+	fuse_reply_err(req, 0);
+	op_done(fs, FS_OP_RELEASEDIR, t0);
+}
+
+/*
+ * Offsets (cookies): "." is 1, ".." is 2, a child is its ino + 2.  Node ids
+ * only grow and store_readdir() lists them in order, so a listing resumed
+ * at any cookie neither repeats nor skips an entry that stayed.
+ */
+#define COOKIE_DOT	1
+#define COOKIE_DOTDOT	2
+#define COOKIE_BASE	2
+
+struct readdir_ctx {
+	fuse_req_t req;
+	struct fs *fs;
+	bool plus;
+	char *buf;
+	size_t size;		/* room in buf */
+	size_t pos;		/* bytes used */
+	uint64_t *counted;	/* plus: inos whose lookup we counted */
+	size_t ncounted, maxcounted;
+	int err;		/* why the listing stopped early */
+};
+
+/* Add one entry; returns non-zero when it did not fit (stop). */
+static int readdir_add(struct readdir_ctx *c, const char *name,
+		       const struct store_node *n, off_t cookie, bool dot)
+{
+	size_t room = c->size - c->pos, need;
+
+	if (c->plus) {
+		struct fuse_entry_param e;
+
+		if (!dot && c->ncounted == c->maxcounted)
+			return 1;
+		fill_entry(c->fs, n, &e);
+		need = fuse_add_direntry_plus(c->req, c->buf + c->pos, room,
+					      name, &e, cookie);
+		if (need > room)
+			return 1;
+		if (!dot) {
+			/* counted before the reply: a forget may race it */
+			c->err = fs_inode_ref(c->fs->inodes, n->ino);
+			if (c->err)
+				return 1;	/* entry dropped: pos unmoved */
+			c->counted[c->ncounted++] = n->ino;
+		}
+	} else {
+		struct stat st;
+
+		fill_stat(n, &st);
+		need = fuse_add_direntry(c->req, c->buf + c->pos, room, name,
+					 &st, cookie);
+		if (need > room)
+			return 1;
+	}
+	c->pos += need;
+	return 0;
+}
+
+/* store_readdir() callback: runs with the store locked, so no store calls
+ * (fs_inode_ref() takes only the inode table's lock). */
+static int readdir_child(void *arg, const struct store_node *n)
+{
+	struct readdir_ctx *c = arg;
+
+	return readdir_add(c, n->name, n, (off_t)(n->ino + COOKIE_BASE),
+			   false);
+}
+
+static int fs_do_readdir(struct fs *fs, struct readdir_ctx *c,
+			 const struct fs_dir *d, off_t off)
+{
+	struct store_node n;
+	store_rc rc;
+
+	memset(&n, 0, sizeof(n));
+	n.mode = S_IFDIR | 0755;
+	if (off < COOKIE_DOT) {
+		n.ino = d->ino;
+		if (readdir_add(c, ".", &n, COOKIE_DOT, true))
+			return 0;
+	}
+	if (off < COOKIE_DOTDOT) {
+		n.ino = d->parent;
+		if (readdir_add(c, "..", &n, COOKIE_DOTDOT, true))
+			return 0;
+	}
+	rc = store_readdir(fs->st, d->ino,
+			   off > COOKIE_BASE ? (uint64_t)off - COOKIE_BASE : 0,
+			   readdir_child, c);
+	if (rc != STORE_OK)
+		return store_errno(fs, rc, "readdir", d->ino);
+	return 0;
+}
+
+static void readdir_common(fuse_req_t req, size_t size, off_t off,
+			   struct fuse_file_info *fi, bool plus)
+{
+	struct fs *fs = fs_of(req);
+	int64_t t0 = fs_now_ns();
+	const struct fs_dir *d = (const struct fs_dir *)(uintptr_t)fi->fh;
+	struct readdir_ctx c;
+	size_t i;
+	int err;
+
+	memset(&c, 0, sizeof(c));
+	c.req = req;
+	c.fs = fs;
+	c.plus = plus;
+	c.size = size;
+	c.buf = malloc(size ? size : 1);
+	/* an entry takes more than 64 bytes; this bounds the count */
+	c.maxcounted = size / 64 + 1;
+	if (plus)
+		c.counted = malloc(c.maxcounted * sizeof(*c.counted));
+	if (!c.buf || (plus && !c.counted)) {
+		err = ENOMEM;
+	} else {
+		err = fs_do_readdir(fs, &c, d, off);
+		/* a partial listing is fine; fail only if nothing fit */
+		if (!err && c.pos == 0 && c.err)
+			err = c.err;
+	}
+	if (err) {
+		for (i = 0; i < c.ncounted; i++)
+			fs_inode_forget(fs->inodes, c.counted[i], 1);
+		fuse_reply_err(req, err);
+	} else if (fuse_reply_buf(req, c.buf, c.pos) != 0) {
+		for (i = 0; i < c.ncounted; i++)
+			fs_inode_forget(fs->inodes, c.counted[i], 1);
+	}
+	free(c.counted);
+	free(c.buf);
+	op_done(fs, plus ? FS_OP_READDIRPLUS : FS_OP_READDIR, t0);
+}
+
+static void fs_op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
+			  off_t off, struct fuse_file_info *fi)
+{
+	(void)ino;
+	readdir_common(req, size, off, fi, false);
+}
+
+static void fs_op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size,
+			      off_t off, struct fuse_file_info *fi)
+{
+	(void)ino;
+	readdir_common(req, size, off, fi, true);
+}
+
+/* ---- files ------------------------------------------------------------ */
+
+static int fs_do_open(struct fs *fs, fuse_ino_t ino, struct fuse_file_info *fi,
+		      struct fs_file **out)
+{
+	struct store_node n;
+	struct fs_file *f;
+	store_rc rc;
+	int err;
+
+	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC))
+		return EROFS;
+	rc = store_getattr(fs->st, ino, &n);
+	if (rc != STORE_OK)
+		return store_errno(fs, rc, "open", ino);
+	if (S_ISDIR(n.mode))
+		return EISDIR;
+	if (!S_ISREG(n.mode))
+		return EINVAL;
+	if (n.flags & STORE_NODE_PENDING)
+		return EAGAIN;	/* a future: nothing to read yet */
+	f = calloc(1, sizeof(*f));
+	if (!f)
+		return ENOMEM;
+	/* the factory: fetch, verify, materialize (once, shared) */
+	err = fs_cache_get(fs->cache, n.key, n.size, n.ino, &f->obj);
+	if (err) {
+		free(f);
+		return err;
+	}
+	f->fd = fs_cache_obj_fd(f->obj);
+	f->size = n.size;
+	fi->keep_cache = fs_inode_note_open(fs->inodes, n.ino, n.key);
+	fi->noflush = 1;
+	*out = f;
+	return 0;
+}
+
+static void fs_op_open(fuse_req_t req, fuse_ino_t ino,
+		       struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	int64_t t0 = fs_now_ns();
+	struct fs_file *f = NULL;
+	int err;
+
+	err = fs_do_open(fs, ino, fi, &f);
+	if (err) {
+		fuse_reply_err(req, err);
+	} else {
+		fi->fh = (uintptr_t)f;
+		if (fuse_reply_open(req, fi) != 0) {
+			/* interrupted: no release will come */
+			fs_cache_put(fs->cache, f->obj);
+			free(f);
+		}
+	}
+	op_done(fs, FS_OP_OPEN, t0);
+}
+
+static void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size,
+		       off_t off, struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	int64_t t0 = fs_now_ns();
+	const struct fs_file *f = (const struct fs_file *)(uintptr_t)fi->fh;
+	struct fuse_bufvec bv = FUSE_BUFVEC_INIT(0);
+
+	(void)ino;
+	if (off < 0) {
+		fuse_reply_err(req, EINVAL);
+		goto out;
+	}
+	if ((uint64_t)off >= f->size) {
+		fuse_reply_buf(req, NULL, 0);
+		goto out;
+	}
+	if (size > f->size - (uint64_t)off)
+		size = (size_t)(f->size - (uint64_t)off);
+	/* straight from the cache file: libfuse splices when it can */
+	bv.buf[0].size = size;
+	bv.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
+	bv.buf[0].fd = f->fd;
+	bv.buf[0].pos = off;
+	fuse_reply_data(req, &bv, FUSE_BUF_SPLICE_MOVE);
+out:
+	op_done(fs, FS_OP_READ, t0);
+}
+
+static void fs_op_release(fuse_req_t req, fuse_ino_t ino,
+			  struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	int64_t t0 = fs_now_ns();
+	struct fs_file *f = (struct fs_file *)(uintptr_t)fi->fh;
+
+	(void)ino;
+	fs_cache_put(fs->cache, f->obj);
+	free(f);
+	fuse_reply_err(req, 0);
+	op_done(fs, FS_OP_RELEASE, t0);
+}
+
+static void fs_op_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+	struct fs *fs = fs_of(req);
+	int64_t t0 = fs_now_ns();
+	struct store_totals t;
+	struct statvfs sv;
+	store_rc rc;
+
+	rc = store_totals(fs->st, &t);
+	if (rc != STORE_OK) {
+		fuse_reply_err(req, store_errno(fs, rc, "statfs", ino));
+	} else {
+		memset(&sv, 0, sizeof(sv));
+		sv.f_bsize = FS_BLKSIZE;
+		sv.f_frsize = FS_BLKSIZE;
+		sv.f_blocks = (t.logical_bytes + FS_BLKSIZE - 1) / FS_BLKSIZE;
+		sv.f_files = t.files + t.dirs + t.symlinks;
+		sv.f_namemax = STORE_NAME_MAX;
+		fuse_reply_statfs(req, &sv);
+	}
+	op_done(fs, FS_OP_STATFS, t0);
+}
+
+/* ---- xattrs ----------------------------------------------------------- */
+
+/* A growable string for the stats document. */
+struct sbuf {
+	char *p;
+	size_t len, cap;
+	bool oom;
+};
+
+static void sb_printf(struct sbuf *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void sb_printf(struct sbuf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	for (;;) {
+		size_t room = b->cap - b->len;
+
+		va_start(ap, fmt);
+		n = vsnprintf(b->p ? b->p + b->len : NULL, room, fmt, ap);
+		va_end(ap);
+		if (n < 0) {
+			b->oom = true;
+			return;
+		}
+		if ((size_t)n < room) {
+			b->len += (size_t)n;
+			return;
+		}
+		room = b->cap ? b->cap * 2 : 4096;
+		while (room < b->len + (size_t)n + 1)
+			room *= 2;
+		char *np = realloc(b->p, room);
+		if (!np) {
+			b->oom = true;
+			return;
+		}
+		b->p = np;
+		b->cap = room;
+	}
+}
+
+/* JSON string body: the cache dir is a path, so escape it. */
+static void sb_json_str(struct sbuf *b, const char *s)
+{
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if (ch == '"' || ch == '\\')
+			sb_printf(b, "\\%c", ch);
+		else if (ch < 0x20)
+			sb_printf(b, "\\u%04x", ch);
+		else
+			sb_printf(b, "%c", ch);
+	}
+}
+
+static int build_stats(struct fs *fs, struct sbuf *b)
+{
+	struct store_metrics m;
+	struct fs_cache_stats cs;
+	int i;
+
+	store_metrics_get(fs->st, &m);
+	fs_cache_get_stats(fs->cache, &cs);
+	sb_printf(b, "{\"pid\":%ld,\"uptime_us\":%" PRId64 ",",
+		  (long)getpid(), (fs_now_ns() - fs->start_ns) / 1000);
+	sb_printf(b, "\"connector\":{\"gets\":%" PRIu64 ",\"get_bytes\":%"
+		  PRIu64 ",\"errors\":%" PRIu64 ",\"corrupt\":%" PRIu64 "},",
+		  m.conn_gets, m.conn_get_bytes, m.conn_errors, m.corrupt);
+	sb_printf(b, "\"cache\":{\"hits\":%" PRIu64 ",\"misses\":%" PRIu64
+		  ",\"waits\":%" PRIu64 ",\"evictions\":%" PRIu64
+		  ",\"bytes\":%" PRIu64 ",\"budget\":%" PRIu64
+		  ",\"objects\":%" PRIu64 ",\"open\":%" PRIu64
+		  ",\"reused\":%" PRIu64 ",\"dir\":\"",
+		  cs.hits, cs.misses, cs.waits, cs.evictions, cs.bytes,
+		  cs.budget, cs.objects, cs.open, cs.reused);
+	sb_json_str(b, fs_cache_dir(fs->cache));
+	sb_printf(b, "\"},\"resolves\":%" PRIu64 ",\"resolve_queued\":%"
+		  PRIu64 ",\"errors\":%" PRIu64 ",\"inodes\":%" PRIu64
+		  ",\"ops\":{", cs.resolves, cs.queued,
+		  cs.errors + (uint64_t)atomic_load(&fs->errors),
+		  fs->inodes ? fs_inode_count(fs->inodes) : 0);
+	for (i = 0; i < FS_OP_MAX; i++) {
+		const struct fs_op_stat *s = &fs->ops[i];
+
+		sb_printf(b, "%s\"%s\":{\"count\":%" PRIu64 ",\"total_us\":%"
+			  PRIu64 ",\"max_us\":%" PRIu64 "}", i ? "," : "",
+			  op_names[i], (uint64_t)atomic_load(&s->count),
+			  (uint64_t)atomic_load(&s->total_ns) / 1000,
+			  (uint64_t)atomic_load(&s->max_ns) / 1000);
+	}
+	sb_printf(b, "}}");
+	return b->oom ? ENOMEM : 0;
+}
+
+/* Reply @len bytes of @val as getxattr wants: the size, or the bytes. */
+static void reply_xattr(fuse_req_t req, size_t size, const char *val,
+			size_t len)
+{
+	if (size == 0)
+		fuse_reply_xattr(req, len);
+	else if (size < len)
+		fuse_reply_err(req, ERANGE);
+	else
+		fuse_reply_buf(req, val, len);
+}
+
+static int fs_do_file_xattr(struct fs *fs, fuse_ino_t ino, const char *name,
+			    char *val, size_t len)
+{
+	const char *attr = name + strlen(XATTR_PREFIX);
+	struct store_object obj;
+	struct store_node n;
+	store_rc rc;
+
+	rc = store_getattr(fs->st, ino, &n);
+	if (rc != STORE_OK)
+		return store_errno(fs, rc, "getxattr", ino);
+	if (!S_ISREG(n.mode))
+		return ENODATA;
+	if (strcmp(attr, "key") == 0) {
+		snprintf(val, len, "%s", n.key);
+	} else if (strcmp(attr, "type") == 0) {
+		snprintf(val, len, "%s", n.type);
+	} else if (strcmp(attr, "size") == 0) {
+		snprintf(val, len, "%" PRIu64, n.size);
+	} else if (strcmp(attr, "resolved") == 0) {
+		/* ProxyStore's is_resolved: asking never resolves */
+		snprintf(val, len, "%d", fs_cache_has(fs->cache, n.key));
+	} else if (strcmp(attr, "hash") == 0 ||
+		   strcmp(attr, "stored_size") == 0) {
+		rc = store_object_info(fs->st, n.key, &obj);
+		if (rc != STORE_OK)
+			return store_errno(fs, rc, "getxattr", ino);
+		if (attr[0] == 'h')
+			snprintf(val, len, "%s", obj.hash);
+		else
+			snprintf(val, len, "%" PRIu64, obj.stored_size);
+	} else {
+		return ENODATA;
+	}
+	return 0;
+}
+
+static void fs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+			   size_t size)
+{
+	struct fs *fs = fs_of(req);
+	int64_t t0 = fs_now_ns();
+	char val[STORE_TYPE_MAX + STORE_KEY_HEX + 2];
+	struct sbuf b = { 0 };
+	int err;
+
+	/* security.selinux, system.posix_acl_*, ...: no work at all */
+	if (strncmp(name, XATTR_PREFIX, strlen(XATTR_PREFIX)) != 0) {
+		fuse_reply_err(req, ENODATA);
+	} else if (ino == FUSE_ROOT_ID) {
+		if (strcmp(name, XATTR_STATS) != 0)
+			err = ENODATA;
+		else
+			err = build_stats(fs, &b);
+		if (err)
+			fuse_reply_err(req, err);
+		else
+			reply_xattr(req, size, b.p, b.len);
+	} else {
+		err = fs_do_file_xattr(fs, ino, name, val, sizeof(val));
+		if (err)
+			fuse_reply_err(req, err);
+		else
+			reply_xattr(req, size, val, strlen(val));
+	}
+	free(b.p);
+	op_done(fs, FS_OP_GETXATTR, t0);
+}
+
+static void fs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+	struct fs *fs = fs_of(req);
+	int64_t t0 = fs_now_ns();
+	struct store_node n;
+	store_rc rc;
+
+	if (ino == FUSE_ROOT_ID) {
+		reply_xattr(req, size, root_xattrs, sizeof(root_xattrs));
+		goto out;
+	}
+	rc = store_getattr(fs->st, ino, &n);
+	if (rc != STORE_OK)
+		fuse_reply_err(req, store_errno(fs, rc, "listxattr", ino));
+	else if (S_ISREG(n.mode))
+		reply_xattr(req, size, file_xattrs, sizeof(file_xattrs));
+	else
+		reply_xattr(req, size, NULL, 0);
+out:
+	op_done(fs, FS_OP_LISTXATTR, t0);
+}
+
+/* setxattr(path, "user.pxfs.resolve", ...): materialize in the background
+ * (ProxyStore's resolve_async).  Any other change is refused. */
+static int fs_do_setxattr(struct fs *fs, fuse_ino_t ino, const char *name)
+{
+	struct store_node n;
+	store_rc rc;
+
+	if (strcmp(name, XATTR_RESOLVE) != 0)
+		return EROFS;
+	rc = store_getattr(fs->st, ino, &n);
+	if (rc != STORE_OK)
+		return store_errno(fs, rc, "resolve", ino);
+	if (S_ISDIR(n.mode))
+		return EISDIR;
+	if (!S_ISREG(n.mode))
+		return EINVAL;
+	if (n.flags & STORE_NODE_PENDING)
+		return EAGAIN;
+	return fs_cache_resolve_async(fs->cache, n.key, n.size, n.ino);
+}
+
+static void fs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+			   const char *value, size_t size, int flags)
+{
+	struct fs *fs = fs_of(req);
+	int64_t t0 = fs_now_ns();
+
+	(void)value;
+	(void)size;
+	(void)flags;
+	fuse_reply_err(req, fs_do_setxattr(fs, ino, name));
+	op_done(fs, FS_OP_SETXATTR, t0);
+}
+
+/* ---- writes: a read-only namespace until the writable mount ----------- */
+
+static void refuse(fuse_req_t req)
+{
+	struct fs *fs = fs_of(req);
+	int64_t t0 = fs_now_ns();
+
+	fuse_reply_err(req, EROFS);
+	op_done(fs, FS_OP_WRITE_OPS, t0);
+}
+
+static void fs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
+			  int to_set, struct fuse_file_info *fi)
+{
+	(void)ino;
+	(void)attr;
+	(void)to_set;
+	(void)fi;
+	refuse(req);
+}
+
+static void fs_op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
+			mode_t mode, dev_t rdev)
+{
+	(void)parent;
+	(void)name;
+	(void)mode;
+	(void)rdev;
+	refuse(req);
+}
+
+static void fs_op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
+			mode_t mode)
+{
+	(void)parent;
+	(void)name;
+	(void)mode;
+	refuse(req);
+}
+
+static void fs_op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	(void)parent;
+	(void)name;
+	refuse(req);
+}
+
+static void fs_op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	(void)parent;
+	(void)name;
+	refuse(req);
+}
+
+static void fs_op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
+			  const char *name)
+{
+	(void)link;
+	(void)parent;
+	(void)name;
+	refuse(req);
+}
+
+static void fs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
+			 fuse_ino_t newparent, const char *newname,
+			 unsigned int flags)
+{
+	(void)parent;
+	(void)name;
+	(void)newparent;
+	(void)newname;
+	(void)flags;
+	refuse(req);
+}
+
+static void fs_op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
+		       const char *newname)
+{
+	(void)ino;
+	(void)newparent;
+	(void)newname;
+	refuse(req);
+}
+
+static void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
+			 mode_t mode, struct fuse_file_info *fi)
+{
+	(void)parent;
+	(void)name;
+	(void)mode;
+	(void)fi;
+	refuse(req);
+}
+
+static void fs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
+			size_t size, off_t off, struct fuse_file_info *fi)
+{
+	(void)ino;
+	(void)buf;
+	(void)size;
+	(void)off;
+	(void)fi;
+	refuse(req);
+}
+
+static void fs_op_removexattr(fuse_req_t req, fuse_ino_t ino,
+			      const char *name)
+{
+	(void)ino;
+	(void)name;
+	refuse(req);
+}
+
+static void fs_op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode,
+			    off_t offset, off_t length,
+			    struct fuse_file_info *fi)
+{
+	(void)ino;
+	(void)mode;
+	(void)offset;
+	(void)length;
+	(void)fi;
+	refuse(req);
+}
+
+static const struct fuse_lowlevel_ops fs_ops = {
+	.init = fs_op_init,
+	.destroy = fs_op_destroy,
+	.lookup = fs_op_lookup,
+	.forget = fs_op_forget,
+	.forget_multi = fs_op_forget_multi,
+	.getattr = fs_op_getattr,
+	.readlink = fs_op_readlink,
+	.opendir = fs_op_opendir,
+	.readdir = fs_op_readdir,
+	.readdirplus = fs_op_readdirplus,
+	.releasedir = fs_op_releasedir,
+	.open = fs_op_open,
+	.read = fs_op_read,
+	.release = fs_op_release,
+	.statfs = fs_op_statfs,
+	.getxattr = fs_op_getxattr,
+	.listxattr = fs_op_listxattr,
+	.setxattr = fs_op_setxattr,
+	.setattr = fs_op_setattr,
+	.mknod = fs_op_mknod,
+	.mkdir = fs_op_mkdir,
+	.unlink = fs_op_unlink,
+	.rmdir = fs_op_rmdir,
+	.symlink = fs_op_symlink,
+	.rename = fs_op_rename,
+	.link = fs_op_link,
+	.create = fs_op_create,
+	.write = fs_op_write,
+	.removexattr = fs_op_removexattr,
+	.fallocate = fs_op_fallocate,
+};
+
+struct fuse_session *fs_session_new(struct fuse_args *args, struct fs *fs)
+{
+	return fuse_session_new(args, &fs_ops, sizeof(fs_ops), fs);
+}

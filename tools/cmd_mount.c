@@ -1,0 +1,447 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * cmd_mount.c - the mount side of the pxfs command: "pxfs mount",
+ * "pxfs umount" and "pxfs resolve".
+ *
+ * mount checks what a user can get wrong (the store, the mountpoint)
+ * before anything is mounted, then hands over to fs_main(), which returns
+ * in the parent once the mount is ready.  umount unmounts with umount2()
+ * as root and fusermount3 otherwise, lazily for a mount whose daemon died,
+ * and waits for the daemon to finish.  resolve asks a mount, through the
+ * xattr user.pxfs.resolve, to materialize objects in the background.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <dirent.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/statfs.h>
+#include <sys/wait.h>
+#include <sys/xattr.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cmds.h"
+#include "fs.h"
+#include "store.h"
+#include "util.h"
+
+#define FUSE_MAGIC	0x65735546	/* statfs f_type of every FUSE fs */
+#define XATTR_STATS	"user.pxfs.stats"
+#define XATTR_RESOLVE	"user.pxfs.resolve"
+#define FUSERMOUNT	"fusermount3"
+#define DAEMON_WAIT_MS	30000	/* how long umount waits for the daemon */
+
+extern char **environ;
+
+/* ---- mount ------------------------------------------------------------- */
+
+enum {
+	OPT_CACHE_DIR = 256,
+	OPT_CACHE_SIZE,
+	OPT_ALLOW_OTHER,
+	OPT_DEBUG,
+};
+
+static const struct option mount_longopts[] = {
+	{ "foreground", no_argument, NULL, 'f' },
+	{ "cache-dir", required_argument, NULL, OPT_CACHE_DIR },
+	{ "cache-size", required_argument, NULL, OPT_CACHE_SIZE },
+	{ "allow-other", no_argument, NULL, OPT_ALLOW_OTHER },
+	{ "debug", no_argument, NULL, OPT_DEBUG },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* -o LIST: the mount options we know. */
+static int parse_o(const char *list, struct fs_opts *o)
+{
+	char buf[256], *save = NULL, *tok;
+
+	if (snprintf(buf, sizeof(buf), "%s", list) >= (int)sizeof(buf))
+		return usage_errorf("mount", "mount options too long");
+	for (tok = strtok_r(buf, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save)) {
+		if (strcmp(tok, "ro") == 0)
+			o->read_only = true;
+		else if (strcmp(tok, "rw") == 0)
+			o->read_only = false;
+		else if (strcmp(tok, "allow_other") == 0)
+			o->allow_other = true;
+		else
+			return usage_errorf("mount", "unknown mount option "
+					    "'%s'", tok);
+	}
+	return 0;
+}
+
+/* The mountpoint must be an empty directory we can see. */
+static int check_mountpoint(const char *mnt)
+{
+	struct dirent *d;
+	struct stat sb;
+	DIR *dp;
+	int rc = 0;
+
+	if (stat(mnt, &sb) < 0) {
+		if (errno == ENOENT)
+			return errorf("mount", "mountpoint '%s' does not "
+				      "exist", mnt);
+		if (errno == ENOTCONN)
+			return errorf("mount", "mountpoint '%s' is a mount "
+				      "whose daemon died (run 'pxfs umount "
+				      "%s')", mnt, mnt);
+		return errorf("mount", "cannot use mountpoint '%s': %s", mnt,
+			      strerror(errno));
+	}
+	if (!S_ISDIR(sb.st_mode))
+		return errorf("mount", "mountpoint '%s' is not a directory",
+			      mnt);
+	dp = opendir(mnt);
+	if (!dp)
+		return errorf("mount", "cannot read mountpoint '%s': %s", mnt,
+			      strerror(errno));
+	while ((d = readdir(dp))) {
+		if (strcmp(d->d_name, ".") != 0 &&
+		    strcmp(d->d_name, "..") != 0) {
+			rc = errorf("mount", "mountpoint '%s' is not empty",
+				    mnt);
+			break;
+		}
+	}
+	closedir(dp);
+	return rc;
+}
+
+int cmd_mount(int argc, char **argv)
+{
+	struct fs_opts o;
+	struct store *st = NULL;
+	int c;
+
+	memset(&o, 0, sizeof(o));
+	while ((c = getopt_cmd(argc, argv, "fo:", mount_longopts)) != -1) {
+		switch (c) {
+		case 'f':
+			o.foreground = true;
+			break;
+		case 'o':
+			if (parse_o(optarg, &o) != 0)
+				return EXIT_USAGE;
+			break;
+		case OPT_CACHE_DIR:
+			if (optarg[0] == '\0')
+				return usage_errorf("mount", "empty "
+						    "--cache-dir");
+			o.cache_dir = optarg;
+			break;
+		case OPT_CACHE_SIZE:
+			if (parse_size(optarg, &o.cache_size) != 0 ||
+			    o.cache_size == 0)
+				return usage_errorf("mount", "bad --cache-size "
+						    "'%s' (bytes, suffixes K, "
+						    "M, G, T)", optarg);
+			break;
+		case OPT_ALLOW_OTHER:
+			o.allow_other = true;
+			break;
+		case OPT_DEBUG:
+			o.debug = true;
+			break;
+		default:
+			return EXIT_USAGE;
+		}
+	}
+	if (argc - optind != 2)
+		return usage_errorf("mount", "need STORE and MNT");
+	o.store = argv[optind];
+	o.mountpoint = argv[optind + 1];
+
+	/* everything a user can get wrong, before anything is mounted */
+	if (open_store("mount", o.store, STORE_OPEN_RDONLY, &st) != 0)
+		return EXIT_ERR;
+	store_close(st);
+	if (check_mountpoint(o.mountpoint) != 0)
+		return EXIT_ERR;
+	fflush(stdout);
+	return fs_main(&o) == 0 ? EXIT_OK : EXIT_ERR;
+}
+
+/* ---- umount ------------------------------------------------------------ */
+
+/* @path made absolute without following it (it may be a dead mount). */
+static int absolute(const char *path, char *buf, size_t len)
+{
+	char cwd[PATH_MAX];
+
+	if (path[0] == '/') {
+		if (snprintf(buf, len, "%s", path) >= (int)len)
+			return -1;
+		return 0;
+	}
+	if (!getcwd(cwd, sizeof(cwd)))
+		return -1;
+	if (snprintf(buf, len, "%s/%s", cwd, path) >= (int)len)
+		return -1;
+	return 0;
+}
+
+/*
+ * Run fusermount3 with @args (NULL-terminated, after the program name).
+ * Returns its exit status (-1 if it could not run) and its last line of
+ * stderr, without the program's prefix, in @msg.
+ */
+static int run_fusermount(char *const args[], char *msg, size_t len)
+{
+	char *argv[8], name[] = FUSERMOUNT, buf[1024], *line, *nl;
+	posix_spawn_file_actions_t fa;
+	int pfd[2], status, i, rc;
+	size_t got = 0;
+	ssize_t n;
+	pid_t pid;
+
+	msg[0] = '\0';
+	argv[0] = name;
+	for (i = 0; args[i] && i < 6; i++)
+		argv[i + 1] = args[i];
+	argv[i + 1] = NULL;
+	if (pipe2(pfd, O_CLOEXEC) < 0)
+		return -1;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, pfd[1], STDERR_FILENO);
+	rc = posix_spawnp(&pid, FUSERMOUNT, &fa, NULL, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	close(pfd[1]);
+	if (rc != 0) {
+		close(pfd[0]);
+		snprintf(msg, len, "cannot run %s: %s", FUSERMOUNT,
+			 strerror(rc));
+		return -1;
+	}
+	while (got + 1 < sizeof(buf) &&
+	       (n = read(pfd[0], buf + got, sizeof(buf) - 1 - got)) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			break;
+		got += (size_t)n;
+	}
+	buf[got] = '\0';
+	close(pfd[0]);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	/* the last non-empty line, minus "fusermount3: " */
+	while (got > 0 && buf[got - 1] == '\n')
+		buf[--got] = '\0';
+	line = buf;
+	while ((nl = strchr(line, '\n')))
+		line = nl + 1;
+	if (strncmp(line, FUSERMOUNT ": ", strlen(FUSERMOUNT) + 2) == 0)
+		line += strlen(FUSERMOUNT) + 2;
+	snprintf(msg, len, "%s", line);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static int do_unmount(const char *mnt, bool lazy)
+{
+	char msg[1024], zflag[] = "-z", uflag[] = "-u", qflag[] = "-q";
+	char dashes[] = "--", path[PATH_MAX];
+	char *args[6];
+	int n = 0;
+
+	if (geteuid() == 0) {
+		if (umount2(mnt, lazy ? MNT_DETACH : 0) == 0)
+			return 0;
+		return errorf("umount", "cannot unmount '%s': %s", mnt,
+			      strerror(errno));
+	}
+	snprintf(path, sizeof(path), "%s", mnt);
+	args[n++] = uflag;
+	args[n++] = qflag;
+	if (lazy)
+		args[n++] = zflag;
+	args[n++] = dashes;
+	args[n++] = path;
+	args[n] = NULL;
+	if (run_fusermount(args, msg, sizeof(msg)) == 0)
+		return 0;
+	return errorf("umount", "cannot unmount '%s': %s", mnt,
+		      msg[0] ? msg : "fusermount3 failed");
+}
+
+/* The daemon's pid, from the root's stats document; 0 if unknown. */
+static pid_t daemon_pid(const char *mnt)
+{
+	char doc[8192], *p;
+	ssize_t n;
+	long pid;
+
+	n = getxattr(mnt, XATTR_STATS, doc, sizeof(doc) - 1);
+	if (n < 0) {
+		/* the document may outgrow the buffer: ask its size */
+		return errno == ERANGE ? -1 : 0;
+	}
+	doc[n] = '\0';
+	p = strstr(doc, "\"pid\":");
+	if (!p)
+		return 0;
+	pid = strtol(p + 6, NULL, 10);
+	return pid > 0 ? (pid_t)pid : 0;
+}
+
+/* Is @pid gone (or a zombie nobody reaped yet)? */
+static bool is_gone(pid_t pid)
+{
+	char path[64], buf[512], *p;
+	FILE *f;
+	bool gone = false;
+
+	if (kill(pid, 0) < 0 && errno == ESRCH)
+		return true;
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return true;
+	if (fgets(buf, sizeof(buf), f)) {
+		p = strrchr(buf, ')');
+		gone = p && p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X');
+	}
+	fclose(f);
+	return gone;
+}
+
+/* Wait until the daemon has let go of its cache (a new mount may want it). */
+static void wait_daemon(pid_t pid)
+{
+	struct timespec ts = { 0, 10 * 1000 * 1000 };
+	int ms;
+
+	for (ms = 0; ms < DAEMON_WAIT_MS && !is_gone(pid); ms += 10)
+		nanosleep(&ts, NULL);
+}
+
+int cmd_umount(int argc, char **argv)
+{
+	char mnt[PATH_MAX];
+	struct statfs sf;
+	struct stat sb;
+	pid_t pid;
+	int c;
+
+	while ((c = getopt_cmd(argc, argv, "", NULL)) != -1)
+		return EXIT_USAGE;
+	if (argc - optind != 1)
+		return usage_errorf("umount", "need MNT");
+	if (absolute(argv[optind], mnt, sizeof(mnt)) != 0)
+		return errorf("umount", "cannot use '%s': path too long",
+			      argv[optind]);
+	if (stat(mnt, &sb) < 0) {
+		if (errno == ENOTCONN)	/* the daemon died: detach it */
+			return do_unmount(mnt, true) ? EXIT_ERR : EXIT_OK;
+		return errorf("umount", "cannot use '%s': %s", argv[optind],
+			      strerror(errno));
+	}
+	if (statfs(mnt, &sf) < 0 || sf.f_type != FUSE_MAGIC)
+		return errorf("umount", "'%s' is not a pxfs mount",
+			      argv[optind]);
+	pid = daemon_pid(mnt);
+	if (pid == 0)
+		return errorf("umount", "'%s' is not a pxfs mount",
+			      argv[optind]);
+	if (do_unmount(mnt, false) != 0)
+		return EXIT_ERR;
+	if (pid > 0)
+		wait_daemon(pid);
+	return EXIT_OK;
+}
+
+/* ---- resolve ----------------------------------------------------------- */
+
+/* Is the filesystem of device @dev a pxfs mount (fuse.pxfs in mountinfo)? */
+static bool is_pxfs_dev(dev_t dev)
+{
+	char line[8192], *sep;
+	unsigned maj, min;
+	bool found = false;
+	FILE *f;
+
+	f = fopen("/proc/self/mountinfo", "re");
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f)) {
+		/* id parent MAJ:MIN root mnt opts [tags] - fstype src opts */
+		if (sscanf(line, "%*u %*u %u:%u", &maj, &min) != 2 ||
+		    makedev(maj, min) != dev)
+			continue;
+		sep = strstr(line, " - ");
+		found = sep && strncmp(sep + 3, "fuse.pxfs ", 10) == 0;
+	}
+	fclose(f);
+	return found;
+}
+
+static int nresolve_failed;
+
+/* Ask the mount holding regular file @path to materialize it. */
+static int resolve_one(const char *path)
+{
+	if (setxattr(path, XATTR_RESOLVE, "1", 1, 0) < 0)
+		return errorf("resolve", "cannot resolve '%s': %s", path,
+			      strerror(errno));
+	return 0;
+}
+
+static int walk_fn(const char *path, const struct stat *sb, int type,
+		   struct FTW *ftw)
+{
+	(void)ftw;
+	if (type == FTW_F && S_ISREG(sb->st_mode) && resolve_one(path) != 0)
+		nresolve_failed++;
+	else if (type == FTW_DNR || type == FTW_NS)
+		nresolve_failed += errorf("resolve", "cannot read '%s'", path);
+	return 0;
+}
+
+int cmd_resolve(int argc, char **argv)
+{
+	struct stat sb;
+	int c, i;
+
+	while ((c = getopt_cmd(argc, argv, "", NULL)) != -1)
+		return EXIT_USAGE;
+	if (argc - optind < 1)
+		return usage_errorf("resolve", "need at least one PATH");
+	nresolve_failed = 0;
+	for (i = optind; i < argc; i++) {
+		const char *p = argv[i];
+
+		if (stat(p, &sb) < 0) {
+			nresolve_failed += errorf("resolve", "cannot resolve "
+						  "'%s': %s", p,
+						  strerror(errno));
+		} else if (!is_pxfs_dev(sb.st_dev)) {
+			nresolve_failed += errorf("resolve", "'%s' is not in a "
+						  "pxfs mount", p);
+		} else if (S_ISDIR(sb.st_mode)) {
+			/* a directory: every file below it, in this mount */
+			if (nftw(p, walk_fn, 64, FTW_PHYS | FTW_MOUNT) != 0)
+				nresolve_failed += errorf("resolve", "cannot "
+							  "walk '%s': %s", p,
+							  strerror(errno));
+		} else if (!S_ISREG(sb.st_mode)) {
+			nresolve_failed += errorf("resolve", "'%s' is not a "
+						  "file", p);
+		} else if (resolve_one(p) != 0) {
+			nresolve_failed++;
+		}
+	}
+	return nresolve_failed ? EXIT_ERR : EXIT_OK;
+}
