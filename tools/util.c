@@ -475,7 +475,7 @@ static double elapsed(const struct timespec *t0)
 
 static void progress_draw(void)
 {
-	char a[32], b[32], r[32], line[160];
+	char a[32], b[32], r[32], eta[32] = "", line[200];
 	uint64_t done = atomic_load(&prog.done);
 	int fd = atomic_load(&prog.fd);
 	double secs = elapsed(&prog.start);
@@ -495,8 +495,18 @@ static void progress_draw(void)
 	human_size(prog.total, b, sizeof(b));
 	human_size(secs > 0.01 ? (uint64_t)((double)done / secs) : 0, r,
 		   sizeof(r));
-	snprintf(line, sizeof(line), "\r%s: %s / %s  %3u%%  %s/s\033[K",
-		 prog.verb, a, b, pct, r);
+	if (done > 0 && done < prog.total && secs > 0.5) {
+		double left = (double)(prog.total - done) * secs /
+			      (double)done;
+
+		if (left < 360000.0)
+			snprintf(eta, sizeof(eta), "  ETA %u:%02u:%02u",
+				 (unsigned)left / 3600,
+				 (unsigned)left / 60 % 60,
+				 (unsigned)left % 60);
+	}
+	snprintf(line, sizeof(line), "\r%s: %s / %s  %3u%%  %s/s%s\033[K",
+		 prog.verb, a, b, pct, r, eta);
 	fputs(line, stderr);
 	fflush(stderr);
 }
