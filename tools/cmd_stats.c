@@ -89,8 +89,91 @@ static void indent(struct jp *j)
 		fputs("  ", j->out);
 }
 
+/* Copy a number, true, false or null; -1 if there is none. */
+static int put_scalar(struct jp *j)
+{
+	const char *start = j->s;
+
+	if (*j->s == '"')
+		return put_string(j);
+	while (*j->s && strchr("0123456789+-.eEtruefalsn", *j->s))
+		j->s++;
+	if (j->s == start)
+		return -1;
+	fprintf(j->out, "%.*s", (int)(j->s - start), start);
+	return 0;
+}
+
+/*
+ * Is the object at @s small and flat (at most 4 members, no object or
+ * array inside)?  Such an object, a latency record for instance, reads
+ * best on one line.
+ */
+static bool is_flat(const char *s)
+{
+	int members = 1;
+
+	for (s++; *s && *s != '}'; s++) {
+		if (*s == '{' || *s == '[')
+			return false;
+		if (*s == ',')
+			members++;
+		if (*s == '"') {
+			for (s++; *s && *s != '"'; s++) {
+				if (*s == '\\' && s[1])
+					s++;
+			}
+			if (!*s)
+				return false;
+		}
+	}
+	return *s == '}' && members <= 4;
+}
+
+/* Does the member named by the raw token at @key count bytes? */
+static bool is_bytes_key(const char *key)
+{
+	const char *end = strchr(key + 1, '"');
+	size_t n = end ? (size_t)(end - key - 1) : 0;
+
+	return (n >= 5 && strncmp(end - 5, "bytes", 5) == 0) ||
+	       (n == 6 && strncmp(key + 1, "budget", 6) == 0);
+}
+
+/* "name: a=1 b=2" for a flat object; j->s is at its '{'. */
+static int put_flat(struct jp *j)
+{
+	j->s++;
+	for (;;) {
+		skip_ws(j);
+		putc(' ', j->out);
+		if (put_string(j) < 0)
+			return -1;
+		skip_ws(j);
+		if (*j->s != ':')
+			return -1;
+		j->s++;
+		putc('=', j->out);
+		skip_ws(j);
+		if (put_scalar(j) < 0)
+			return -1;
+		skip_ws(j);
+		if (*j->s == ',') {
+			j->s++;
+			continue;
+		}
+		if (*j->s != '}')
+			return -1;
+		j->s++;
+		putc('\n', j->out);
+		return 0;
+	}
+}
+
 static int put_object(struct jp *j)
 {
+	if (j->depth >= 2 && is_flat(j->s))
+		return put_flat(j);
 	j->s++;		/* '{' */
 	skip_ws(j);
 	if (*j->s == '}') {
@@ -101,8 +184,11 @@ static int put_object(struct jp *j)
 	if (j->depth > 0)
 		putc('\n', j->out);
 	for (;;) {
+		const char *key;
+
 		skip_ws(j);
 		indent(j);
+		key = j->s;
 		if (put_string(j) < 0)
 			return -1;
 		skip_ws(j);
@@ -112,8 +198,19 @@ static int put_object(struct jp *j)
 		putc(':', j->out);
 		skip_ws(j);
 		j->depth++;
-		if (j->depth > 32 || put_value(j) < 0)
+		if (j->depth > 32)
 			return -1;
+		if (is_bytes_key(key) && *j->s >= '0' && *j->s <= '9') {
+			char *end;
+			unsigned long long v = strtoull(j->s, &end, 10);
+			char h[32];
+
+			j->s = end;
+			fprintf(j->out, " %llu (%s)\n", v,
+				human_size(v, h, sizeof(h)));
+		} else if (put_value(j) < 0) {
+			return -1;
+		}
 		j->depth--;
 		skip_ws(j);
 		if (*j->s == ',') {
@@ -159,27 +256,15 @@ static int put_array(struct jp *j)
 
 static int put_value(struct jp *j)
 {
-	const char *start;
-
 	skip_ws(j);
 	if (*j->s == '{')
 		return put_object(j);
 	if (*j->s == '[')
 		return put_array(j);
 	putc(' ', j->out);
-	if (*j->s == '"') {
-		if (put_string(j) < 0)
-			return -1;
-		putc('\n', j->out);
-		return 0;
-	}
-	/* number, true, false, null */
-	start = j->s;
-	while (*j->s && strchr("0123456789+-.eEtruefalsn", *j->s))
-		j->s++;
-	if (j->s == start)
+	if (put_scalar(j) < 0)
 		return -1;
-	fprintf(j->out, "%.*s\n", (int)(j->s - start), start);
+	putc('\n', j->out);
 	return 0;
 }
 
