@@ -1,0 +1,551 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * conn_file.c - the file connector: blobs as files below one directory.
+ *
+ * Layout: DIR/<k0k1>/<key> for a blob (256 buckets keep directories
+ * small), DIR/tmp/put-XXXXXX for writes in progress.  A put is made
+ * visible the classic way: write the temp, fsync it, rename it into its
+ * bucket, fsync the bucket (and, for a new bucket, DIR), so that after a
+ * crash a key names either a whole blob or nothing.  Temps live on the
+ * same filesystem as the blobs so the rename is atomic, and in a directory
+ * of their own so that list() never sees them and leftovers() finds them
+ * all.
+ *
+ * The directory may be shared with other hosts and users, so nothing read
+ * from it is trusted: names that are not keys are skipped, blobs are not
+ * followed through symlinks, and a short blob is STORE_CORRUPT.  Keys are
+ * checked here again whatever the caller did, so that no key can name a
+ * path outside DIR.  The only state is DIR's name, set once at open: every
+ * entry point is thread-safe.
+ */
+#include <assert.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "conn.h"
+#include "store_int.h"
+
+#define TMP_PREFIX	"put-"
+#define TMP_TEMPLATE	"/tmp/" TMP_PREFIX "XXXXXX"
+/* what is appended to DIR for the longest path we build */
+#define BLOB_SUFFIX_LEN	(sizeof("/00/") - 1 + STORE_KEY_HEX)
+
+struct conn_file {
+	struct store_conn conn;	/* first: callers hold &conn */
+	size_t dirlen;		/* strlen(dir) */
+	char dir[];		/* blob root, as given; never changes */
+};
+
+struct store_conn_put {
+	struct conn_file *fc;	/* the connector; outlives the put */
+	int fd;			/* the open temp */
+	bool failed;		/* a write failed: the temp is incomplete */
+	char path[];		/* DIR/tmp/put-XXXXXX */
+};
+
+static struct conn_file *to_file(struct store_conn *c)
+{
+	return (struct conn_file *)c;
+}
+
+/* Exactly 64 lowercase hex digits (store_is_key() lives in store.c). */
+static bool is_key(const char *s)
+{
+	size_t i;
+
+	if (!s)
+		return false;
+	for (i = 0; i < STORE_KEY_HEX; i++) {
+		if (!((s[i] >= '0' && s[i] <= '9') ||
+		      (s[i] >= 'a' && s[i] <= 'f')))
+			return false;
+	}
+	return s[STORE_KEY_HEX] == '\0';
+}
+
+static store_rc bad_key(const char *key)
+{
+	return store_fail(STORE_INVAL, "bad blob key '%.80s'",
+			  key ? key : "");
+}
+
+/* DIR/<k0k1>, or with @key_too DIR/<k0k1>/<key>, into @buf of PATH_MAX. */
+static void key_path(const struct conn_file *fc, const char *key,
+		     bool key_too, char *buf)
+{
+	int n;
+
+	if (key_too)
+		n = snprintf(buf, PATH_MAX, "%s/%.2s/%s", fc->dir, key, key);
+	else
+		n = snprintf(buf, PATH_MAX, "%s/%.2s", fc->dir, key);
+	/* open() refused a DIR too long for this */
+	assert(n > 0 && n < PATH_MAX);
+	(void)n;
+}
+
+static store_rc sync_dir(const char *path)
+{
+	int fd, saverr;
+
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || fsync(fd) < 0) {
+		saverr = errno;
+		if (fd >= 0)
+			close(fd);
+		return store_fail_errno(saverr, "cannot sync directory '%s'",
+					path);
+	}
+	close(fd);
+	return STORE_OK;
+}
+
+/* ---- writing ---------------------------------------------------------- */
+
+static store_rc file_put_begin(struct store_conn *c,
+			       struct store_conn_put **out)
+{
+	struct conn_file *fc = to_file(c);
+	struct store_conn_put *p;
+	size_t size = fc->dirlen + sizeof(TMP_TEMPLATE);
+	store_rc rc;
+	int saverr;
+
+	*out = NULL;
+	p = malloc(sizeof(*p) + size);
+	if (!p)
+		return store_fail(STORE_NOMEM, "cannot allocate a blob put");
+	p->fc = fc;
+	p->failed = false;
+	snprintf(p->path, size, "%s" TMP_TEMPLATE, fc->dir);
+	/* mkostemp creates 0600, and O_CLOEXEC keeps it from children */
+	p->fd = mkostemp(p->path, O_CLOEXEC);
+	if (p->fd < 0) {
+		saverr = errno;
+		rc = store_fail_errno(saverr,
+				      "cannot create blob temp in '%s/tmp'",
+				      fc->dir);
+		free(p);
+		return rc;
+	}
+	*out = p;
+	return STORE_OK;
+}
+
+static store_rc file_put_write(struct store_conn_put *p, const void *buf,
+			       size_t len)
+{
+	int saverr;
+
+	if (store_write_all(p->fd, buf, len) < 0) {
+		saverr = errno;
+		/* part of buf may be in the file: it must never be committed */
+		p->failed = true;
+		return store_fail_errno(saverr, "cannot write blob temp '%s'",
+					p->path);
+	}
+	return STORE_OK;
+}
+
+static store_rc file_put_commit(struct store_conn_put *p, const char *key)
+{
+	struct conn_file *fc = p->fc;
+	char bucket[PATH_MAX], path[PATH_MAX];
+	bool renamed = false;
+	store_rc rc = STORE_OK;
+	int saverr;
+
+	if (!is_key(key)) {
+		rc = bad_key(key);
+		goto out;
+	}
+	if (p->failed) {
+		rc = store_fail(STORE_IO,
+				"blob temp '%s' lost a write; not committing",
+				p->path);
+		goto out;
+	}
+	if (fsync(p->fd) < 0) {
+		saverr = errno;
+		rc = store_fail_errno(saverr, "cannot sync blob temp '%s'",
+				      p->path);
+		goto out;
+	}
+
+	key_path(fc, key, false, bucket);
+	if (mkdir(bucket, 0700) == 0) {
+		/* a new bucket must survive a crash before a blob in it */
+		rc = sync_dir(fc->dir);
+		if (rc != STORE_OK)
+			goto out;
+	} else if (errno != EEXIST) {
+		saverr = errno;
+		rc = store_fail_errno(saverr,
+				      "cannot create blob directory '%s'",
+				      bucket);
+		goto out;
+	}
+
+	key_path(fc, key, true, path);
+	if (rename(p->path, path) < 0) {
+		saverr = errno;
+		rc = store_fail_errno(saverr, "cannot rename '%s' to '%s'",
+				      p->path, path);
+		goto out;
+	}
+	renamed = true;
+	/*
+	 * Should this fail, the blob stays: the same key may just have been
+	 * committed by another writer whose index relies on it, and the
+	 * content is the same.  The caller records nothing, so at worst the
+	 * blob is an orphan for gc.
+	 */
+	rc = sync_dir(bucket);
+out:
+	/* fsync has reported any write-back error: close cannot lose data */
+	close(p->fd);
+	if (!renamed)
+		unlink(p->path);
+	free(p);
+	return rc;
+}
+
+static void file_put_abort(struct store_conn_put *p)
+{
+	if (!p)
+		return;
+	close(p->fd);
+	unlink(p->path);
+	free(p);
+}
+
+/* ---- reading ---------------------------------------------------------- */
+
+static store_rc short_blob(const char *path, uint64_t off, size_t len)
+{
+	return store_fail(STORE_CORRUPT,
+			  "blob '%s' is shorter than %llu + %zu bytes", path,
+			  (unsigned long long)off, len);
+}
+
+static store_rc file_get(struct store_conn *c, const char *key, uint64_t off,
+			 size_t len, void *buf)
+{
+	char path[PATH_MAX];
+	struct stat st;
+	store_rc rc = STORE_OK;
+	uint64_t roff = off;
+	size_t rlen = len;
+	void *rbuf = buf;
+	char byte;
+	int fd = -1, saverr;
+
+	if (!is_key(key))
+		return bad_key(key);
+	key_path(to_file(c), key, true, path);
+	/* a symlink planted in a shared directory is not a blob */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0) {
+		saverr = errno;
+		return store_fail_errno(saverr, "cannot open blob '%s'", path);
+	}
+	if (len > INT64_MAX || off > (uint64_t)INT64_MAX - len) {
+		rc = short_blob(path, off, len);
+		goto out;
+	}
+	if (len == 0) {
+		if (off == 0)
+			goto out;
+		/* an empty range must still lie in the blob: read the byte
+		 * before it */
+		rbuf = &byte;
+		rlen = 1;
+		roff = off - 1;
+	}
+	if (store_pread_all(fd, rbuf, rlen, roff) < 0) {
+		saverr = errno;
+		/* store_pread_all() says EIO for a short file */
+		if (saverr == EIO && fstat(fd, &st) == 0 &&
+		    (uint64_t)st.st_size < roff + rlen)
+			rc = short_blob(path, off, len);
+		else
+			rc = store_fail_errno(saverr, "cannot read blob '%s'",
+					      path);
+	}
+out:
+	close(fd);
+	return rc;
+}
+
+static store_rc file_stat(struct store_conn *c, const char *key,
+			  uint64_t *size)
+{
+	char path[PATH_MAX];
+	struct stat st;
+	int saverr;
+
+	*size = 0;
+	if (!is_key(key))
+		return bad_key(key);
+	key_path(to_file(c), key, true, path);
+	if (lstat(path, &st) < 0) {
+		saverr = errno;
+		return store_fail_errno(saverr, "cannot stat blob '%s'", path);
+	}
+	if (!S_ISREG(st.st_mode))
+		return store_fail(STORE_CORRUPT,
+				  "blob '%s' is not a regular file", path);
+	*size = (uint64_t)st.st_size;
+	return STORE_OK;
+}
+
+static store_rc file_evict(struct store_conn *c, const char *key)
+{
+	char path[PATH_MAX];
+	int saverr;
+
+	if (!is_key(key))
+		return bad_key(key);
+	key_path(to_file(c), key, true, path);
+	if (unlink(path) < 0 && errno != ENOENT) {
+		saverr = errno;
+		return store_fail_errno(saverr, "cannot remove blob '%s'",
+					path);
+	}
+	return STORE_OK;
+}
+
+/* ---- walking ---------------------------------------------------------- */
+
+/* List bucket @name (two hex digits) at @path; *stop when @fn says so. */
+static store_rc list_bucket(const char *path, const char *name,
+			    store_conn_list_fn fn, void *arg, bool *stop)
+{
+	struct dirent *de;
+	struct stat st;
+	store_rc rc = STORE_OK;
+	DIR *d;
+	int saverr;
+
+	d = opendir(path);
+	if (!d) {
+		saverr = errno;
+		if (saverr == ENOENT)
+			return STORE_OK;
+		return store_fail_errno(saverr,
+					"cannot open blob directory '%s'",
+					path);
+	}
+	for (;;) {
+		errno = 0;
+		de = readdir(d);
+		if (!de) {
+			saverr = errno;
+			if (saverr)
+				rc = store_fail_errno(saverr,
+						      "cannot read blob directory '%s'",
+						      path);
+			break;
+		}
+		/* anyone may drop files here: only keys in their bucket */
+		if (!is_key(de->d_name) || memcmp(de->d_name, name, 2) != 0)
+			continue;
+		if (fstatat(dirfd(d), de->d_name, &st,
+			    AT_SYMLINK_NOFOLLOW) < 0) {
+			saverr = errno;
+			if (saverr == ENOENT)	/* evicted meanwhile */
+				continue;
+			rc = store_fail_errno(saverr,
+					      "cannot stat blob '%s/%s'", path,
+					      de->d_name);
+			break;
+		}
+		if (!S_ISREG(st.st_mode))
+			continue;
+		if (fn(arg, de->d_name, (uint64_t)st.st_size) != 0) {
+			*stop = true;
+			break;
+		}
+	}
+	closedir(d);
+	return rc;
+}
+
+static store_rc file_list(struct store_conn *c, store_conn_list_fn fn,
+			  void *arg)
+{
+	struct conn_file *fc = to_file(c);
+	char path[PATH_MAX], name[3];
+	bool stop = false;
+	store_rc rc;
+	unsigned b;
+
+	for (b = 0; b < 256; b++) {
+		snprintf(name, sizeof(name), "%02x", b);
+		key_path(fc, name, false, path);
+		rc = list_bucket(path, name, fn, arg, &stop);
+		if (rc != STORE_OK || stop)
+			return rc;
+	}
+	return STORE_OK;
+}
+
+static store_rc file_leftovers(struct store_conn *c, bool remove,
+			       unsigned min_age_s, store_conn_left_fn fn,
+			       void *arg)
+{
+	struct conn_file *fc = to_file(c);
+	char tmp[PATH_MAX], path[PATH_MAX + NAME_MAX + 2];
+	struct dirent *de;
+	struct stat st;
+	store_rc rc = STORE_OK;
+	time_t now;
+	DIR *d;
+	int saverr;
+
+	snprintf(tmp, sizeof(tmp), "%s/tmp", fc->dir);
+	d = opendir(tmp);
+	if (!d) {
+		saverr = errno;
+		if (saverr == ENOENT)
+			return STORE_OK;
+		return store_fail_errno(saverr,
+					"cannot open temp directory '%s'", tmp);
+	}
+	now = time(NULL);
+	for (;;) {
+		errno = 0;
+		de = readdir(d);
+		if (!de) {
+			saverr = errno;
+			if (saverr)
+				rc = store_fail_errno(saverr,
+						      "cannot read temp directory '%s'",
+						      tmp);
+			break;
+		}
+		if (strncmp(de->d_name, TMP_PREFIX, strlen(TMP_PREFIX)) != 0)
+			continue;
+		if (fstatat(dirfd(d), de->d_name, &st,
+			    AT_SYMLINK_NOFOLLOW) < 0) {
+			saverr = errno;
+			if (saverr == ENOENT)	/* committed meanwhile */
+				continue;
+			rc = store_fail_errno(saverr,
+					      "cannot stat blob temp '%s/%s'",
+					      tmp, de->d_name);
+			break;
+		}
+		/* a write in progress keeps its mtime fresh */
+		if (!S_ISREG(st.st_mode) ||
+		    (long long)now - (long long)st.st_mtime <
+		    (long long)min_age_s)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", tmp, de->d_name);
+		if (remove && unlinkat(dirfd(d), de->d_name, 0) < 0 &&
+		    errno != ENOENT) {
+			saverr = errno;
+			rc = store_fail_errno(saverr,
+					      "cannot remove blob temp '%s'",
+					      path);
+			break;
+		}
+		if (fn)
+			fn(arg, path, (uint64_t)st.st_size);
+	}
+	closedir(d);
+	return rc;
+}
+
+static void file_close(struct store_conn *c)
+{
+	free(to_file(c));
+}
+
+static const struct store_conn_ops file_ops = {
+	.name = "file",
+	.put_begin = file_put_begin,
+	.put_write = file_put_write,
+	.put_commit = file_put_commit,
+	.put_abort = file_put_abort,
+	.get = file_get,
+	.stat = file_stat,
+	.evict = file_evict,
+	.list = file_list,
+	.leftovers = file_leftovers,
+	.close = file_close,
+};
+
+/* ---- opening ---------------------------------------------------------- */
+
+/* @path must be a directory; with @create, make it (0700) if missing. */
+static store_rc check_dir(const char *path, bool create)
+{
+	struct stat st;
+	int saverr;
+
+	if (create && mkdir(path, 0700) < 0 && errno != EEXIST) {
+		saverr = errno;
+		return store_fail_errno(saverr,
+					"cannot create blob directory '%s'",
+					path);
+	}
+	if (stat(path, &st) < 0) {
+		saverr = errno;
+		return store_fail_errno(saverr,
+					"cannot open blob directory '%s'",
+					path);
+	}
+	if (!S_ISDIR(st.st_mode))
+		return store_fail(STORE_NOTDIR,
+				  "blob directory '%s' is not a directory",
+				  path);
+	return STORE_OK;
+}
+
+store_rc store_conn_file_open(const char *dir, bool create,
+			      struct store_conn **out)
+{
+	struct conn_file *fc;
+	char tmp[PATH_MAX];
+	size_t len;
+	store_rc rc;
+
+	*out = NULL;
+	if (!dir || !*dir)
+		return store_fail(STORE_INVAL,
+				  "the file connector needs a directory");
+	len = strlen(dir);
+	/* every path we build then fits PATH_MAX, unchecked */
+	if (len + BLOB_SUFFIX_LEN >= PATH_MAX)
+		return store_fail(STORE_NAMETOOLONG,
+				  "blob directory name '%.64s...' is too long",
+				  dir);
+	rc = check_dir(dir, create);
+	if (rc != STORE_OK)
+		return rc;
+	if (create) {
+		snprintf(tmp, sizeof(tmp), "%s/tmp", dir);
+		rc = check_dir(tmp, true);
+		if (rc != STORE_OK)
+			return rc;
+	}
+
+	fc = malloc(sizeof(*fc) + len + 1);
+	if (!fc)
+		return store_fail(STORE_NOMEM,
+				  "cannot allocate the file connector");
+	fc->conn.ops = &file_ops;
+	fc->dirlen = len;
+	memcpy(fc->dir, dir, len + 1);
+	*out = &fc->conn;
+	return STORE_OK;
+}
