@@ -77,11 +77,14 @@ void store_clear_error(void)
 
 store_rc store_fail(store_rc rc, const char *fmt, ...)
 {
+	char line[sizeof(errbuf)];
 	va_list ap;
 
+	/* via a copy: callers may pass store_last_error() as an argument */
 	va_start(ap, fmt);
-	vsnprintf(errbuf, sizeof(errbuf), fmt, ap);
+	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
+	memcpy(errbuf, line, sizeof(errbuf));
 	return rc;
 }
 
@@ -106,15 +109,16 @@ static store_rc errno_rc(int err)
 
 store_rc store_fail_errno(int err, const char *fmt, ...)
 {
+	char line[sizeof(errbuf)];
 	va_list ap;
 	size_t n;
 
 	va_start(ap, fmt);
-	vsnprintf(errbuf, sizeof(errbuf), fmt, ap);
+	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
-	n = strlen(errbuf);
-	if (n < sizeof(errbuf))
-		snprintf(errbuf + n, sizeof(errbuf) - n, ": %s", strerror(err));
+	n = strlen(line);
+	snprintf(line + n, sizeof(line) - n, ": %s", strerror(err));
+	memcpy(errbuf, line, sizeof(errbuf));
 	return errno_rc(err);
 }
 
