@@ -350,7 +350,8 @@ static int scan(struct fs_cache *c)
 		found[nfound++] = o;
 	}
 	closedir(dp);
-	qsort(found, nfound, sizeof(*found), cmp_mtime);
+	if (nfound > 1)
+		qsort(found, nfound, sizeof(*found), cmp_mtime);
 	for (i = 0; i < nfound; i++)
 		lru_append(c, found[i]);
 	free(found);
