@@ -214,9 +214,11 @@ static int serve(struct fuse_session *se, struct fs *fs, const char *store,
 	if (foreground)
 		store_log(STORE_LOG_NOTICE, "serving '%s' (cache '%s')", store,
 			  fs_cache_dir(fs->cache));
+	/* 0 when unmounted, the signal's number after SIGTERM and the like
+	 * (both clean), a negative errno when the connection failed */
 	ret = fuse_session_loop_mt(se, cfg);
 	fuse_loop_cfg_destroy(cfg);
-	return ret == 0 ? 0 : 1;
+	return ret < 0 ? 1 : 0;
 }
 
 int fs_main(const struct fs_opts *o)
