@@ -24,7 +24,6 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
-#include <sys/statfs.h>
 #include <sys/wait.h>
 #include <sys/xattr.h>
 #include <time.h>
@@ -106,6 +105,9 @@ static int check_mountpoint(const char *mnt)
 		return errorf("mount", "mountpoint '%s' is not a directory",
 			      mnt);
 	dp = opendir(mnt);
+	if (!dp && errno == ENOTCONN)
+		return errorf("mount", "mountpoint '%s' is a mount whose "
+			      "daemon died (run 'pxfs umount %s')", mnt, mnt);
 	if (!dp)
 		return errorf("mount", "cannot read mountpoint '%s': %s", mnt,
 			      strerror(errno));
@@ -177,21 +179,95 @@ int cmd_mount(int argc, char **argv)
 
 /* ---- umount ------------------------------------------------------------ */
 
-/* @path made absolute without following it (it may be a dead mount). */
-static int absolute(const char *path, char *buf, size_t len)
+/*
+ * @path made canonical without following its last component, which may
+ * be a mount whose daemon died (where even stat() can fail): the parent
+ * goes through realpath(), the name is kept.
+ */
+static int canonical(const char *path, char *buf, size_t len)
 {
-	char cwd[PATH_MAX];
+	char tmp[PATH_MAX], dir[PATH_MAX], *slash, *name;
+	size_t n;
 
-	if (path[0] == '/') {
-		if (snprintf(buf, len, "%s", path) >= (int)len)
+	if (snprintf(tmp, sizeof(tmp), "%s", path) >= (int)sizeof(tmp)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	n = strlen(tmp);
+	while (n > 1 && tmp[n - 1] == '/')
+		tmp[--n] = '\0';
+	slash = strrchr(tmp, '/');
+	if (!slash) {
+		name = tmp;
+		snprintf(dir, sizeof(dir), ".");
+	} else {
+		*slash = '\0';
+		name = slash + 1;
+		snprintf(dir, sizeof(dir), "%s", slash == tmp ? "/" : tmp);
+	}
+	if (name[0] == '\0' || strcmp(name, ".") == 0 ||
+	    strcmp(name, "..") == 0) {
+		if (!realpath(path, dir))
 			return -1;
+		snprintf(buf, len, "%s", dir);
 		return 0;
 	}
-	if (!getcwd(cwd, sizeof(cwd)))
+	if (!realpath(dir, buf))
 		return -1;
-	if (snprintf(buf, len, "%s/%s", cwd, path) >= (int)len)
+	n = strlen(buf);
+	if (snprintf(buf + n, len - n, "%s%s", n > 1 ? "/" : "", name) >=
+	    (int)(len - n)) {
+		errno = ENAMETOOLONG;
 		return -1;
+	}
 	return 0;
+}
+
+/* Undo mountinfo's octal escapes ("\040" for a space) in place. */
+static void unescape(char *s)
+{
+	char *d = s;
+
+	while (*s) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' &&
+		    s[2] >= '0' && s[2] <= '7' && s[3] >= '0' && s[3] <= '7') {
+			*d++ = (char)((s[1] - '0') << 6 | (s[2] - '0') << 3 |
+				      (s[3] - '0'));
+			s += 4;
+		} else {
+			*d++ = *s++;
+		}
+	}
+	*d = '\0';
+}
+
+/*
+ * The filesystem type of the (top) mount on @mnt, from mountinfo, into
+ * @type.  Returns 0, or -1 when nothing is mounted there.
+ */
+static int mounted_type(const char *mnt, char *type, size_t len)
+{
+	char line[8192], point[PATH_MAX], fstype[256], *sep;
+	int found = -1;
+	FILE *f;
+
+	f = fopen("/proc/self/mountinfo", "re");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		/* id parent MAJ:MIN root mnt opts [tags] - fstype src opts */
+		if (sscanf(line, "%*u %*u %*u:%*u %*s %4095s", point) != 1)
+			continue;
+		unescape(point);
+		sep = strstr(line, " - ");
+		if (strcmp(point, mnt) != 0 || !sep ||
+		    sscanf(sep + 3, "%255s", fstype) != 1)
+			continue;
+		snprintf(type, len, "%s", fstype);
+		found = 0;
+	}
+	fclose(f);
+	return found;
 }
 
 /*
@@ -277,18 +353,17 @@ static int do_unmount(const char *mnt, bool lazy)
 		      msg[0] ? msg : "fusermount3 failed");
 }
 
-/* The daemon's pid, from the root's stats document; 0 if unknown. */
+/* The daemon's pid, from the root's stats document: 0 if unknown, -1 if
+ * the daemon is dead ("Transport endpoint is not connected"). */
 static pid_t daemon_pid(const char *mnt)
 {
-	char doc[8192], *p;
+	char doc[16384], *p;
 	ssize_t n;
 	long pid;
 
 	n = getxattr(mnt, XATTR_STATS, doc, sizeof(doc) - 1);
-	if (n < 0) {
-		/* the document may outgrow the buffer: ask its size */
-		return errno == ERANGE ? -1 : 0;
-	}
+	if (n < 0)
+		return errno == ENOTCONN ? -1 : 0;
 	doc[n] = '\0';
 	p = strstr(doc, "\"pid\":");
 	if (!p)
@@ -330,9 +405,7 @@ static void wait_daemon(pid_t pid)
 
 int cmd_umount(int argc, char **argv)
 {
-	char mnt[PATH_MAX];
-	struct statfs sf;
-	struct stat sb;
+	char mnt[PATH_MAX], type[256];
 	pid_t pid;
 	int c;
 
@@ -340,22 +413,17 @@ int cmd_umount(int argc, char **argv)
 		return EXIT_USAGE;
 	if (argc - optind != 1)
 		return usage_errorf("umount", "need MNT");
-	if (absolute(argv[optind], mnt, sizeof(mnt)) != 0)
-		return errorf("umount", "cannot use '%s': path too long",
-			      argv[optind]);
-	if (stat(mnt, &sb) < 0) {
-		if (errno == ENOTCONN)	/* the daemon died: detach it */
-			return do_unmount(mnt, true) ? EXIT_ERR : EXIT_OK;
+	if (canonical(argv[optind], mnt, sizeof(mnt)) != 0)
 		return errorf("umount", "cannot use '%s': %s", argv[optind],
 			      strerror(errno));
-	}
-	if (statfs(mnt, &sf) < 0 || sf.f_type != FUSE_MAGIC)
-		return errorf("umount", "'%s' is not a pxfs mount",
-			      argv[optind]);
+	if (mounted_type(mnt, type, sizeof(type)) != 0)
+		return errorf("umount", "'%s' is not mounted", argv[optind]);
+	if (strcmp(type, "fuse.pxfs") != 0)
+		return errorf("umount", "'%s' is not a pxfs mount (%s)",
+			      argv[optind], type);
 	pid = daemon_pid(mnt);
-	if (pid == 0)
-		return errorf("umount", "'%s' is not a pxfs mount",
-			      argv[optind]);
+	if (pid < 0)	/* the daemon died: detach what is left */
+		return do_unmount(mnt, true) ? EXIT_ERR : EXIT_OK;
 	if (do_unmount(mnt, false) != 0)
 		return EXIT_ERR;
 	if (pid > 0)
