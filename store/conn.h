@@ -86,4 +86,24 @@ struct store_conn {
 store_rc store_conn_file_open(const char *dir, bool create,
 			      struct store_conn **out);
 
+/* Options of the Redis connector (conn_redis.c). */
+struct store_redis_opts {
+	const char *url;	/* redis://HOST:PORT[/DB] or
+				   redis+cluster://H1:P1,H2:P2,... */
+	const char *prefix;	/* prepended to every Redis key ("" ok) */
+	const char *password;	/* NULL: none; never logged */
+	unsigned connect_timeout_ms;	/* 0: default */
+	unsigned command_timeout_ms;	/* 0: default */
+	unsigned pool_size;	/* connections per node; 0: default */
+};
+
+/**
+ * Open the Redis connector.  Checks the URL and connects (and, with a
+ * password, authenticates) before returning, so that a wrong URL, an
+ * unreachable host or a bad password is one clear error here.  Copies
+ * what it keeps of @o.  *out is NULL on failure.
+ */
+store_rc store_conn_redis_open(const struct store_redis_opts *o,
+			       struct store_conn **out);
+
 #endif /* STORE_CONN_H */

@@ -5,7 +5,7 @@ set -eu
 
 pkgs="build-essential pkg-config libfuse3-dev fuse3 libsqlite3-dev sqlite3
 libzstd-dev zstd libssl-dev openssl libmagic-dev check attr python3
-psmisc"
+psmisc bc libhiredis-dev redis-server redis-tools"
 
 missing=
 for p in $pkgs; do
