@@ -24,7 +24,7 @@ SANFL := -fsanitize=address,undefined -fno-sanitize-recover=all \
 	-fno-omit-frame-pointer
 endif
 
-STORE_PKGS := sqlite3 libzstd libcrypto libmagic
+STORE_PKGS := sqlite3 libzstd libcrypto libmagic hiredis
 FS_PKGS    := fuse3
 TEST_PKGS  := check
 
