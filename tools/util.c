@@ -303,12 +303,61 @@ int spath_join(char *buf, size_t len, const char *dir, const char *name)
 
 /* ---- output ------------------------------------------------------------- */
 
+/* Length of the valid UTF-8 sequence at @p (1 to 4), or 0 if invalid. */
+static size_t utf8_len(const unsigned char *p)
+{
+	size_t n;
+	uint32_t c;
+
+	if (p[0] < 0x80)
+		return 1;
+	if (p[0] >= 0xc2 && p[0] <= 0xdf) {
+		n = 2;
+		c = p[0] & 0x1f;
+	} else if (p[0] >= 0xe0 && p[0] <= 0xef) {
+		n = 3;
+		c = p[0] & 0x0f;
+	} else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+		n = 4;
+		c = p[0] & 0x07;
+	} else {
+		return 0;
+	}
+	for (size_t i = 1; i < n; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		c = (c << 6) | (p[i] & 0x3f);
+	}
+	/* no overlong forms, no surrogates, nothing past U+10FFFF */
+	if ((n == 3 && c < 0x800) || (n == 4 && c < 0x10000) ||
+	    (c >= 0xd800 && c <= 0xdfff) || c > 0x10ffff)
+		return 0;
+	return n;
+}
+
+/*
+ * Names are bytes, JSON is Unicode: a byte that is not part of valid
+ * UTF-8 is written as the lone surrogate U+DC00+byte, Python's
+ * "surrogateescape", so that a consumer can still get the exact bytes.
+ */
 void json_str(FILE *f, const char *s)
 {
 	const unsigned char *p = (const unsigned char *)s;
 
 	putc('"', f);
-	for (; *p; p++) {
+	while (*p) {
+		size_t n = utf8_len(p);
+
+		if (n == 0) {
+			fprintf(f, "\\u%04x", 0xdc00u | *p);
+			p++;
+			continue;
+		}
+		if (n > 1) {
+			fwrite(p, 1, n, f);
+			p += n;
+			continue;
+		}
 		switch (*p) {
 		case '"':  fputs("\\\"", f); break;
 		case '\\': fputs("\\\\", f); break;
@@ -323,6 +372,7 @@ void json_str(FILE *f, const char *s)
 			else
 				putc(*p, f);
 		}
+		p++;
 	}
 	putc('"', f);
 }

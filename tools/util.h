@@ -126,7 +126,8 @@ int spath_join(char *buf, size_t len, const char *dir, const char *name);
 
 /* ---- output ------------------------------------------------------------- */
 
-/** Write @s as a JSON string (quoted, escaped) to @f. */
+/** Write @s as a JSON string (quoted, escaped) to @f.  Bytes that are not
+ * valid UTF-8 become U+DC80..U+DCFF (Python's surrogateescape). */
 void json_str(FILE *f, const char *s);
 
 /** Format @n bytes as "1.5 MiB" (or "512 B") into @buf. */
