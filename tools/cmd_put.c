@@ -56,6 +56,8 @@ struct plan {
 	size_t n, cap;
 	uint64_t bytes;		/* sum of regular file sizes */
 	uint64_t files, dirs, symlinks;
+	dev_t store_dev;	/* the store directory, which must not be */
+	ino_t store_ino;	/* put into itself */
 };
 
 struct put_args {
@@ -234,6 +236,10 @@ static int scan(struct plan *p, char *src, size_t parent, const char *name,
 		return 0;
 	}
 	if (S_ISDIR(it->sb.st_mode)) {
+		if (it->sb.st_dev == p->store_dev &&
+		    it->sb.st_ino == p->store_ino)
+			return errorf("put", "cannot put the store '%s' into "
+				      "itself", src);
 		p->dirs++;
 		return scan_dir(p, idx);
 	}
@@ -608,6 +614,7 @@ int cmd_put(int argc, char **argv)
 	char to[SPATH_MAX];
 	char sz[32];
 	uint64_t to_ino;
+	struct stat sb;
 	size_t missing;
 	store_rc rc;
 	int ret;
@@ -619,6 +626,10 @@ int cmd_put(int argc, char **argv)
 		return EXIT_ERR;
 
 	/* Pass 1, before the store is touched. */
+	if (stat(a.store, &sb) == 0) {
+		p.store_dev = sb.st_dev;
+		p.store_ino = sb.st_ino;
+	}
 	for (int i = optind + 1; i < argc; i++) {
 		char *src = strdup(argv[i]);
 		char *name = NULL;
