@@ -248,6 +248,29 @@ expect_ok "$PXFS" put --force "$S" "$T/f/tree" --to trees/first
 "$PXFS" cat "$S" trees/first/tree/a/b/c/deep.bin | cmp - "$W/a/b/c/deep.bin" ||
 	fail "--force merge lost a file"
 
+# ---- odd names: quotes, newlines, spaces, UTF-8 and bytes that are not ------
+N=$T/names
+mkdir -p "$N"
+python3 - "$N" <<'PY'
+import os, sys
+d = os.fsencode(sys.argv[1])
+for n in [b'with space', b'quote"back\\slash', b'new\nline', b'tab\there',
+          'caf\u00e9-\u65e5\u672c'.encode(), b'latin1-\xe9\xff', b'-dash']:
+    with open(os.path.join(d, n), 'wb') as f:
+        f.write(n)
+PY
+expect_ok "$PXFS" put "$S" "$N"
+"$PXFS" ls --json "$S" names | python3 -c '
+import json, os, sys
+d = json.load(sys.stdin)
+got = sorted(os.fsencode(e["name"]) for e in d["entries"])
+want = sorted(os.listdir(os.fsencode(sys.argv[1])))
+assert got == want, (got, want)
+' "$N" || fail "ls --json of odd names"
+for f in "$N"/*; do
+	"$PXFS" cat "$S" "names/${f##*/}" | cmp - "$f" || fail "cat of '$f'"
+done
+
 fsck_clean "$S"
 "$PXFS" fsck --json "$S" | python3 -c '
 import json, sys

@@ -106,6 +106,15 @@ mkfifo "$D/spec/a/pipe"
 expect_fail "$PXFS" put "$S" "$D/spec"
 expect_err "'$D/spec/a/pipe'.*fifo"
 unchanged "special files"
+# the store itself, or a tree holding it
+expect_fail "$PXFS" put "$S" "$S"
+expect_err "cannot put the store '$S' into itself"
+mkdir -p "$T/wrap/dir"
+printf 'x\n' >"$T/wrap/dir/f"
+expect_ok "$PXFS" init "$T/wrap/inner"
+expect_fail "$PXFS" put "$T/wrap/inner" "$T/wrap"
+expect_err "cannot put the store '$T/wrap/inner' into itself"
+unchanged "the store into itself"
 
 # Unreadable files and directories.  Root reads anything, so as root run
 # the put as nobody with a store nobody owns.
