@@ -29,6 +29,7 @@
 #define FS_FS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /*
@@ -73,5 +74,13 @@ struct fs_opts {
  * per process, before starting threads.
  */
 int fs_main(const struct fs_opts *o);
+
+/**
+ * Unmount the FUSE mount on @mnt (an absolute path): umount2() as root,
+ * fusermount3 -u otherwise; with @lazy, detach it even if busy or if its
+ * daemon died.  On failure, the reason (one line) is left in @msg of
+ * @len bytes.  Returns: 0 or -1.  Thread-safe.
+ */
+int fs_unmount(const char *mnt, bool lazy, char *msg, size_t len);
 
 #endif /* FS_FS_H */

@@ -10,21 +10,18 @@
  * and waits for the daemon to finish.  resolve asks a mount, through the
  * xattr user.pxfs.resolve, to materialize objects in the background.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <dirent.h>
-#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
-#include <sys/wait.h>
 #include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
@@ -37,10 +34,7 @@
 #define FUSE_MAGIC	0x65735546	/* statfs f_type of every FUSE fs */
 #define XATTR_STATS	"user.pxfs.stats"
 #define XATTR_RESOLVE	"user.pxfs.resolve"
-#define FUSERMOUNT	"fusermount3"
 #define DAEMON_WAIT_MS	30000	/* how long umount waits for the daemon */
-
-extern char **environ;
 
 /* ---- mount ------------------------------------------------------------- */
 
@@ -270,87 +264,13 @@ static int mounted_type(const char *mnt, char *type, size_t len)
 	return found;
 }
 
-/*
- * Run fusermount3 with @args (NULL-terminated, after the program name).
- * Returns its exit status (-1 if it could not run) and its last line of
- * stderr, without the program's prefix, in @msg.
- */
-static int run_fusermount(char *const args[], char *msg, size_t len)
-{
-	char *argv[8], name[] = FUSERMOUNT, buf[1024], *line, *nl;
-	posix_spawn_file_actions_t fa;
-	int pfd[2], status, i, rc;
-	size_t got = 0;
-	ssize_t n;
-	pid_t pid;
-
-	msg[0] = '\0';
-	argv[0] = name;
-	for (i = 0; args[i] && i < 6; i++)
-		argv[i + 1] = args[i];
-	argv[i + 1] = NULL;
-	if (pipe2(pfd, O_CLOEXEC) < 0)
-		return -1;
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, pfd[1], STDERR_FILENO);
-	rc = posix_spawnp(&pid, FUSERMOUNT, &fa, NULL, argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
-	close(pfd[1]);
-	if (rc != 0) {
-		close(pfd[0]);
-		snprintf(msg, len, "cannot run %s: %s", FUSERMOUNT,
-			 strerror(rc));
-		return -1;
-	}
-	while (got + 1 < sizeof(buf) &&
-	       (n = read(pfd[0], buf + got, sizeof(buf) - 1 - got)) != 0) {
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			break;
-		got += (size_t)n;
-	}
-	buf[got] = '\0';
-	close(pfd[0]);
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	/* the last non-empty line, minus "fusermount3: " */
-	while (got > 0 && buf[got - 1] == '\n')
-		buf[--got] = '\0';
-	line = buf;
-	while ((nl = strchr(line, '\n')))
-		line = nl + 1;
-	if (strncmp(line, FUSERMOUNT ": ", strlen(FUSERMOUNT) + 2) == 0)
-		line += strlen(FUSERMOUNT) + 2;
-	snprintf(msg, len, "%s", line);
-	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 static int do_unmount(const char *mnt, bool lazy)
 {
-	char msg[1024], zflag[] = "-z", uflag[] = "-u", qflag[] = "-q";
-	char dashes[] = "--", path[PATH_MAX];
-	char *args[6];
-	int n = 0;
+	char msg[1024];
 
-	if (geteuid() == 0) {
-		if (umount2(mnt, lazy ? MNT_DETACH : 0) == 0)
-			return 0;
-		return errorf("umount", "cannot unmount '%s': %s", mnt,
-			      strerror(errno));
-	}
-	snprintf(path, sizeof(path), "%s", mnt);
-	args[n++] = uflag;
-	args[n++] = qflag;
-	if (lazy)
-		args[n++] = zflag;
-	args[n++] = dashes;
-	args[n++] = path;
-	args[n] = NULL;
-	if (run_fusermount(args, msg, sizeof(msg)) == 0)
+	if (fs_unmount(mnt, lazy, msg, sizeof(msg)) == 0)
 		return 0;
-	return errorf("umount", "cannot unmount '%s': %s", mnt,
-		      msg[0] ? msg : "fusermount3 failed");
+	return errorf("umount", "cannot unmount '%s': %s", mnt, msg);
 }
 
 /* The daemon's pid, from the root's stats document: 0 if unknown, -1 if
