@@ -38,7 +38,12 @@ static const char *const schema_v1 =
 	" refs INTEGER NOT NULL DEFAULT 0,"
 	" state INTEGER NOT NULL DEFAULT 0,"
 	" type TEXT NOT NULL DEFAULT '',"
-	" created INTEGER NOT NULL);"
+	" created INTEGER NOT NULL,"
+	" flags INTEGER NOT NULL DEFAULT 0,"
+	" wait_timeout INTEGER NOT NULL DEFAULT 0,"
+	" wait_poll INTEGER NOT NULL DEFAULT 0,"
+	" wait_max INTEGER NOT NULL DEFAULT 0,"
+	" wait_backoff REAL NOT NULL DEFAULT 0);"
 	"CREATE TABLE chunks("
 	" key TEXT NOT NULL,"
 	" idx INTEGER NOT NULL,"
@@ -65,7 +70,11 @@ static const char *const schema_v1 =
 	" UNIQUE(parent, name));"
 	"CREATE INDEX nodes_by_parent ON nodes(parent, ino);"
 	"CREATE INDEX nodes_by_key ON nodes(key) WHERE key IS NOT NULL;"
-	"CREATE TABLE lifetimes(name TEXT PRIMARY KEY, expires INTEGER);";
+	"CREATE INDEX nodes_by_lifetime ON nodes(lifetime)"
+	" WHERE lifetime IS NOT NULL;"
+	"CREATE TABLE lifetimes(name TEXT PRIMARY KEY,"
+	" expires INTEGER NOT NULL DEFAULT 0,"
+	" created INTEGER NOT NULL);";
 
 #define NODE_COLS "ino, parent, mode, uid, gid, size, mtime, ctime, flags, " \
 	"name, key, type"
@@ -85,7 +94,7 @@ static const char *const sql_text[SQL__COUNT] = {
 		" ctime = ?4 WHERE ino = ?1",
 	[SQL_NODE_HAS_CHILD] = "SELECT 1 FROM nodes WHERE parent = ?1 LIMIT 1",
 	[SQL_OBJ_GET] = "SELECT key, hash, size, stored_size, chunk_size,"
-		" nchunks, refs, created, state, type FROM objects"
+		" nchunks, refs, created, state, type, flags FROM objects"
 		" WHERE key = ?1",
 	[SQL_OBJ_INSERT] = "INSERT OR IGNORE INTO objects(key, hash, size,"
 		" stored_size, chunk_size, nchunks, refs, state, type, created)"
@@ -186,8 +195,11 @@ void store_index_row_object(sqlite3_stmt *s, struct store_object *o)
 	o->nchunks = (uint32_t)sqlite3_column_int64(s, 5);
 	o->refs = (uint64_t)sqlite3_column_int64(s, 6);
 	o->created_ns = sqlite3_column_int64(s, 7);
-	o->pending = sqlite3_column_int64(s, 8) != 0;
+	o->pending = sqlite3_column_int64(s, 8) == STORE_OBJ_PENDING;
+	o->evicted = sqlite3_column_int64(s, 8) == STORE_OBJ_EVICTED;
 	copy_text(o->type, sizeof(o->type), s, 9);
+	o->evict_on_read = (sqlite3_column_int64(s, 10) &
+			    STORE_OBJ_EVICT_READ) != 0;
 }
 
 /* Run a one-row query; STORE_NOTFOUND when it yields none. */

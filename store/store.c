@@ -1378,6 +1378,20 @@ static void detect_type(struct store *st, const void *buf, size_t len,
 	snprintf(out, STORE_TYPE_MAX + 1, "%s", t ? t : TYPE_DEFAULT);
 }
 
+/* Run @sql with ?1 bound to @key, to completion. */
+static store_rc exec_key(struct store *st, const char *sql, const char *key)
+{
+	sqlite3_stmt *s = NULL;
+	store_rc rc;
+
+	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
+		return store_index_fail(st, "prepare");
+	sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+	rc = store_index_step_done(st, s);
+	sqlite3_finalize(s);
+	return rc;
+}
+
 /* Record object @o and its @n chunks (inside a write transaction). */
 static store_rc object_insert(struct store *st, const struct store_object *o,
 			      const struct store_chunk *c, uint32_t n)
@@ -1613,7 +1627,12 @@ store_rc store_ingest_fd(struct store *st, int fd, const char *label,
 			if (rc == STORE_OK && st->in_batch)
 				rc = keylist_add(&st->fresh, o.key);
 		} else {
-			o.refs = have.refs;	/* healed a missing blob */
+			/* healed a missing or evicted blob */
+			o.refs = have.refs;
+			if (have.evicted)
+				rc = exec_key(st, "UPDATE objects SET state ="
+					      " 0, flags = 0 WHERE key = ?1",
+					      o.key);
 		}
 	} else {
 		count(&st->m.conn_errors, 1);
@@ -1770,6 +1789,12 @@ store_rc store_export_fd(struct store *st, const char *key, int fd,
 				" set yet", label);
 		goto out;
 	}
+	if (o.evicted) {
+		rc = store_fail(STORE_EVICTED, "cannot read '%s' (key %s): the"
+				" object was evicted after its first read",
+				label, key);
+		goto out;
+	}
 	h = store_sha256_new();
 	d = store_zdec_new();
 	zbuf = malloc(ZSTD_compressBound(o.chunk_size));
@@ -1829,6 +1854,10 @@ store_rc store_read_chunk(struct store *st, const char *key, uint32_t idx,
 				  key ? key : "");
 	pthread_mutex_lock(&st->lock);
 	rc = object_get(st, key, &o);
+	if (rc == STORE_OK && o.evicted)
+		rc = store_fail(STORE_EVICTED, "cannot read '%s' (key %s): the"
+				" object was evicted after its first read",
+				label, key);
 	if (rc == STORE_OK && idx >= o.nchunks)
 		rc = store_fail(STORE_INVAL, "object '%s' has no chunk %u",
 				key, idx);
@@ -2166,8 +2195,8 @@ store_rc store_fsck(struct store *st, bool deep,
 	/* refcounts against the nodes */
 	if (sqlite3_prepare_v2(st->db, "SELECT o.key, o.refs, o.stored_size,"
 			       " (SELECT count(*) FROM nodes n WHERE n.key ="
-			       " o.key) FROM objects o ORDER BY o.key", -1, &s,
-			       NULL) != SQLITE_OK) {
+			       " o.key), o.state FROM objects o ORDER BY o.key",
+			       -1, &s, NULL) != SQLITE_OK) {
 		rc = store_index_fail(st, "check objects");
 		goto unlock;
 	}
@@ -2188,6 +2217,8 @@ store_rc store_fsck(struct store *st, bool deep,
 			say(&x, "object %s is not referenced by any node",
 			    key);
 		}
+		if (sqlite3_column_int64(s, 4) != STORE_OBJ_READY)
+			continue;	/* a future, or evicted after reading */
 		rc = st->conn->ops->stat(st->conn, key, &have);
 		if (rc == STORE_NOTFOUND) {
 			rep->missing++;
@@ -2382,5 +2413,595 @@ store_rc store_totals(struct store *st, struct store_totals *out)
 out:
 	sqlite3_finalize(s);
 	pthread_mutex_unlock(&st->lock);
+	return rc;
+}
+
+/* ---- attributes, content, futures ------------------------------------- */
+
+store_rc store_setattr(struct store *st, uint64_t ino, unsigned mask,
+		       const struct store_attr *a, struct store_node *out)
+{
+	struct store_node n;
+	sqlite3_stmt *s = NULL;
+	store_rc rc;
+
+	if (mask & ~(unsigned)(STORE_SET_MODE | STORE_SET_UID | STORE_SET_GID |
+			       STORE_SET_MTIME))
+		return store_fail(STORE_INVAL, "unknown attribute mask 0x%x",
+				  mask);
+	rc = wr_begin(st);
+	if (rc != STORE_OK)
+		return rc;
+	rc = node_get(st, ino, &n);
+	if (rc != STORE_OK)
+		goto out;
+	if (mask & STORE_SET_MODE)
+		n.mode = (n.mode & S_IFMT) | (a->mode & 07777);
+	if (mask & STORE_SET_UID)
+		n.uid = a->uid;
+	if (mask & STORE_SET_GID)
+		n.gid = a->gid;
+	if (mask & STORE_SET_MTIME)
+		n.mtime_ns = a->mtime_ns ? a->mtime_ns : store_now_ns();
+	if (sqlite3_prepare_v2(st->db, "UPDATE nodes SET mode = ?2, uid = ?3,"
+			       " gid = ?4, mtime = ?5, ctime = ?6 WHERE ino ="
+			       " ?1", -1, &s, NULL) != SQLITE_OK) {
+		rc = store_index_fail(st, "prepare setattr");
+		goto out;
+	}
+	sqlite3_bind_int64(s, 1, (sqlite3_int64)ino);
+	sqlite3_bind_int64(s, 2, n.mode);
+	sqlite3_bind_int64(s, 3, n.uid);
+	sqlite3_bind_int64(s, 4, n.gid);
+	sqlite3_bind_int64(s, 5, n.mtime_ns);
+	sqlite3_bind_int64(s, 6, store_now_ns());
+	rc = store_index_step_done(st, s);
+	if (rc == STORE_OK && out)
+		rc = node_get(st, ino, out);
+out:
+	sqlite3_finalize(s);
+	return wr_end(st, rc);
+}
+
+store_rc store_set_content(struct store *st, uint64_t ino, const char *key,
+			   const char *type, int64_t mtime_ns,
+			   struct store_node *out)
+{
+	struct store_object o;
+	struct store_node n;
+	sqlite3_stmt *s = NULL;
+	int64_t now = store_now_ns();
+	store_rc rc;
+
+	if (!store_is_key(key))
+		return store_fail(STORE_INVAL, "'%s' is not a key",
+				  key ? key : "");
+	if (type && strlen(type) > STORE_TYPE_MAX)
+		return store_fail(STORE_INVAL, "type '%s' is longer than %d"
+				  " bytes", type, STORE_TYPE_MAX);
+	rc = wr_begin(st);
+	if (rc != STORE_OK)
+		return rc;
+	rc = node_get(st, ino, &n);
+	if (rc == STORE_OK && S_ISDIR(n.mode))
+		rc = store_fail(STORE_ISDIR, "'%s' is a directory", n.name);
+	else if (rc == STORE_OK && !S_ISREG(n.mode))
+		rc = store_fail(STORE_INVAL, "'%s' is not a regular file",
+				n.name);
+	if (rc == STORE_OK)
+		rc = object_get(st, key, &o);
+	if (rc != STORE_OK)
+		goto out;
+	if (strcmp(n.key, key)) {
+		rc = ref_add(st, key, +1);
+		if (rc == STORE_OK && n.key[0])
+			rc = ref_add(st, n.key, -1);
+		if (rc != STORE_OK)
+			goto out;
+	}
+	if (sqlite3_prepare_v2(st->db, "UPDATE nodes SET key = ?2, size = ?3,"
+			       " type = ?4, mtime = ?5, ctime = ?6, flags ="
+			       " (flags & ~?7) | ?8 WHERE ino = ?1", -1, &s,
+			       NULL) != SQLITE_OK) {
+		rc = store_index_fail(st, "prepare set content");
+		goto out;
+	}
+	sqlite3_bind_int64(s, 1, (sqlite3_int64)ino);
+	sqlite3_bind_text(s, 2, key, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 3, (sqlite3_int64)o.size);
+	sqlite3_bind_text(s, 4, type && *type ? type :
+			  (o.type[0] ? o.type : TYPE_DEFAULT), -1,
+			  SQLITE_STATIC);
+	sqlite3_bind_int64(s, 5, mtime_ns ? mtime_ns : now);
+	sqlite3_bind_int64(s, 6, now);
+	sqlite3_bind_int64(s, 7, STORE_NODE_PENDING);
+	sqlite3_bind_int64(s, 8, o.pending ? STORE_NODE_PENDING : 0);
+	rc = store_index_step_done(st, s);
+	if (rc == STORE_OK && out)
+		rc = node_get(st, ino, out);
+out:
+	sqlite3_finalize(s);
+	return wr_end(st, rc);
+}
+
+static void wait_defaults(struct store_wait *w)
+{
+	if (!w->timeout_ms)
+		w->timeout_ms = 60000;
+	if (!w->poll_ms)
+		w->poll_ms = 100;
+	if (!w->poll_max_ms)
+		w->poll_max_ms = 2000;
+	if (w->poll_max_ms < w->poll_ms)
+		w->poll_max_ms = w->poll_ms;
+	if (!(w->backoff >= 1.0))
+		w->backoff = 1.5;
+}
+
+store_rc store_future(struct store *st, uint64_t parent, const char *name,
+		      const struct store_attr *a, const struct store_wait *w,
+		      struct store_node *out)
+{
+	struct store_wait pol = { 0, 0, 0, 0 };
+	struct store_attr attr = *a;
+	struct store_object o;
+	struct store_node dir;
+	sqlite3_stmt *s = NULL;
+	uint8_t rnd[STORE_SHA256_LEN];
+	store_rc rc = check_name(name);
+
+	if (rc != STORE_OK)
+		return rc;
+	if (w)
+		pol = *w;
+	if (w && w->backoff != 0 && !(w->backoff >= 1.0 &&
+				       w->backoff <= 100.0))
+		return store_fail(STORE_INVAL, "backoff %g is not from 1 to"
+				  " 100", w->backoff);
+	wait_defaults(&pol);
+	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+		return store_fail_errno(errno, "cannot draw a future key");
+	memset(&o, 0, sizeof(o));
+	store_hex(rnd, sizeof(rnd), o.key);
+	o.chunk_size = st->chunk_size;
+	o.created_ns = store_now_ns();
+	attr.mode = S_IFREG | (a->mode & 07777);
+	rc = wr_begin(st);
+	if (rc != STORE_OK)
+		return rc;
+	rc = dir_get(st, parent, &dir);
+	if (rc == STORE_OK)
+		rc = clear_slot(st, parent, name, 0);
+	if (rc != STORE_OK)
+		goto out;
+	if (sqlite3_prepare_v2(st->db, "INSERT INTO objects(key, size,"
+			       " stored_size, chunk_size, nchunks, refs, state,"
+			       " created, wait_timeout, wait_poll, wait_max,"
+			       " wait_backoff) VALUES(?1, 0, 0, ?2, 0, 1, ?3,"
+			       " ?4, ?5, ?6, ?7, ?8)", -1, &s,
+			       NULL) != SQLITE_OK) {
+		rc = store_index_fail(st, "prepare future");
+		goto out;
+	}
+	sqlite3_bind_text(s, 1, o.key, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, o.chunk_size);
+	sqlite3_bind_int64(s, 3, STORE_OBJ_PENDING);
+	sqlite3_bind_int64(s, 4, o.created_ns);
+	sqlite3_bind_int64(s, 5, pol.timeout_ms);
+	sqlite3_bind_int64(s, 6, pol.poll_ms);
+	sqlite3_bind_int64(s, 7, pol.poll_max_ms);
+	sqlite3_bind_double(s, 8, pol.backoff);
+	rc = store_index_step_done(st, s);
+	if (rc == STORE_OK)
+		rc = node_insert(st, parent, name, &attr, 0, o.key,
+				 TYPE_DEFAULT, NULL, STORE_NODE_PENDING, out);
+out:
+	sqlite3_finalize(s);
+	return wr_end(st, rc);
+}
+
+store_rc store_future_set(struct store *st, uint64_t ino, int fd,
+			  const char *label, const struct store_put_opts *o,
+			  struct store_node *out)
+{
+	struct store_object obj;
+	struct store_node n;
+	bool own;
+	store_rc rc;
+
+	rc = store_getattr(st, ino, &n);
+	if (rc != STORE_OK)
+		return rc;
+	if (!S_ISREG(n.mode) || !(n.flags & STORE_NODE_PENDING))
+		return store_fail(STORE_INVAL, "'%s' is not a pending future",
+				  label ? label : n.name);
+	pthread_mutex_lock(&st->lock);
+	own = !st->in_batch;
+	pthread_mutex_unlock(&st->lock);
+	if (own) {
+		rc = store_begin(st);
+		if (rc != STORE_OK)
+			return rc;
+	}
+	rc = store_ingest_fd(st, fd, label, o, &obj);
+	if (rc == STORE_OK) {
+		/* re-check inside the batch: someone may have set it */
+		rc = store_getattr(st, ino, &n);
+		if (rc == STORE_OK && !(n.flags & STORE_NODE_PENDING))
+			rc = store_fail(STORE_INVAL, "'%s' is not a pending"
+					" future (set meanwhile)",
+					label ? label : n.name);
+	}
+	if (rc == STORE_OK)
+		rc = store_set_content(st, ino, obj.key, NULL, 0, out);
+	if (own) {
+		if (rc == STORE_OK)
+			rc = store_commit(st);
+		else
+			store_rollback(st);
+	}
+	return rc;
+}
+
+/* The waiting policy recorded with future @key (defaults if gone). */
+static void wait_policy(struct store *st, const char *key,
+			struct store_wait *w)
+{
+	sqlite3_stmt *s = NULL;
+
+	memset(w, 0, sizeof(*w));
+	pthread_mutex_lock(&st->lock);
+	if (sqlite3_prepare_v2(st->db, "SELECT wait_timeout, wait_poll,"
+			       " wait_max, wait_backoff FROM objects WHERE"
+			       " key = ?1", -1, &s, NULL) == SQLITE_OK) {
+		sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+		if (sqlite3_step(s) == SQLITE_ROW) {
+			w->timeout_ms = (uint32_t)sqlite3_column_int64(s, 0);
+			w->poll_ms = (uint32_t)sqlite3_column_int64(s, 1);
+			w->poll_max_ms = (uint32_t)sqlite3_column_int64(s, 2);
+			w->backoff = sqlite3_column_double(s, 3);
+		}
+	}
+	sqlite3_finalize(s);
+	pthread_mutex_unlock(&st->lock);
+	wait_defaults(w);
+}
+
+store_rc store_wait_node(struct store *st, uint64_t ino,
+			 const struct store_wait *w, const char *label,
+			 struct store_node *out)
+{
+	struct store_wait pol;
+	struct store_node n;
+	int64_t deadline;
+	double sleep_ms;
+	store_rc rc;
+
+	rc = store_getattr(st, ino, &n);
+	if (rc != STORE_OK || !(n.flags & STORE_NODE_PENDING)) {
+		if (rc == STORE_OK && out)
+			*out = n;
+		return rc;
+	}
+	if (w) {
+		pol = *w;
+		wait_defaults(&pol);
+	} else {
+		wait_policy(st, n.key, &pol);
+	}
+	deadline = store_now_ns() + (int64_t)pol.timeout_ms * 1000000;
+	sleep_ms = pol.poll_ms;
+	for (;;) {
+		int64_t left = deadline - store_now_ns();
+		struct timespec ts;
+
+		if (left <= 0)
+			return store_fail(STORE_TIMEDOUT, "future '%s' (key %s)"
+					  " was not set within %u ms",
+					  label ? label : n.name, n.key,
+					  pol.timeout_ms);
+		if (sleep_ms * 1e6 > (double)left)
+			sleep_ms = (double)left / 1e6;
+		ts.tv_sec = (time_t)(sleep_ms / 1000);
+		ts.tv_nsec = (long)((sleep_ms - (double)ts.tv_sec * 1000) *
+				    1e6);
+		nanosleep(&ts, NULL);
+		rc = store_getattr(st, ino, &n);
+		if (rc != STORE_OK)
+			return rc;
+		if (!(n.flags & STORE_NODE_PENDING))
+			break;
+		sleep_ms *= pol.backoff;
+		if (sleep_ms > pol.poll_max_ms)
+			sleep_ms = pol.poll_max_ms;
+	}
+	if (out)
+		*out = n;
+	return STORE_OK;
+}
+
+/* ---- evict-on-read ---------------------------------------------------- */
+
+store_rc store_set_evict_on_read(struct store *st, const char *key)
+{
+	store_rc rc;
+
+	if (!store_is_key(key))
+		return store_fail(STORE_INVAL, "'%s' is not a key",
+				  key ? key : "");
+	rc = wr_begin(st);
+	if (rc != STORE_OK)
+		return rc;
+	rc = exec_key(st, "UPDATE objects SET flags = flags | 1 WHERE key ="
+		      " ?1", key);
+	if (rc == STORE_OK && sqlite3_changes(st->db) == 0)
+		rc = store_fail(STORE_NOTFOUND, "no object with key '%s'", key);
+	return wr_end(st, rc);
+}
+
+bool store_is_evict_on_read(struct store *st, const char *key)
+{
+	struct store_object o;
+
+	return store_object_info(st, key, &o) == STORE_OK && o.evict_on_read;
+}
+
+store_rc store_evicted_after_read(struct store *st, const char *key)
+{
+	struct store_object o;
+	store_rc rc;
+
+	if (!store_is_key(key))
+		return store_fail(STORE_INVAL, "'%s' is not a key",
+				  key ? key : "");
+	rc = wr_begin(st);
+	if (rc != STORE_OK)
+		return rc;
+	rc = object_get(st, key, &o);
+	if (rc == STORE_OK && !o.evict_on_read)
+		rc = store_fail(STORE_INVAL, "object '%s' is not evict-on-read",
+				key);
+	if (rc == STORE_OK && !o.evicted)
+		rc = exec_key(st, "UPDATE objects SET state = 2 WHERE key = ?1",
+			      key);
+	rc = wr_end(st, rc);
+	if (rc == STORE_OK && !o.evicted) {
+		/* after the commit, as for any eviction */
+		rc = st->conn->ops->evict(st->conn, key);
+		if (rc == STORE_OK)
+			count(&st->m.conn_evicts, 1);
+	}
+	return rc;
+}
+
+/* ---- lifetimes -------------------------------------------------------- */
+
+static store_rc check_lifetime_name(const char *name)
+{
+	size_t n = name ? strlen(name) : 0;
+
+	if (n == 0 || n > STORE_NAME_MAX)
+		return store_fail(STORE_INVAL, "bad lifetime name '%s'",
+				  name ? name : "");
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)name[i] < 0x20 || name[i] == 0x7f)
+			return store_fail(STORE_INVAL, "bad lifetime name:"
+					  " control characters");
+	return STORE_OK;
+}
+
+static store_rc exec_name(struct store *st, const char *sql, const char *name,
+			  int64_t x, int64_t y)
+{
+	sqlite3_stmt *s = NULL;
+	store_rc rc;
+
+	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
+		return store_index_fail(st, "prepare");
+	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, x);
+	sqlite3_bind_int64(s, 3, y);
+	rc = store_index_step_done(st, s);
+	sqlite3_finalize(s);
+	return rc;
+}
+
+store_rc store_lifetime_create(struct store *st, const char *name,
+			       uint32_t lease_s)
+{
+	int64_t now = store_now_ns();
+	store_rc rc = check_lifetime_name(name);
+
+	if (rc != STORE_OK)
+		return rc;
+	rc = wr_begin(st);
+	if (rc != STORE_OK)
+		return rc;
+	rc = exec_name(st, "INSERT INTO lifetimes(name, expires, created)"
+		       " VALUES(?1, ?2, ?3)", name,
+		       lease_s ? now + (int64_t)lease_s * 1000000000 : 0, now);
+	if (rc == STORE_EXISTS)
+		rc = store_fail(rc, "lifetime '%s' already exists", name);
+	return wr_end(st, rc);
+}
+
+store_rc store_lifetime_extend(struct store *st, const char *name,
+			       uint32_t seconds)
+{
+	store_rc rc = check_lifetime_name(name);
+
+	if (rc != STORE_OK)
+		return rc;
+	if (seconds == 0)
+		return store_fail(STORE_INVAL, "extend by 0 seconds");
+	rc = wr_begin(st);
+	if (rc != STORE_OK)
+		return rc;
+	rc = exec_name(st, "UPDATE lifetimes SET expires = ?2 WHERE name = ?1",
+		       name, store_now_ns() + (int64_t)seconds * 1000000000,
+		       0);
+	if (rc == STORE_OK && sqlite3_changes(st->db) == 0)
+		rc = store_fail(STORE_NOTFOUND, "no lifetime '%s'", name);
+	return wr_end(st, rc);
+}
+
+store_rc store_set_lifetime(struct store *st, uint64_t ino, const char *name)
+{
+	struct store_node n;
+	store_rc rc = check_lifetime_name(name);
+
+	if (rc != STORE_OK)
+		return rc;
+	rc = wr_begin(st);
+	if (rc != STORE_OK)
+		return rc;
+	rc = node_get(st, ino, &n);
+	if (rc == STORE_OK && ino == STORE_ROOT_INO)
+		rc = store_fail(STORE_INVAL, "the root has no lifetime");
+	if (rc == STORE_OK)
+		rc = exec_name(st, "INSERT OR IGNORE INTO lifetimes(name,"
+			       " expires, created) VALUES(?1, 0, ?2)", name,
+			       store_now_ns(), 0);
+	if (rc == STORE_OK)
+		rc = exec_name(st, "UPDATE nodes SET lifetime = ?1 WHERE ino ="
+			       " ?2", name, (int64_t)ino, 0);
+	return wr_end(st, rc);
+}
+
+/* End lifetime @name inside a write transaction. */
+static store_rc end_lifetime(struct store *st, const char *name,
+			     uint64_t *removed)
+{
+	sqlite3_stmt *s = NULL;
+	struct store_node n;
+	store_rc rc;
+
+	for (;;) {
+		if (sqlite3_prepare_v2(st->db, "SELECT ino FROM nodes"
+				       " WHERE lifetime = ?1 LIMIT 1", -1, &s,
+				       NULL) != SQLITE_OK)
+			return store_index_fail(st, "prepare lifetime");
+		sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+		rc = store_index_step_row(st, s);
+		if (rc == STORE_OK)
+			rc = node_get(st, (uint64_t)sqlite3_column_int64(s, 0),
+				      &n);
+		sqlite3_finalize(s);
+		if (rc == STORE_NOTFOUND)
+			break;
+		if (rc == STORE_OK)
+			rc = delete_tree(st, &n, 0);
+		if (rc != STORE_OK)
+			return rc;
+		if (removed)
+			(*removed)++;
+	}
+	store_clear_error();
+	return exec_name(st, "DELETE FROM lifetimes WHERE name = ?1", name, 0,
+			 0);
+}
+
+store_rc store_lifetime_end(struct store *st, const char *name,
+			    uint64_t *removed)
+{
+	sqlite3_stmt *s = NULL;
+	store_rc rc = check_lifetime_name(name);
+
+	if (removed)
+		*removed = 0;
+	if (rc != STORE_OK)
+		return rc;
+	rc = wr_begin(st);
+	if (rc != STORE_OK)
+		return rc;
+	if (sqlite3_prepare_v2(st->db, "SELECT 1 FROM lifetimes WHERE name ="
+			       " ?1", -1, &s, NULL) != SQLITE_OK) {
+		rc = store_index_fail(st, "prepare lifetime");
+	} else {
+		sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+		rc = store_index_step_row(st, s);
+		if (rc == STORE_NOTFOUND)
+			rc = store_fail(rc, "no lifetime '%s'", name);
+	}
+	sqlite3_finalize(s);
+	if (rc == STORE_OK)
+		rc = end_lifetime(st, name, removed);
+	return wr_end(st, rc);
+}
+
+store_rc store_lifetime_list(struct store *st,
+			     int (*fn)(void *arg, const char *name,
+				       uint64_t entries, int64_t expires_ns),
+			     void *arg)
+{
+	sqlite3_stmt *s = NULL;
+	store_rc rc = STORE_OK;
+	int r;
+
+	pthread_mutex_lock(&st->lock);
+	if (sqlite3_prepare_v2(st->db, "SELECT l.name, (SELECT count(*) FROM"
+			       " nodes n WHERE n.lifetime = l.name), l.expires"
+			       " FROM lifetimes l ORDER BY l.name", -1, &s,
+			       NULL) != SQLITE_OK) {
+		rc = store_index_fail(st, "list lifetimes");
+		goto out;
+	}
+	while ((r = sqlite3_step(s)) == SQLITE_ROW)
+		if (fn(arg, (const char *)sqlite3_column_text(s, 0),
+		       (uint64_t)sqlite3_column_int64(s, 1),
+		       sqlite3_column_int64(s, 2)))
+			break;
+	if (r != SQLITE_ROW && r != SQLITE_DONE)
+		rc = store_index_fail(st, "list lifetimes");
+out:
+	sqlite3_finalize(s);
+	pthread_mutex_unlock(&st->lock);
+	return rc;
+}
+
+store_rc store_lifetime_expire(struct store *st, uint64_t *ended)
+{
+	sqlite3_stmt *s = NULL;
+	int64_t now = store_now_ns();
+	store_rc rc = STORE_OK;
+	char name[STORE_NAME_MAX + 1];
+
+	if (ended)
+		*ended = 0;
+	if (st->flags & STORE_OPEN_RDONLY)
+		return STORE_OK;
+	for (;;) {
+		pthread_mutex_lock(&st->lock);
+		if (sqlite3_prepare_v2(st->db, "SELECT name FROM lifetimes"
+				       " WHERE expires > 0 AND expires <= ?1"
+				       " LIMIT 1", -1, &s, NULL) != SQLITE_OK) {
+			rc = store_index_fail(st, "expire lifetimes");
+			pthread_mutex_unlock(&st->lock);
+			break;
+		}
+		sqlite3_bind_int64(s, 1, now);
+		rc = store_index_step_row(st, s);
+		if (rc == STORE_OK)
+			snprintf(name, sizeof(name), "%s",
+				 (const char *)sqlite3_column_text(s, 0));
+		sqlite3_finalize(s);
+		pthread_mutex_unlock(&st->lock);
+		if (rc == STORE_NOTFOUND) {
+			store_clear_error();
+			rc = STORE_OK;
+			break;
+		}
+		if (rc != STORE_OK)
+			break;
+		rc = store_lifetime_end(st, name, NULL);
+		if (rc == STORE_NOTFOUND)	/* ended by someone else */
+			rc = STORE_OK;
+		if (rc != STORE_OK)
+			break;
+		store_log(STORE_LOG_INFO, "lease '%s' of store '%s' ended",
+			  name, st->path);
+		if (ended)
+			(*ended)++;
+	}
 	return rc;
 }

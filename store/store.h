@@ -217,6 +217,8 @@ struct store_object {
 	uint64_t refs;			/* nodes that point at it */
 	int64_t created_ns;
 	bool pending;			/* a future not set yet */
+	bool evicted;			/* evicted after its first read */
+	bool evict_on_read;		/* will be, after its first read */
 	char type[STORE_TYPE_MAX + 1];	/* MIME type libmagic gave the
 					   content's first bytes at ingest */
 };
@@ -344,6 +346,127 @@ store_rc store_remove_tree(struct store *st, uint64_t parent,
  */
 store_rc store_rename(struct store *st, uint64_t parent, const char *name,
 		      uint64_t newparent, const char *newname);
+
+/* What store_setattr() changes. */
+#define STORE_SET_MODE	0x1	/* permission bits of a->mode */
+#define STORE_SET_UID	0x2
+#define STORE_SET_GID	0x4
+#define STORE_SET_MTIME	0x8	/* a->mtime_ns; 0 means now */
+
+/**
+ * Change @ino's attributes as @mask says (ctime becomes now).  @out (may
+ * be NULL) receives the node as it is afterwards.
+ */
+store_rc store_setattr(struct store *st, uint64_t ino, unsigned mask,
+		       const struct store_attr *a, struct store_node *out);
+
+/**
+ * Point regular file @ino at object @key (in the index, e.g. just
+ * ingested) with MIME @type (NULL: the object's detected type) and mtime
+ * @mtime_ns (0: now), keeping its ino, mode and owner: what closing a
+ * written file does.  The old object's reference is dropped (evicted at
+ * zero after the commit); a future that was pending is fulfilled.
+ * STORE_ISDIR / STORE_INVAL if @ino is not a regular file.
+ */
+store_rc store_set_content(struct store *st, uint64_t ino, const char *key,
+			   const char *type, int64_t mtime_ns,
+			   struct store_node *out);
+
+/* ---- futures, evict-on-read, lifetimes ------------------------------ */
+
+/* How a reader waits for a future (ProxyStore's polling of a key):
+ * first sleep poll_ms, then multiply by backoff up to poll_max_ms, until
+ * timeout_ms has passed.  Zero fields take the defaults below. */
+struct store_wait {
+	uint32_t timeout_ms;	/* default 60000 */
+	uint32_t poll_ms;	/* default 100 */
+	uint32_t poll_max_ms;	/* default 2000 */
+	double backoff;		/* default 1.5; at least 1 */
+};
+
+/**
+ * Create file @name in @parent as a *future*: a placeholder for an object
+ * that does not exist yet.  It gets a random key; its object is pending
+ * (size 0, STORE_NODE_PENDING) until store_future_set() or a write through
+ * a mount fulfils it, and the waiting policy @w is recorded with it.
+ */
+store_rc store_future(struct store *st, uint64_t parent, const char *name,
+		      const struct store_attr *a, const struct store_wait *w,
+		      struct store_node *out);
+
+/**
+ * Fulfil future @ino with the content of @fd: ingest it and point the node
+ * at it (store_ingest_fd + store_set_content in one batch).  STORE_INVAL
+ * if @ino is not a pending future.
+ */
+store_rc store_future_set(struct store *st, uint64_t ino, int fd,
+			  const char *label, const struct store_put_opts *o,
+			  struct store_node *out);
+
+/**
+ * Wait until node @ino is no longer a pending future, polling the index as
+ * its future's recorded policy says (or @w when not NULL), then fill @out
+ * with the node as it is now.  STORE_OK at once for a node that is not
+ * pending; STORE_TIMEDOUT when the timeout passed (the message names
+ * @label).  Never holds the store while sleeping.
+ */
+store_rc store_wait_node(struct store *st, uint64_t ino,
+			 const struct store_wait *w, const char *label,
+			 struct store_node *out);
+
+/**
+ * Mark object @key evict-on-read (ProxyStore's evict=True): after its
+ * first complete read, store_evicted_after_read() removes its blob.
+ */
+store_rc store_set_evict_on_read(struct store *st, const char *key);
+
+/** Is @key marked evict-on-read? */
+bool store_is_evict_on_read(struct store *st, const char *key);
+
+/**
+ * The first complete read of evict-on-read object @key has happened:
+ * evict its blob from the connector and remember why, so that later reads
+ * elsewhere fail with STORE_EVICTED (EIO) and a clear message.
+ */
+store_rc store_evicted_after_read(struct store *st, const char *key);
+
+/**
+ * Put node @ino (a file, symlink or directory) into lifetime @name,
+ * creating the lifetime if it is new.  A lifetime groups entries whose
+ * objects end together (ProxyStore's lifetimes).
+ */
+store_rc store_set_lifetime(struct store *st, uint64_t ino, const char *name);
+
+/**
+ * Create lifetime @name if it does not exist; with @lease_s > 0 it ends by
+ * itself that many seconds from now (a lease).  STORE_EXISTS if it exists.
+ */
+store_rc store_lifetime_create(struct store *st, const char *name,
+			       uint32_t lease_s);
+
+/** Push lease @name's end to @seconds from now.  STORE_NOTFOUND if there
+ * is no such lifetime. */
+store_rc store_lifetime_extend(struct store *st, const char *name,
+			       uint32_t seconds);
+
+/**
+ * End lifetime @name: remove its entries (directories with what is below
+ * them) and drop their objects, evicting those left unreferenced.
+ * *removed (may be NULL) counts the entries removed.  STORE_NOTFOUND if
+ * there is no such lifetime.
+ */
+store_rc store_lifetime_end(struct store *st, const char *name,
+			    uint64_t *removed);
+
+/** Call @fn for each lifetime: name, entries, expiry (0: none). */
+store_rc store_lifetime_list(struct store *st,
+			     int (*fn)(void *arg, const char *name,
+				       uint64_t entries, int64_t expires_ns),
+			     void *arg);
+
+/** End every lease whose time has come; *ended (may be NULL) counts
+ * them.  Cheap when none has: mounts call it now and then. */
+store_rc store_lifetime_expire(struct store *st, uint64_t *ended);
 
 /* ---- checking and collecting ----------------------------------------- */
 

@@ -73,6 +73,14 @@ struct store {
 	} m;
 };
 
+/* objects.state */
+#define STORE_OBJ_READY		0
+#define STORE_OBJ_PENDING	1	/* a future not set yet */
+#define STORE_OBJ_EVICTED	2	/* evicted after its first read */
+
+/* objects.flags */
+#define STORE_OBJ_EVICT_READ	0x1
+
 /* One chunk of an object, as the index's chunk table has it. */
 struct store_chunk {
 	uint64_t coff;			/* frame offset in the blob */

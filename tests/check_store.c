@@ -663,6 +663,179 @@ START_TEST(test_store_rc_text)
 }
 END_TEST
 
+
+/* ---- attributes, content, futures, evict-on-read, lifetimes ---- */
+
+START_TEST(test_store_setattr)
+{
+	struct store_attr a = { 0600, 7, 8, 1000000000 };
+	struct store_node n;
+	char key[65];
+
+	put("f", 10, 1, key);
+	ck_assert_int_eq(store_walk(st, "f", &n), STORE_OK);
+	ck_assert_int_eq(store_setattr(st, n.ino, STORE_SET_MODE |
+				       STORE_SET_UID | STORE_SET_GID |
+				       STORE_SET_MTIME, &a, &n), STORE_OK);
+	ck_assert_uint_eq(n.mode, S_IFREG | 0600);
+	ck_assert_uint_eq(n.uid, 7);
+	ck_assert_uint_eq(n.gid, 8);
+	ck_assert_int_eq(n.mtime_ns, 1000000000);
+	ck_assert_int_eq(store_setattr(st, n.ino, 0x100, &a, &n), STORE_INVAL);
+	ck_assert_int_eq(store_setattr(st, 4242, STORE_SET_MODE, &a, &n),
+			 STORE_NOTFOUND);
+}
+END_TEST
+
+START_TEST(test_store_set_content)
+{
+	struct store_object o;
+	struct store_node n, d;
+	struct store_attr a = { 0755, 0, 0, 0 };
+	char k1[65], k2[65];
+
+	put("f", 1000, 1, k1);
+	put("g", 2000, 2, k2);
+	ck_assert_int_eq(store_walk(st, "f", &n), STORE_OK);
+	ck_assert_int_eq(store_set_content(st, n.ino, k2, NULL, 0, &n),
+			 STORE_OK);
+	ck_assert_str_eq(n.key, k2);
+	ck_assert_uint_eq(n.size, 2000);
+	ck_assert_int_eq(store_object_info(st, k2, &o), STORE_OK);
+	ck_assert_uint_eq(o.refs, 2);
+	ck_assert_int_eq(store_object_info(st, k1, &o), STORE_NOTFOUND);
+	ck_assert_int_eq(store_mkdir(st, STORE_ROOT_INO, "d", &a, 0, &d),
+			 STORE_OK);
+	ck_assert_int_eq(store_set_content(st, d.ino, k2, NULL, 0, NULL),
+			 STORE_ISDIR);
+	ck_assert_int_eq(store_set_content(st, n.ino, "nokey", NULL, 0, NULL),
+			 STORE_INVAL);
+	ck_assert(fsck_clean());
+}
+END_TEST
+
+START_TEST(test_store_future)
+{
+	struct store_wait w = { 300, 10, 50, 2.0 };
+	struct store_attr a = file_attr();
+	struct store_node f, n;
+	int fd;
+
+	ck_assert_int_eq(store_future(st, STORE_ROOT_INO, "fut", &a, &w, &f),
+			 STORE_OK);
+	ck_assert(f.flags & STORE_NODE_PENDING);
+	ck_assert(store_is_key(f.key));
+	ck_assert(fsck_clean());
+	/* nobody sets it: the reader times out */
+	ck_assert_int_eq(store_wait_node(st, f.ino, NULL, "fut", &n),
+			 STORE_TIMEDOUT);
+	ck_assert_ptr_nonnull(strstr(store_last_error(), "fut"));
+	fd = make_fd(5000, 3, true);
+	ck_assert_int_eq(store_future_set(st, f.ino, fd, "fut", NULL, &n),
+			 STORE_OK);
+	ck_assert(!(n.flags & STORE_NODE_PENDING));
+	ck_assert_uint_eq(n.size, 5000);
+	ck_assert_uint_eq(n.ino, f.ino);
+	ck_assert_int_eq(store_wait_node(st, f.ino, NULL, "fut", &n),
+			 STORE_OK);
+	/* set twice, or on a file that is no future */
+	lseek(fd, 0, SEEK_SET);
+	ck_assert_int_eq(store_future_set(st, f.ino, fd, "fut", NULL, NULL),
+			 STORE_INVAL);
+	close(fd);
+	ck_assert(fsck_clean());
+	w.backoff = 0.5;
+	ck_assert_int_eq(store_future(st, STORE_ROOT_INO, "g", &a, &w, &f),
+			 STORE_INVAL);
+	ck_assert_int_eq(store_future(st, STORE_ROOT_INO, "fut", &a, NULL, &f),
+			 STORE_EXISTS);
+}
+END_TEST
+
+START_TEST(test_store_evict_on_read)
+{
+	struct store_object o;
+	char key[65], out[300];
+	int fd;
+
+	put("e", 3000, 4, key);
+	ck_assert(!store_is_evict_on_read(st, key));
+	ck_assert_int_eq(store_evicted_after_read(st, key), STORE_INVAL);
+	ck_assert_int_eq(store_set_evict_on_read(st, key), STORE_OK);
+	ck_assert(store_is_evict_on_read(st, key));
+	ck_assert_int_eq(store_evicted_after_read(st, key), STORE_OK);
+	ck_assert_int_eq(store_object_info(st, key, &o), STORE_OK);
+	ck_assert(o.evicted);
+	snprintf(out, sizeof(out), "%s/out", dir);
+	fd = open(out, O_CREAT | O_TRUNC | O_WRONLY, 0600);
+	ck_assert_int_eq(store_export_fd(st, key, fd, "e"), STORE_EVICTED);
+	close(fd);
+	ck_assert_ptr_nonnull(strstr(store_last_error(), "evicted"));
+	ck_assert(fsck_clean());
+	ck_assert_int_eq(store_set_evict_on_read(st,
+		"0000000000000000000000000000000000000000000000000000000000000000"),
+		STORE_NOTFOUND);
+}
+END_TEST
+
+static int count_lifetimes(void *arg, const char *name, uint64_t entries,
+			   int64_t expires_ns)
+{
+	int *n = arg;
+
+	(void)name;
+	(void)entries;
+	(void)expires_ns;
+	++*n;
+	return 0;
+}
+
+START_TEST(test_store_lifetimes)
+{
+	struct store_attr a = { 0755, 0, 0, 0 };
+	struct store_node f, d;
+	uint64_t removed = 0, ended = 0;
+	char k1[65];
+	int n = 0;
+
+	put("f", 1000, 1, k1);
+	ck_assert_int_eq(store_walk(st, "f", &f), STORE_OK);
+	ck_assert_int_eq(store_mkdir(st, STORE_ROOT_INO, "d", &a, 0, &d),
+			 STORE_OK);
+	ck_assert_int_eq(store_mkdir(st, d.ino, "sub", &a, 0, NULL), STORE_OK);
+	ck_assert_int_eq(store_set_lifetime(st, f.ino, "job1"), STORE_OK);
+	ck_assert_int_eq(store_set_lifetime(st, d.ino, "job1"), STORE_OK);
+	ck_assert_int_eq(store_set_lifetime(st, STORE_ROOT_INO, "job1"),
+			 STORE_INVAL);
+	ck_assert_int_eq(store_lifetime_create(st, "job1", 0), STORE_EXISTS);
+	ck_assert_int_eq(store_lifetime_create(st, "", 0), STORE_INVAL);
+	ck_assert_int_eq(store_lifetime_list(st, count_lifetimes, &n),
+			 STORE_OK);
+	ck_assert_int_eq(n, 1);
+	ck_assert_int_eq(store_lifetime_end(st, "nope", &removed),
+			 STORE_NOTFOUND);
+	ck_assert_int_eq(store_lifetime_end(st, "job1", &removed), STORE_OK);
+	ck_assert_uint_eq(removed, 2);
+	ck_assert_int_eq(store_walk(st, "f", &f), STORE_NOTFOUND);
+	ck_assert_int_eq(store_walk(st, "d/sub", &f), STORE_NOTFOUND);
+	ck_assert(fsck_clean());
+	/* a lease that has already run out */
+	put("g", 1000, 2, NULL);
+	ck_assert_int_eq(store_walk(st, "g", &f), STORE_OK);
+	ck_assert_int_eq(store_lifetime_create(st, "lease", 1), STORE_OK);
+	ck_assert_int_eq(store_set_lifetime(st, f.ino, "lease"), STORE_OK);
+	ck_assert_int_eq(store_lifetime_expire(st, &ended), STORE_OK);
+	ck_assert_uint_eq(ended, 0);
+	ck_assert_int_eq(store_lifetime_extend(st, "lease", 1), STORE_OK);
+	ck_assert_int_eq(store_lifetime_extend(st, "nope", 1), STORE_NOTFOUND);
+	sleep(2);
+	ck_assert_int_eq(store_lifetime_expire(st, &ended), STORE_OK);
+	ck_assert_uint_eq(ended, 1);
+	ck_assert_int_eq(store_walk(st, "g", &f), STORE_NOTFOUND);
+	ck_assert(fsck_clean());
+}
+END_TEST
+
 static Suite *store_suite(void)
 {
 	Suite *s = suite_create("store");
@@ -707,6 +880,16 @@ static Suite *store_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_store_rollback_leaves_nothing);
 	tcase_add_test(tc, test_store_fsck_gc);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("writable");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, test_store_setattr);
+	tcase_add_test(tc, test_store_set_content);
+	tcase_add_test(tc, test_store_future);
+	tcase_add_test(tc, test_store_evict_on_read);
+	tcase_add_test(tc, test_store_lifetimes);
 	suite_add_tcase(s, tc);
 	return s;
 }
