@@ -1089,10 +1089,12 @@ store_rc store_mkfile(struct store *st, uint64_t parent, const char *name,
 	rc = dir_get(st, parent, &dir);
 	if (rc == STORE_OK)
 		rc = object_get(st, key, &o);
-	if (rc == STORE_OK)
-		rc = clear_slot(st, parent, name, flags);
+	/* claim first: replacing a file by itself must not drop the
+	 * object's last reference on the way */
 	if (rc == STORE_OK)
 		rc = ref_add(st, key, +1);
+	if (rc == STORE_OK)
+		rc = clear_slot(st, parent, name, flags);
 	if (rc == STORE_OK)
 		rc = node_insert(st, parent, name, &attr, o.size, key,
 				 type && *type ? type : (o.type[0] ? o.type :

@@ -290,7 +290,8 @@ store_rc store_read_chunk(struct store *st, const char *key, uint32_t idx,
  */
 store_rc store_begin(struct store *st);
 store_rc store_commit(struct store *st);
-/** Undo the batch.  Blobs written meanwhile stay for store_gc(). */
+/** Undo the batch.  Blobs it wrote for objects no row names any more are
+ * evicted (or, if a writer holds the store, left for store_gc()). */
 void store_rollback(struct store *st);
 
 /* Attributes for a new node.  mtime_ns 0 means now. */

@@ -424,6 +424,14 @@ START_TEST(test_store_dedupe_and_refs)
 				      STORE_REPLACE, NULL), STORE_OK);
 	ck_assert_int_eq(store_object_info(st, o.key, &o2), STORE_OK);
 	ck_assert_uint_eq(o2.refs, 2);
+	/* replacing a file by itself when it holds the only reference */
+	ck_assert_int_eq(store_unlink(st, STORE_ROOT_INO, "a"), STORE_OK);
+	ck_assert_int_eq(store_mkfile(st, STORE_ROOT_INO, "b", &a, o.key, NULL,
+				      STORE_REPLACE, NULL), STORE_OK);
+	ck_assert_int_eq(store_object_info(st, o.key, &o2), STORE_OK);
+	ck_assert_uint_eq(o2.refs, 1);
+	ck_assert_int_eq(store_mkfile(st, STORE_ROOT_INO, "a", &a, o.key, NULL,
+				      0, NULL), STORE_OK);
 	ck_assert_int_eq(store_unlink(st, STORE_ROOT_INO, "a"), STORE_OK);
 	ck_assert_int_eq(store_unlink(st, STORE_ROOT_INO, "b"), STORE_OK);
 	/* the last reference went: row and blob are gone */
