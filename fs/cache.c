@@ -442,7 +442,7 @@ static void label_of(struct fs_cache *c, uint64_t ino, char *buf, size_t len)
 static int fetch(struct fs_cache *c, struct fs_cache_obj *o, uint64_t ino)
 {
 	char tmp[PATH_MAX], label[PATH_LABEL];
-	const char *tmpname;
+	const char *tmpname, *why;
 	struct stat sb;
 	int fd, err = 0;
 	store_rc rc;
@@ -476,8 +476,13 @@ static int fetch(struct fs_cache *c, struct fs_cache_obj *o, uint64_t ino)
 	if (rc != STORE_OK) {
 		err = rc == STORE_NOSPC ? ENOSPC :
 		      rc == STORE_NOMEM ? ENOMEM : EIO;
-		store_log(STORE_LOG_ERR, "cannot resolve '%s' (key %s): %s",
-			  label, o->key, store_last_error());
+		why = store_last_error();
+		/* name the path and the key once, not twice */
+		if (strstr(why, label) && strstr(why, o->key))
+			store_log(STORE_LOG_ERR, "cannot resolve: %s", why);
+		else
+			store_log(STORE_LOG_ERR, "cannot resolve '%s' (key %s): "
+				  "%s", label, o->key, why);
 		goto fail;
 	}
 	if (fstat(fd, &sb) < 0 || (uint64_t)sb.st_size != o->size) {
