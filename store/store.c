@@ -1764,8 +1764,14 @@ static store_rc fetch_chunk(struct store *st, struct store_zdec *d,
 	return STORE_OK;
 }
 
-store_rc store_export_fd(struct store *st, const char *key, int fd,
-			 const char *label)
+/*
+ * Write @key's content to @fd.  Every chunk is checked against its digest
+ * in the (trusted) index before it is written, which covers every byte;
+ * with @whole the content is also hashed against the key (fsck --deep),
+ * which costs a second SHA-256 pass.
+ */
+static store_rc export(struct store *st, const char *key, int fd,
+		       const char *label, bool whole)
 {
 	struct store_sha256 *h = NULL;
 	struct store_zdec *d = NULL;
@@ -1797,11 +1803,17 @@ store_rc store_export_fd(struct store *st, const char *key, int fd,
 				label, key);
 		goto out;
 	}
-	h = store_sha256_new();
+	if (whole) {
+		h = store_sha256_new();
+		if (!h) {
+			rc = store_fail(STORE_NOMEM, "out of memory");
+			goto out;
+		}
+	}
 	d = store_zdec_new();
 	zbuf = malloc(ZSTD_compressBound(o.chunk_size));
 	buf = malloc(o.chunk_size);
-	if (!h || !d || !zbuf || !buf) {
+	if (!d || !zbuf || !buf) {
 		rc = store_fail(STORE_NOMEM, "out of memory");
 		goto out;
 	}
@@ -1809,7 +1821,7 @@ store_rc store_export_fd(struct store *st, const char *key, int fd,
 		rc = check_chunk(&o, &c[i], i);
 		if (rc == STORE_OK)
 			rc = fetch_chunk(st, d, &o, &c[i], i, zbuf, buf, label);
-		if (rc == STORE_OK)
+		if (rc == STORE_OK && h)
 			rc = store_sha256_update(h, buf, c[i].dsize);
 		if (rc != STORE_OK)
 			goto out;
@@ -1819,6 +1831,8 @@ store_rc store_export_fd(struct store *st, const char *key, int fd,
 			goto out;
 		}
 	}
+	if (!h)
+		goto out;
 	rc = store_sha256_final(h, digest);
 	if (rc != STORE_OK)
 		goto out;
@@ -1836,6 +1850,12 @@ out:
 	free(buf);
 	free(c);
 	return rc;
+}
+
+store_rc store_export_fd(struct store *st, const char *key, int fd,
+			 const char *label)
+{
+	return export(st, key, fd, label, false);
 }
 
 store_rc store_read_chunk(struct store *st, const char *key, uint32_t idx,
@@ -2251,7 +2271,7 @@ unlock:
 			rc = store_fail_errno(errno, "cannot open /dev/null");
 			goto out;
 		}
-		rc = store_export_fd(st, keys.keys[i], fd, keys.keys[i]);
+		rc = export(st, keys.keys[i], fd, keys.keys[i], true);
 		close(fd);
 		if (rc == STORE_CORRUPT || rc == STORE_IO) {
 			rep->corrupt++;

@@ -264,9 +264,10 @@ store_rc store_adopt(struct store *st, const char *key,
 
 /**
  * Write object @key's content to @fd, from the start, in order.  Every
- * chunk is checked against the index's digest before it is written, and
- * the whole content against the key at the end; on a mismatch nothing of
- * that chunk is written and STORE_CORRUPT is returned.  @label (a path)
+ * chunk is checked against the index's SHA-256 of it before it is
+ * written (so every byte is verified; the chunk digests were taken from
+ * the same bytes as the key); on a mismatch nothing of that chunk is
+ * written and STORE_CORRUPT is returned.  @label (a path)
  * names the object in messages.  Counts connector traffic in the metrics.
  */
 store_rc store_export_fd(struct store *st, const char *key, int fd,

@@ -5,6 +5,7 @@
  * Each test gets a fresh store in a temp dir from the fixture.
  */
 #include <check.h>
+#include <sqlite3.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -844,6 +845,27 @@ START_TEST(test_store_lifetimes)
 }
 END_TEST
 
+START_TEST(test_store_fsck_deep_whole_hash)
+{
+	struct store_fsck_report r;
+	sqlite3 *db = NULL;
+	char key[65], p[400], sql[300];
+
+	put("h", 9000, 6, key);
+	/* an index whose hash disagrees with chunk digests that verify */
+	snprintf(p, sizeof(p), "%s/index.db", spath);
+	ck_assert_int_eq(sqlite3_open(p, &db), SQLITE_OK);
+	snprintf(sql, sizeof(sql), "UPDATE objects SET hash = '%064d' WHERE"
+		 " key = '%s'", 0, key);
+	ck_assert_int_eq(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	ck_assert_int_eq(store_fsck(st, false, NULL, NULL, &r), STORE_OK);
+	ck_assert_uint_eq(r.corrupt, 0);
+	ck_assert_int_eq(store_fsck(st, true, NULL, NULL, &r), STORE_OK);
+	ck_assert_uint_eq(r.corrupt, 1);
+}
+END_TEST
+
 static Suite *store_suite(void)
 {
 	Suite *s = suite_create("store");
@@ -882,6 +904,7 @@ static Suite *store_suite(void)
 	tc = tcase_create("corrupt");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_store_corrupt_blob);
+	tcase_add_test(tc, test_store_fsck_deep_whole_hash);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("batches");
