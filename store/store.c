@@ -1451,6 +1451,194 @@ static store_rc grow_chunks(struct store_chunk **c, uint32_t *cap, uint32_t n)
 	return STORE_OK;
 }
 
+/*
+ * Chunks in flight.  Both ingest and export work in batches of a few
+ * chunks: worker threads compress (or fetch, decompress and verify) the
+ * chunks of one batch in parallel while the calling thread does the
+ * sequential part of the neighbouring batch (reading and hashing the
+ * whole input, or writing the output in order).  Two batches of
+ * BATCH_BYTES at most are alive at a time, so memory stays a few chunks
+ * whatever the object's size.
+ */
+#define BATCH_BYTES	(8u << 20)
+#define BATCH_MAX	16
+
+struct zjob {
+	char *in;			/* content, chunk_size bytes */
+	size_t len;			/* content bytes in @in */
+	char *out;			/* frame, bound bytes */
+	size_t olen;			/* frame bytes in @out */
+	uint8_t sha256[STORE_SHA256_LEN];
+	uint32_t idx;			/* chunk index in the object */
+	store_rc rc;
+	char err[256];			/* the worker's store_last_error() */
+};
+
+struct zbatch {
+	struct zjob *jobs;
+	unsigned n;			/* jobs in use */
+};
+
+struct zwork {
+	struct store *st;
+	unsigned cap;			/* jobs per batch */
+	size_t chunk, bound;
+	struct zbatch b[2];
+	struct store_pool *pool;
+	unsigned nthreads;
+	struct store_zenc **encs;	/* ingest: one per thread */
+	struct store_zdec **decs;	/* export: one per thread */
+	char **zbufs;			/* export: frame buffer per thread */
+	/* export */
+	const struct store_object *o;
+	const struct store_chunk *c;
+	const char *label;
+};
+
+static unsigned batch_cap(size_t chunk, uint64_t nchunks)
+{
+	unsigned cap = (unsigned)(BATCH_BYTES / chunk);
+
+	if (cap < 1)
+		cap = 1;
+	if (cap > BATCH_MAX)
+		cap = BATCH_MAX;
+	if (nchunks && cap > nchunks)
+		cap = (unsigned)nchunks;
+	return cap;
+}
+
+static void zwork_release(struct zwork *w)
+{
+	store_pool_free(w->pool);
+	for (unsigned t = 0; t < w->nthreads; t++) {
+		if (w->encs)
+			store_zenc_free(w->encs[t]);
+		if (w->decs)
+			store_zdec_free(w->decs[t]);
+		if (w->zbufs)
+			free(w->zbufs[t]);
+	}
+	free(w->encs);
+	free(w->decs);
+	free(w->zbufs);
+	for (int k = 0; k < 2; k++) {
+		for (unsigned i = 0; w->b[k].jobs && i < w->cap; i++) {
+			free(w->b[k].jobs[i].in);
+			free(w->b[k].jobs[i].out);
+		}
+		free(w->b[k].jobs);
+	}
+	memset(w, 0, sizeof(*w));
+}
+
+/* Set up batches and threads; @nchunks 0 means unknown (ingest). */
+static store_rc zwork_init(struct zwork *w, struct store *st, size_t chunk,
+			   uint64_t nchunks, size_t bound, bool ingest,
+			   int level)
+{
+	unsigned want = store_pool_default_threads();
+	store_rc rc = STORE_OK;
+
+	memset(w, 0, sizeof(*w));
+	w->st = st;
+	w->chunk = chunk;
+	w->bound = bound;
+	w->cap = batch_cap(chunk, nchunks);
+	if (nchunks && nchunks < 2)
+		want = 0;	/* one chunk: no thread is worth starting */
+	if (want) {
+		w->pool = store_pool_new(want);	/* NULL: run inline */
+	}
+	w->nthreads = store_pool_threads(w->pool);
+	for (int k = 0; k < 2; k++) {
+		w->b[k].jobs = calloc(w->cap, sizeof(struct zjob));
+		if (!w->b[k].jobs)
+			goto nomem;
+		for (unsigned i = 0; i < w->cap; i++) {
+			w->b[k].jobs[i].in = malloc(chunk);
+			w->b[k].jobs[i].out = ingest ? malloc(bound) : NULL;
+			if (!w->b[k].jobs[i].in ||
+			    (ingest && !w->b[k].jobs[i].out))
+				goto nomem;
+		}
+	}
+	if (ingest) {
+		w->encs = calloc(w->nthreads, sizeof(*w->encs));
+		if (!w->encs)
+			goto nomem;
+		for (unsigned t = 0; t < w->nthreads && rc == STORE_OK; t++)
+			rc = store_zenc_new(level, chunk, &w->encs[t]);
+	} else {
+		w->decs = calloc(w->nthreads, sizeof(*w->decs));
+		w->zbufs = calloc(w->nthreads, sizeof(*w->zbufs));
+		if (!w->decs || !w->zbufs)
+			goto nomem;
+		for (unsigned t = 0; t < w->nthreads; t++) {
+			w->decs[t] = store_zdec_new();
+			w->zbufs[t] = malloc(bound);
+			if (!w->decs[t] || !w->zbufs[t])
+				goto nomem;
+		}
+	}
+	if (rc != STORE_OK)
+		zwork_release(w);
+	return rc;
+nomem:
+	zwork_release(w);
+	return store_fail(STORE_NOMEM, "out of memory");
+}
+
+static void job_fail(struct zjob *j, store_rc rc)
+{
+	j->rc = rc;
+	snprintf(j->err, sizeof(j->err), "%s", store_last_error());
+}
+
+static void compress_item(void *ctx, unsigned t, unsigned i)
+{
+	struct zwork *w = ctx;
+	struct zjob *j = &w->b[0].jobs[i];
+	store_rc rc;
+
+	rc = store_zenc_compress(w->encs[t], j->in, j->len, j->out, w->bound,
+				 &j->olen);
+	if (rc == STORE_OK)
+		rc = store_sha256(j->in, j->len, j->sha256);
+	if (rc != STORE_OK)
+		job_fail(j, rc);
+}
+
+/* Read up to a batch of chunks from @fd into @b, hashing them into @h.
+ * *eof is set when the input ended. */
+static store_rc read_batch(struct zwork *w, struct zbatch *b, int fd,
+			   const char *label, struct store_sha256 *h,
+			   bool *eof)
+{
+	store_rc rc;
+
+	b->n = 0;
+	while (b->n < w->cap && !*eof) {
+		struct zjob *j = &b->jobs[b->n];
+		ssize_t got = store_read_full(fd, j->in, w->chunk);
+
+		if (got < 0)
+			return store_fail_errno(errno, "cannot read '%s'",
+						label);
+		if ((size_t)got < w->chunk)
+			*eof = true;
+		if (got == 0)
+			break;
+		j->len = (size_t)got;
+		j->rc = STORE_OK;
+		rc = store_sha256_update(h, j->in, j->len);
+		if (rc != STORE_OK)
+			return rc;
+		b->n++;
+	}
+	return STORE_OK;
+}
+
 /* Writes a blob from @fd to the connector; on success the blob is still
  * uncommitted in *putp, and @o/@chunks describe it. */
 static store_rc compress_fd(struct store *st, int fd, const char *label,
@@ -1463,64 +1651,80 @@ static store_rc compress_fd(struct store *st, int fd, const char *label,
 	struct store_sha256 *h = NULL;
 	struct store_zenc *enc = NULL;
 	struct store_chunk *c = NULL;
+	struct zwork w;
 	uint8_t digest[STORE_SHA256_LEN];
 	uint32_t n = 0, cap = 0;
 	uint64_t coff = 0, size = 0;
+	bool eof = false;
 	const void *z;
-	size_t zlen;
-	char *buf = NULL;
-	store_rc rc;
+	size_t zlen = 0;
+	store_rc rc, rrc;
 
 	*putp = NULL;
 	*chunks = NULL;
 	*sniff_len = 0;
-	buf = malloc(chunk);
 	h = store_sha256_new();
-	if (!buf || !h) {
-		rc = store_fail(STORE_NOMEM, "out of memory");
-		goto out;
-	}
+	if (!h)
+		return store_fail(STORE_NOMEM, "out of memory");
 	rc = store_zenc_new(level, chunk, &enc);
+	if (rc != STORE_OK) {
+		store_sha256_free(h);
+		return rc;
+	}
+	rc = zwork_init(&w, st, chunk, 0, store_zenc_bound(enc), true, level);
 	if (rc != STORE_OK)
-		goto out;
+		goto out_enc;
 	rc = st->conn->ops->put_begin(st->conn, &put);
 	if (rc != STORE_OK)
 		goto out;
-	for (;;) {
-		ssize_t got = store_read_full(fd, buf, chunk);
-
-		if (got < 0) {
-			rc = store_fail_errno(errno, "cannot read '%s'", label);
-			goto out;
-		}
-		if (got == 0)
-			break;
-		if (n == 0) {
-			*sniff_len = (size_t)got < TYPE_SNIFF ?
-				     (size_t)got : TYPE_SNIFF;
-			memcpy(sniff, buf, *sniff_len);
-		}
-		rc = grow_chunks(&c, &cap, n);
-		if (rc == STORE_OK)
-			rc = store_sha256_update(h, buf, (size_t)got);
-		if (rc == STORE_OK)
-			rc = store_sha256(buf, (size_t)got, c[n].sha256);
-		if (rc == STORE_OK)
-			rc = store_zenc_frame(enc, buf, (size_t)got, &z, &zlen);
-		if (rc == STORE_OK)
-			rc = st->conn->ops->put_write(put, z, zlen);
-		if (rc != STORE_OK)
-			goto out;
-		c[n].coff = coff;
-		c[n].csize = (uint32_t)zlen;
-		c[n].dsize = (uint32_t)got;
-		coff += zlen;
-		size += (uint64_t)got;
-		n++;
-		if ((size_t)got < chunk)
-			break;
+	rc = read_batch(&w, &w.b[0], fd, label, h, &eof);
+	if (rc == STORE_OK && w.b[0].n) {
+		*sniff_len = w.b[0].jobs[0].len < TYPE_SNIFF ?
+			     w.b[0].jobs[0].len : TYPE_SNIFF;
+		memcpy(sniff, w.b[0].jobs[0].in, *sniff_len);
 	}
-	rc = store_zenc_seektable(enc, &z, &zlen);
+	while (rc == STORE_OK && w.b[0].n) {
+		struct zbatch *cur = &w.b[0];
+
+		store_pool_start(w.pool, cur->n, compress_item, &w);
+		/* the next batch is read and hashed meanwhile */
+		rrc = read_batch(&w, &w.b[1], fd, label, h, &eof);
+		store_pool_wait(w.pool, cur->n, compress_item, &w);
+		for (unsigned i = 0; i < cur->n && rc == STORE_OK; i++) {
+			struct zjob *j = &cur->jobs[i];
+
+			if (j->rc != STORE_OK) {
+				rc = store_fail(j->rc, "%s", j->err);
+				break;
+			}
+			rc = grow_chunks(&c, &cap, n);
+			if (rc == STORE_OK)
+				rc = st->conn->ops->put_write(put, j->out,
+							      j->olen);
+			if (rc == STORE_OK)
+				rc = store_zenc_note(enc, j->out, j->olen,
+						     j->len);
+			if (rc != STORE_OK)
+				break;
+			memcpy(c[n].sha256, j->sha256, STORE_SHA256_LEN);
+			c[n].coff = coff;
+			c[n].csize = (uint32_t)j->olen;
+			c[n].dsize = (uint32_t)j->len;
+			coff += j->olen;
+			size += j->len;
+			n++;
+		}
+		if (rc == STORE_OK)
+			rc = rrc;
+		{
+			struct zbatch t = w.b[0];
+
+			w.b[0] = w.b[1];
+			w.b[1] = t;
+		}
+	}
+	if (rc == STORE_OK)
+		rc = store_zenc_seektable(enc, &z, &zlen);
 	if (rc == STORE_OK)
 		rc = st->conn->ops->put_write(put, z, zlen);
 	if (rc == STORE_OK)
@@ -1542,9 +1746,10 @@ static store_rc compress_fd(struct store *st, int fd, const char *label,
 out:
 	if (put)
 		st->conn->ops->put_abort(put);
+	zwork_release(&w);
+out_enc:
 	store_zenc_free(enc);
 	store_sha256_free(h);
-	free(buf);
 	free(c);
 	return rc;
 }
@@ -1764,6 +1969,32 @@ static store_rc fetch_chunk(struct store *st, struct store_zdec *d,
 	return STORE_OK;
 }
 
+static void fetch_item(void *ctx, unsigned t, unsigned i)
+{
+	struct zwork *w = ctx;
+	struct zjob *j = &w->b[0].jobs[i];
+	store_rc rc;
+
+	rc = check_chunk(w->o, &w->c[j->idx], j->idx);
+	if (rc == STORE_OK)
+		rc = fetch_chunk(w->st, w->decs[t], w->o, &w->c[j->idx],
+				 j->idx, w->zbufs[t], j->in, w->label);
+	j->rc = rc;
+	if (rc != STORE_OK)
+		job_fail(j, rc);
+}
+
+/* Fill batch @b with the next chunks from *next on. */
+static void plan_batch(struct zwork *w, struct zbatch *b, uint32_t *next)
+{
+	b->n = 0;
+	while (b->n < w->cap && *next < w->o->nchunks) {
+		b->jobs[b->n].idx = (*next)++;
+		b->jobs[b->n].rc = STORE_OK;
+		b->n++;
+	}
+}
+
 /*
  * Write @key's content to @fd.  Every chunk is checked against its digest
  * in the (trusted) index before it is written, which covers every byte;
@@ -1774,14 +2005,16 @@ static store_rc export(struct store *st, const char *key, int fd,
 		       const char *label, bool whole)
 {
 	struct store_sha256 *h = NULL;
-	struct store_zdec *d = NULL;
 	struct store_chunk *c = NULL;
 	struct store_object o;
+	struct zwork w;
 	uint8_t digest[STORE_SHA256_LEN];
 	char hex[STORE_KEY_HEX + 1];
-	void *zbuf = NULL, *buf = NULL;
+	uint32_t next = 0;
+	bool started = false;
 	store_rc rc;
 
+	memset(&w, 0, sizeof(w));
 	if (!label)
 		label = key;
 	if (!store_is_key(key))
@@ -1803,6 +2036,11 @@ static store_rc export(struct store *st, const char *key, int fd,
 				label, key);
 		goto out;
 	}
+	if (!valid_chunk_size(o.chunk_size)) {
+		rc = store_fail(STORE_CORRUPT, "object '%s' has a bad chunk"
+				" size", key);
+		goto out;
+	}
 	if (whole) {
 		h = store_sha256_new();
 		if (!h) {
@@ -1810,24 +2048,56 @@ static store_rc export(struct store *st, const char *key, int fd,
 			goto out;
 		}
 	}
-	d = store_zdec_new();
-	zbuf = malloc(ZSTD_compressBound(o.chunk_size));
-	buf = malloc(o.chunk_size);
-	if (!d || !zbuf || !buf) {
-		rc = store_fail(STORE_NOMEM, "out of memory");
-		goto out;
-	}
-	for (uint32_t i = 0; i < o.nchunks; i++) {
-		rc = check_chunk(&o, &c[i], i);
-		if (rc == STORE_OK)
-			rc = fetch_chunk(st, d, &o, &c[i], i, zbuf, buf, label);
-		if (rc == STORE_OK && h)
-			rc = store_sha256_update(h, buf, c[i].dsize);
+	if (o.nchunks) {
+		rc = zwork_init(&w, st, o.chunk_size, o.nchunks,
+				ZSTD_compressBound(o.chunk_size), false, 0);
 		if (rc != STORE_OK)
 			goto out;
-		if (store_write_all(fd, buf, c[i].dsize) < 0) {
-			rc = store_fail_errno(errno, "cannot write '%s'",
-					      label);
+	}
+	w.o = &o;
+	w.c = c;
+	w.label = label;
+	if (o.nchunks) {
+		plan_batch(&w, &w.b[0], &next);
+		store_pool_start(w.pool, w.b[0].n, fetch_item, &w);
+		started = true;
+	}
+	while (started) {
+		struct zbatch done;
+
+		store_pool_wait(w.pool, w.b[0].n, fetch_item, &w);
+		started = false;
+		/* swap, start the next batch, then write this one */
+		done = w.b[0];
+		w.b[0] = w.b[1];
+		w.b[1] = done;
+		plan_batch(&w, &w.b[0], &next);
+		if (w.b[0].n) {
+			store_pool_start(w.pool, w.b[0].n, fetch_item, &w);
+			started = true;
+		}
+		for (unsigned i = 0; i < done.n; i++) {
+			struct zjob *j = &done.jobs[i];
+
+			if (j->rc != STORE_OK) {
+				rc = store_fail(j->rc, "%s", j->err);
+				break;
+			}
+			if (h)
+				rc = store_sha256_update(h, j->in,
+							 c[j->idx].dsize);
+			if (rc != STORE_OK)
+				break;
+			if (store_write_all(fd, j->in, c[j->idx].dsize) < 0) {
+				rc = store_fail_errno(errno, "cannot write"
+						      " '%s'", label);
+				break;
+			}
+		}
+		if (rc != STORE_OK) {
+			if (started)
+				store_pool_wait(w.pool, w.b[0].n, fetch_item,
+						&w);
 			goto out;
 		}
 	}
@@ -1844,10 +2114,8 @@ static store_rc export(struct store *st, const char *key, int fd,
 				key);
 	}
 out:
+	zwork_release(&w);
 	store_sha256_free(h);
-	store_zdec_free(d);
-	free(zbuf);
-	free(buf);
 	free(c);
 	return rc;
 }

@@ -121,6 +121,30 @@ ssize_t store_read_full(int fd, void *buf, size_t len);
  * file). */
 int store_pread_all(int fd, void *buf, size_t len, uint64_t off);
 
+/* ---- pool.c: worker threads for one parallel loop at a time ---- */
+
+/* One item of a loop: @worker is the running thread's index, from 0 to
+ * store_pool_threads() - 1 (the caller is the last). */
+typedef void (*store_pool_fn)(void *ctx, unsigned worker, unsigned i);
+struct store_pool;
+
+/** Workers worth starting on this machine: online CPUs - 1, at most 7. */
+unsigned store_pool_default_threads(void);
+/** A pool of @nthreads workers (0 is fine: the caller does it all), or
+ * NULL when out of memory or threads.  Free with store_pool_free(). */
+struct store_pool *store_pool_new(unsigned nthreads);
+void store_pool_free(struct store_pool *p);
+/** Threads taking part in a loop: the workers and the caller. */
+unsigned store_pool_threads(const struct store_pool *p);
+/** Start running @fn for items 0..@n-1 on the workers; returns at once.
+ * One loop at a time: the caller must store_pool_wait() before the next. */
+void store_pool_start(struct store_pool *p, unsigned n, store_pool_fn fn,
+		      void *ctx);
+/** Take part in the loop started with the same arguments until every item
+ * is done.  With @p NULL, runs the whole loop in the caller. */
+void store_pool_wait(struct store_pool *p, unsigned n, store_pool_fn fn,
+		     void *ctx);
+
 /* ---- index.c: the caller holds st->lock ---- */
 
 /** Open (with @create: create, schema and root) the index at @dbpath into

@@ -199,6 +199,57 @@ store_rc store_zenc_frame(struct store_zenc *e, const void *src, size_t len,
 	return STORE_OK;
 }
 
+store_rc store_zenc_compress(struct store_zenc *e, const void *src,
+			     size_t len, void *dst, size_t cap, size_t *dlen)
+{
+	size_t r;
+
+	*dlen = 0;
+	if (len < 1 || len > e->chunk_size)
+		return store_fail(STORE_INVAL,
+				  "chunk of %zu bytes is not in 1..%zu",
+				  len, e->chunk_size);
+	if (cap < e->frame_cap)
+		return store_fail(STORE_INVAL, "frame buffer of %zu bytes is"
+				  " below the bound %zu", cap, e->frame_cap);
+	r = ZSTD_compress2(e->cctx, dst, cap, src, len);
+	if (ZSTD_isError(r))
+		return store_fail(ZSTD_getErrorCode(r) ==
+				  ZSTD_error_memory_allocation ?
+				  STORE_NOMEM : STORE_IO,
+				  "cannot compress chunk: %s",
+				  ZSTD_getErrorName(r));
+	assert(r >= 4 && r <= cap && r <= UINT32_MAX);
+	*dlen = r;
+	return STORE_OK;
+}
+
+store_rc store_zenc_note(struct store_zenc *e, const void *frame,
+			 size_t flen, size_t dsize)
+{
+	struct zent *ent;
+	store_rc rc;
+
+	if (flen < 4 || flen > UINT32_MAX || dsize < 1 ||
+	    dsize > e->chunk_size)
+		return store_fail(STORE_INVAL, "frame of %zu bytes for %zu"
+				  " content bytes cannot be noted", flen,
+				  dsize);
+	rc = grow_entries(e);
+	if (rc != STORE_OK)
+		return rc;
+	ent = &e->ents[e->nents++];
+	ent->csize = (uint32_t)flen;
+	ent->dsize = (uint32_t)dsize;
+	ent->checksum = get_le32((const uint8_t *)frame + flen - 4);
+	return STORE_OK;
+}
+
+size_t store_zenc_bound(const struct store_zenc *e)
+{
+	return e->frame_cap;
+}
+
 store_rc store_zenc_seektable(struct store_zenc *e, const void **dst,
 			      size_t *dlen)
 {

@@ -57,6 +57,23 @@ store_rc store_zenc_frame(struct store_zenc *e, const void *src, size_t len,
 			  const void **dst, size_t *dlen);
 
 /**
+ * Compress @len (1..chunk_size) bytes at @src as one frame into @dst of
+ * @cap bytes (at least store_zenc_bound()), *without* remembering it: for
+ * worker threads, each with its own encoder, whose frames one encoder
+ * then notes in order with store_zenc_note().
+ */
+store_rc store_zenc_compress(struct store_zenc *e, const void *src,
+			     size_t len, void *dst, size_t cap, size_t *dlen);
+
+/** Remember frame @frame (@flen bytes, holding @dsize content bytes, made
+ * by store_zenc_compress with the same settings) as the next entry. */
+store_rc store_zenc_note(struct store_zenc *e, const void *frame,
+			 size_t flen, size_t dsize);
+
+/** Bytes one frame of @e may need: ZSTD_compressBound(chunk_size). */
+size_t store_zenc_bound(const struct store_zenc *e);
+
+/**
  * The seek table (skippable frame + footer) for all frames so far.
  * Borrowed, valid until the next call on @e.  Frames counted so far are
  * forgotten afterwards so that @e may encode the next blob.

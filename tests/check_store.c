@@ -866,6 +866,52 @@ START_TEST(test_store_fsck_deep_whole_hash)
 }
 END_TEST
 
+START_TEST(test_store_object_many_batches)
+{
+	struct store_put_opts po = { 4096, 1 };
+	struct store_object o;
+	struct stat sb;
+	char out[300], cmd[700], p[400];
+	size_t len = 70 * 4096 + 5;
+	unsigned char b;
+	int in = make_fd(len, 21, true), fd, bf;
+
+	/* more chunks than one batch holds, so batches overlap */
+	ck_assert_int_eq(store_ingest_fd(st, in, "in", &po, &o), STORE_OK);
+	ck_assert_uint_eq(o.nchunks, 71);
+	snprintf(out, sizeof(out), "%s/out", dir);
+	fd = open(out, O_CREAT | O_TRUNC | O_WRONLY, 0600);
+	ck_assert_int_eq(store_export_fd(st, o.key, fd, "x"), STORE_OK);
+	close(fd);
+	snprintf(cmd, sizeof(cmd), "cmp -s /proc/%d/fd/%d '%s'",
+		 (int)getpid(), in, out);
+	lseek(in, 0, SEEK_SET);
+	ck_assert_int_eq(system(cmd), 0);
+	close(in);
+	/* a bad chunk in the middle: what came before it is written, the
+	 * bad chunk and everything after it is not */
+	snprintf(p, sizeof(p), "%s/objects/%.2s/%s", spath, o.key, o.key);
+	bf = open(p, O_RDWR);
+	ck_assert_int_ge(bf, 0);
+	{
+		/* incompressible 4 KiB chunks at level 1 are stored raw:
+		 * frame 40 starts after 40 equal frames */
+		off_t at = (off_t)(o.stored_size / 71) * 40 + 100;
+
+		ck_assert_int_eq(pread(bf, &b, 1, at), 1);
+		b ^= 0xff;
+		ck_assert_int_eq(pwrite(bf, &b, 1, at), 1);
+	}
+	close(bf);
+	fd = open(out, O_CREAT | O_TRUNC | O_WRONLY, 0600);
+	ck_assert_int_eq(store_export_fd(st, o.key, fd, "x"), STORE_CORRUPT);
+	close(fd);
+	ck_assert_int_eq(stat(out, &sb), 0);
+	ck_assert_int_lt(sb.st_size, 41 * 4096);
+	ck_assert_int_eq(sb.st_size % 4096, 0);
+}
+END_TEST
+
 static Suite *store_suite(void)
 {
 	Suite *s = suite_create("store");
@@ -894,6 +940,7 @@ static Suite *store_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_store_object_roundtrip);
+	tcase_add_test(tc, test_store_object_many_batches);
 	tcase_add_test(tc, test_store_dedupe_and_refs);
 	tcase_add_test(tc, test_store_mkfile_unknown_key);
 	tcase_add_test(tc, test_store_read_chunk);
