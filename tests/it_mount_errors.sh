@@ -1,0 +1,155 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# it_mount_errors.sh - every error case of the mount: bad store or
+# mountpoint (one clear line, nothing mounted); a missing blob and a
+# flipped byte (EIO, a log line naming path and key, the error counted,
+# never wrong bytes, every other file still served); a full cache
+# directory (EIO/ENOSPC, nothing partial left, success once space is
+# freed); a daemon killed (pxfs umount cleans up) or sent SIGTERM (it
+# unmounts itself); -o ro.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/mount_lib.sh"
+need_fuse
+
+S=$T/store
+D=$T/data
+M=$T/mnt
+mkdir -p "$D" "$M"
+printf 'good\n' >"$D/good"
+printf 'gone\n' >"$D/gone"
+head -c 300000 /dev/urandom >"$D/flipped"
+head -c 2000000 /dev/urandom >"$D/big"
+expect_ok "$PXFS" init "$S" --chunk-size 64K
+expect_ok "$PXFS" put "$S" "$D"/*
+
+nothing_mounted() {
+	! is_mounted "$M" || fail "something got mounted on '$M'"
+}
+
+# ---- before mounting: one clear line, exit 1, nothing mounted -----------
+expect_fail "$PXFS" mount "$T/nostore" "$M"
+expect_err "no such store"
+nothing_mounted
+mkdir "$T/notastore"
+printf 'x\n' >"$T/notastore/junk"
+expect_fail "$PXFS" mount "$T/notastore" "$M"
+expect_err "not a pxfs store"
+expect_fail "$PXFS" mount "$D/good" "$M"
+expect_err "not a pxfs store"
+nothing_mounted
+expect_fail "$PXFS" mount "$S" "$T/nomnt"
+expect_err "mountpoint '.*nomnt' does not exist"
+expect_fail "$PXFS" mount "$S" "$D/good"
+expect_err "not a directory"
+expect_fail "$PXFS" mount "$S" "$D"
+expect_err "not empty"
+expect_fail "$PXFS" mount "$S" "$M" --cache-dir "$D/good/sub"
+nothing_mounted
+expect_usage "$PXFS" mount "$S"
+expect_usage "$PXFS" mount "$S" "$M" extra
+expect_usage "$PXFS" mount "$S" "$M" -o frob
+expect_usage "$PXFS" mount "$S" "$M" --cache-size lots
+expect_usage "$PXFS" mount "$S" "$M" --bogus
+expect_fail "$PXFS" umount "$M"
+expect_err "not mounted"
+expect_fail "$PXFS" umount "$T/nomnt"
+expect_usage "$PXFS" umount
+nothing_mounted
+
+# ---- a missing blob and a flipped byte: EIO, logged, counted --------------
+kgone=$(key_of "$S" /gone)
+kflip=$(key_of "$S" /flipped)
+mv "$(blob_of "$S" "$kgone")" "$T/saved-blob"
+python3 - "$(blob_of "$S" "$kflip")" <<'EOF'
+import os, sys
+p = sys.argv[1]
+b = bytearray(open(p, "rb").read())
+b[len(b) // 2] ^= 0x40		# inside a frame, not the seek table
+os.chmod(p, 0o600)
+open(p, "wb").write(b)
+EOF
+mount_fg "$S" "$M" "$T/log" --cache-dir "$T/cache"
+_run cat "$M/gone"
+[ "$RC" -ne 0 ] && [ -z "$OUT" ] || fail "read a missing blob: '$OUT'"
+expect_err "Input/output error"
+grep -q "'/gone'.*$kgone\|$kgone.*'/gone'" "$T/log" ||
+	fail "no log line naming /gone and its key: $(cat "$T/log")"
+_run cat "$M/flipped"
+[ "$RC" -ne 0 ] && [ -z "$OUT" ] || fail "served a corrupt blob"
+expect_err "Input/output error"
+grep -q "'/flipped'.*$kflip\|$kflip.*'/flipped'" "$T/log" ||
+	fail "no log line naming /flipped and its key"
+_run dd if="$M/flipped" bs=1 skip=5 count=10 status=none
+[ "$RC" -ne 0 ] && [ -z "$OUT" ] || fail "dd served a corrupt blob"
+[ "$(xattr "$M/flipped" user.pxfs.resolved)" = 0 ] || fail "resolved=1"
+[ "$(mstat "$M" 'd["errors"] >= 3 and d["connector"]["corrupt"] >= 1')" = \
+  True ] || fail "errors not counted: $(mstat "$M" 'd')"
+# the daemon keeps serving everything else, metadata included
+[ "$(cat "$M/good")" = good ] || fail "good after errors"
+cmp "$M/big" "$D/big" || fail "big after errors"
+[ "$(stat -c %s "$M/gone")" = 5 ] || fail "metadata of a missing blob"
+[ -z "$(find "$T/cache" -name '.tmp.*')" ] || fail "partial files left"
+[ ! -e "$T/cache/$kgone" ] && [ ! -e "$T/cache/$kflip" ] ||
+	fail "a bad object is in the cache"
+# once the blob is back, the same mount serves it
+mv "$T/saved-blob" "$(blob_of "$S" "$kgone")"
+[ "$(cat "$M/gone")" = gone ] || fail "gone after its blob came back"
+unmount "$M"
+wait "$FG_PID" || fail "mount -f exited with $?"
+grep -q "serving" "$T/log" || fail "no log: $(cat "$T/log")"
+
+# ---- a daemon that died: pxfs umount cleans up ---------------------------
+mount_bg "$S" "$M" --cache-dir "$T/cache"
+pid=$(mstat "$M" 'd["pid"]')
+kill -9 "$pid"
+wait_gone "$pid" || fail "daemon $pid did not die"
+_run ls "$M"
+expect_err "Transport endpoint is not connected"
+expect_fail "$PXFS" mount "$S" "$M" --cache-dir "$T/cache"
+expect_err "daemon died"
+expect_ok "$PXFS" umount "$M"
+nothing_mounted
+[ -z "$(ls -A "$M")" ] || fail "mountpoint not empty after cleanup"
+
+# ---- SIGTERM: the daemon unmounts and exits ------------------------------
+mount_bg "$S" "$M" --cache-dir "$T/cache"
+pid=$(mstat "$M" 'd["pid"]')
+kill -TERM "$pid"
+wait_gone "$pid" || fail "daemon $pid still running after SIGTERM"
+nothing_mounted
+# (a background job ignores SIGINT: libfuse leaves an ignored signal be)
+mount_fg "$S" "$M" "$T/log2" --cache-dir "$T/cache"
+kill -TERM "$FG_PID"
+wait "$FG_PID" || fail "mount -f exited $? after SIGTERM"
+nothing_mounted
+
+# ---- -o ro ---------------------------------------------------------------
+mount_bg "$S" "$M" -o ro --cache-dir "$T/cache"
+awk -v m="$M" '$2 == m { print $4 }' /proc/mounts | grep -q '^ro,' ||
+	fail "-o ro did not mount read-only"
+[ "$(cat "$M/good")" = good ] || fail "read with -o ro"
+unmount "$M"
+
+# ---- a full cache directory: EIO/ENOSPC, nothing left, then success -----
+if is_root; then
+	F=$T/small
+	mkdir "$F"
+	mount -t tmpfs -o size=2m tmpfs "$F" || fail "cannot mount a tmpfs"
+	at_exit "umount -l '$F'"
+	mkdir "$F/cache"
+	mount_fg "$S" "$M" "$T/log3" --cache-dir "$F/cache"
+	head -c 1500000 /dev/zero >"$F/filler"
+	_run cat "$M/big"
+	[ "$RC" -ne 0 ] && [ -z "$OUT" ] || fail "big read from a full cache"
+	printf '%s\n' "$ERR" | grep -Eq 'Input/output error|No space left' ||
+		fail "full cache: $ERR"
+	grep -q "No space left" "$T/log3" || fail "no log line: $(cat "$T/log3")"
+	[ "$(ls -A "$F/cache")" = .lock ] ||
+		fail "left in the full cache: $(ls -A "$F/cache")"
+	[ "$(cat "$M/good")" = good ] || fail "small file with a full cache"
+	rm "$F/filler"
+	cmp "$M/big" "$D/big" || fail "big once space was freed"
+	unmount "$M"
+	wait "$FG_PID" || fail "mount -f exited with $?"
+	umount "$F"
+fi

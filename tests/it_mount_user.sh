@@ -1,0 +1,83 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# it_mount_user.sh - an ordinary user (uid 65534) mounts a store it owns,
+# reads through it, resolves, and unmounts through fusermount3; its default
+# cache directory is under its $HOME; SIGTERM and a killed daemon are
+# cleaned up as for root.  Needs root to become that user.  Where /dev/fuse
+# is closed to other users (mode 0600 without udev's 0666), the test opens
+# it to all for its duration and puts the old mode back at exit.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/mount_lib.sh"
+need_fuse
+is_root || skip "needs root to run as another user"
+command -v setpriv >/dev/null || skip "no setpriv"
+command -v fusermount3 >/dev/null || fail "fusermount3 is required"
+
+U=65534
+as_user() {
+	setpriv --reuid=$U --regid=$U --clear-groups \
+		env HOME="$T/u/home" XDG_CACHE_HOME= "$@"
+}
+# everything the user touches is below $T: let it in
+chmod 755 "$T"
+d=$T
+while [ "$d" != / ]; do
+	d=$(dirname "$d")
+	[ -x "$d" ] || skip "'$d' is closed to other users"
+done
+as_user test -x "$PXFS" || skip "'$PXFS' cannot be run by uid $U"
+if ! as_user sh -c 'exec 3<>/dev/fuse' 2>/dev/null; then
+	mode=$(stat -c %a /dev/fuse)
+	chmod 0666 /dev/fuse
+	at_exit "chmod $mode /dev/fuse"
+fi
+
+# the user's own directory: its store, mountpoint, home and data
+W=$T/u
+S=$W/store
+M=$W/mnt
+mkdir "$W" "$W/home" "$M"
+printf 'mine\n' >"$W/f.txt"
+head -c 500000 /dev/urandom >"$W/r.bin"
+chown -R $U:$U "$W"
+expect_ok as_user "$PXFS" init "$S"
+expect_ok as_user "$PXFS" put "$S" "$W/f.txt" "$W/r.bin"
+
+at_exit "_force_unmount '$M'"
+expect_ok as_user "$PXFS" mount "$S" "$M"
+is_mounted "$M" || fail "not mounted"
+awk -v m="$M" '$2 == m { print $4 }' /proc/mounts |
+	grep -q "user_id=$U" || fail "not the user's mount"
+[ "$(as_user cat "$M/f.txt")" = mine ] || fail "user read"
+as_user cmp "$M/r.bin" "$W/r.bin" || fail "user cmp"
+# without allow_other, other users (root included) are kept out
+_run cat "$M/f.txt"
+[ "$RC" -ne 0 ] || fail "root read a mount without allow_other"
+id=$(as_user getfattr --absolute-names --only-values -n user.pxfs.stats "$M" |
+	python3 -c 'import json,sys; print(json.load(sys.stdin)["cache"]["dir"])')
+case $id in
+"$W/home/.cache/pxfs/"*) ;;
+*) fail "default cache dir '$id'" ;;
+esac
+[ "$(stat -c %U:%a "$id")" = nobody:700 ] || fail "cache dir $(stat -c %U:%a "$id")"
+as_user sh -c "touch '$M/new'" 2>/dev/null && fail "user wrote to the mount"
+expect_ok as_user "$PXFS" resolve "$M/r.bin"
+expect_ok as_user "$PXFS" umount "$M"
+! is_mounted "$M" || fail "still mounted"
+
+# SIGTERM from the user
+expect_ok as_user "$PXFS" mount "$S" "$M"
+pid=$(as_user getfattr --absolute-names --only-values -n user.pxfs.stats "$M" |
+	python3 -c 'import json,sys; print(json.load(sys.stdin)["pid"])')
+as_user kill -TERM "$pid"
+wait_gone "$pid" || fail "daemon still running after SIGTERM"
+! is_mounted "$M" || fail "still mounted after SIGTERM"
+
+# a killed daemon: the user cleans up with pxfs umount (fusermount3 -u -z)
+expect_ok as_user "$PXFS" mount "$S" "$M"
+pid=$(pgrep -u $U -f "pxfs mount $S $M" | head -n 1)
+[ -n "$pid" ] || fail "no daemon"
+kill -9 "$pid"
+wait_gone "$pid" || fail "daemon did not die"
+expect_ok as_user "$PXFS" umount "$M"
+! is_mounted "$M" || fail "dead mount not cleaned up"
