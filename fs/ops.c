@@ -786,8 +786,16 @@ static void fs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 	struct sbuf b = { 0 };
 	int err;
 
-	/* security.selinux, system.posix_acl_*, ...: no work at all */
-	if (strncmp(name, XATTR_PREFIX, strlen(XATTR_PREFIX)) != 0) {
+	/*
+	 * ls -l asks security.selinux and system.posix_acl_access of every
+	 * file.  A namespace we do not serve at all gets EOPNOTSUPP, as the
+	 * VFS answers for a prefix without a handler: ls (and libacl,
+	 * libselinux users) then stop asking for the rest of the device,
+	 * which saves two round trips per file.  Other user.* names: ENODATA.
+	 */
+	if (strncmp(name, "user.", 5) != 0) {
+		fuse_reply_err(req, EOPNOTSUPP);
+	} else if (strncmp(name, XATTR_PREFIX, strlen(XATTR_PREFIX)) != 0) {
 		fuse_reply_err(req, ENODATA);
 	} else if (ino == FUSE_ROOT_ID) {
 		if (strcmp(name, XATTR_STATS) != 0)
