@@ -15,6 +15,8 @@
  * error naming the line, never silently ignored.
  */
 #include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,7 +30,25 @@ enum {
 	HAVE_CHUNK = 1 << 3,
 	HAVE_LEVEL = 1 << 4,
 	HAVE_FILE_DIR = 1 << 5,
+	HAVE_REDIS_URL = 1 << 6,
+	HAVE_REDIS_PREFIX = 1 << 7,
+	HAVE_REDIS_PWFILE = 1 << 8,
+	HAVE_REDIS_CONNECT = 1 << 9,
+	HAVE_REDIS_COMMAND = 1 << 10,
 };
+
+/* A value that may be written back as one config line. */
+static bool is_plain(const char *v, size_t cap)
+{
+	size_t n = strlen(v);
+
+	if (n >= cap)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)v[i] < 0x20 || v[i] == 0x7f)
+			return false;
+	return true;
+}
 
 static bool is_space(char c)
 {
@@ -101,7 +121,7 @@ static store_rc set_key(struct store_config_file *c, unsigned *have,
 		memcpy(c->id, v, 33);
 	} else if (!strcmp(k, "connector")) {
 		bit = HAVE_CONNECTOR;
-		if (strcmp(v, "file"))
+		if (strcmp(v, "file") && strcmp(v, "redis"))
 			goto bad;
 		snprintf(c->connector, sizeof(c->connector), "%s", v);
 	} else if (!strcmp(k, "chunk_size")) {
@@ -120,6 +140,32 @@ static store_rc set_key(struct store_config_file *c, unsigned *have,
 		if (!is_inner_path(v) || strlen(v) >= sizeof(c->file_dir))
 			goto bad;
 		snprintf(c->file_dir, sizeof(c->file_dir), "%s", v);
+	} else if (!strcmp(k, "redis.url")) {
+		bit = HAVE_REDIS_URL;
+		if (!*v || !is_plain(v, sizeof(c->redis_url)))
+			goto bad;
+		snprintf(c->redis_url, sizeof(c->redis_url), "%s", v);
+	} else if (!strcmp(k, "redis.prefix")) {
+		bit = HAVE_REDIS_PREFIX;
+		if (!is_plain(v, sizeof(c->redis_prefix)) || strchr(v, ' '))
+			goto bad;
+		snprintf(c->redis_prefix, sizeof(c->redis_prefix), "%s", v);
+	} else if (!strcmp(k, "redis.password_file")) {
+		bit = HAVE_REDIS_PWFILE;
+		if (*v != '/' || !is_plain(v, sizeof(c->redis_password_file)))
+			goto bad;
+		snprintf(c->redis_password_file,
+			 sizeof(c->redis_password_file), "%s", v);
+	} else if (!strcmp(k, "redis.connect_timeout_ms")) {
+		bit = HAVE_REDIS_CONNECT;
+		if (!parse_u64(v, 3600000, &x) || x == 0)
+			goto bad;
+		c->redis_connect_ms = (uint32_t)x;
+	} else if (!strcmp(k, "redis.command_timeout_ms")) {
+		bit = HAVE_REDIS_COMMAND;
+		if (!parse_u64(v, 3600000, &x) || x == 0)
+			goto bad;
+		c->redis_command_ms = (uint32_t)x;
 	} else {
 		return store_fail(STORE_CORRUPT, "config '%s' line %u: unknown"
 				  " key '%s'", name, line, k);
@@ -192,25 +238,63 @@ store_rc store_config_parse(const char *text, size_t len, const char *name,
 		c.level = STORE_LEVEL_DEFAULT;
 	if (!(have & HAVE_FILE_DIR))
 		snprintf(c.file_dir, sizeof(c.file_dir), "objects");
+	if (!strcmp(c.connector, "redis") && !(have & HAVE_REDIS_URL))
+		return store_fail(STORE_CORRUPT, "config '%s': the redis"
+				  " connector needs redis.url", name);
+	if (strcmp(c.connector, "redis") &&
+	    (have & (HAVE_REDIS_URL | HAVE_REDIS_PREFIX | HAVE_REDIS_PWFILE |
+		     HAVE_REDIS_CONNECT | HAVE_REDIS_COMMAND)))
+		return store_fail(STORE_CORRUPT, "config '%s': redis.* keys"
+				  " need connector = redis", name);
 	*out = c;
 	return STORE_OK;
+}
+
+/* Append a formatted line to @buf; false once it does not fit. */
+static bool append(char *buf, size_t cap, size_t *len, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static bool append(char *buf, size_t cap, size_t *len, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (*len >= cap)
+		return false;
+	va_start(ap, fmt);
+	n = vsnprintf(buf + *len, cap - *len, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= cap - *len)
+		return false;
+	*len += (size_t)n;
+	return true;
 }
 
 size_t store_config_format(const struct store_config_file *c, char *buf,
 			   size_t cap)
 {
-	int n = snprintf(buf, cap,
-			 "# pxfs store: see 'pxfs help init'\n"
-			 "format = %u\n"
-			 "id = %s\n"
-			 "connector = %s\n"
-			 "chunk_size = %u\n"
-			 "level = %d\n"
-			 "file.dir = %s\n",
-			 c->format, c->id, c->connector, c->chunk_size,
-			 c->level, c->file_dir);
+	bool redis = !strcmp(c->connector, "redis");
+	size_t len = 0;
+	bool ok;
 
-	if (n < 0 || (size_t)n >= cap)
-		return 0;
-	return (size_t)n;
+	ok = append(buf, cap, &len, "# pxfs store: see 'pxfs help init'\n"
+		    "format = %u\nid = %s\nconnector = %s\n"
+		    "chunk_size = %u\nlevel = %d\n", c->format, c->id,
+		    c->connector, c->chunk_size, c->level);
+	if (ok && !redis)
+		ok = append(buf, cap, &len, "file.dir = %s\n", c->file_dir);
+	if (ok && redis)
+		ok = append(buf, cap, &len, "redis.url = %s\n"
+			    "redis.prefix = %s\n", c->redis_url,
+			    c->redis_prefix);
+	if (ok && redis && c->redis_password_file[0])
+		ok = append(buf, cap, &len, "redis.password_file = %s\n",
+			    c->redis_password_file);
+	if (ok && redis && c->redis_connect_ms)
+		ok = append(buf, cap, &len, "redis.connect_timeout_ms = %u\n",
+			    c->redis_connect_ms);
+	if (ok && redis && c->redis_command_ms)
+		ok = append(buf, cap, &len, "redis.command_timeout_ms = %u\n",
+			    c->redis_command_ms);
+	return ok ? len : 0;
 }

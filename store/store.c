@@ -266,6 +266,85 @@ static void remove_created(const char *path, bool made_dir)
 		rmdir(path);
 }
 
+/* Read the Redis password: $PXFS_REDIS_PASSWORD, else the first line of
+ * @file, which must be a regular file of ours that no one else may read. */
+static store_rc redis_password(const char *file, char *out, size_t cap)
+{
+	const char *env = getenv("PXFS_REDIS_PASSWORD");
+	struct stat sb;
+	ssize_t n;
+	store_rc rc = STORE_OK;
+	int fd;
+
+	out[0] = '\0';
+	if (env && *env) {
+		if (strlen(env) >= cap)
+			return store_fail(STORE_INVAL, "PXFS_REDIS_PASSWORD is"
+					  " too long");
+		snprintf(out, cap, "%s", env);
+		return STORE_OK;
+	}
+	if (!file || !*file)
+		return STORE_OK;
+	fd = open(file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return store_fail_errno(errno, "cannot open password file"
+					" '%s'", file);
+	if (fstat(fd, &sb) < 0) {
+		rc = store_fail_errno(errno, "cannot stat password file '%s'",
+				      file);
+	} else if (!S_ISREG(sb.st_mode) || (sb.st_mode & 077) ||
+		   sb.st_uid != geteuid()) {
+		rc = store_fail(STORE_PERM, "password file '%s' must be a"
+				" regular file of yours with mode 0600", file);
+	} else {
+		n = store_read_full(fd, out, cap - 1);
+		if (n < 0) {
+			rc = store_fail_errno(errno, "cannot read password"
+					      " file '%s'", file);
+			n = 0;
+		}
+		out[n] = '\0';
+		out[strcspn(out, "\r\n")] = '\0';
+	}
+	close(fd);
+	return rc;
+}
+
+/* Open the connector @cfg names for the store at @path. */
+static store_rc open_conn(const char *path,
+			  const struct store_config_file *cfg, bool create,
+			  struct store_conn **out)
+{
+	struct store_redis_opts ro;
+	char password[512];
+	char *p;
+	store_rc rc;
+
+	*out = NULL;
+	if (!strcmp(cfg->connector, "redis")) {
+		rc = redis_password(cfg->redis_password_file, password,
+				    sizeof(password));
+		if (rc != STORE_OK)
+			return rc;
+		memset(&ro, 0, sizeof(ro));
+		ro.url = cfg->redis_url;
+		ro.prefix = cfg->redis_prefix;
+		ro.password = password[0] ? password : NULL;
+		ro.connect_timeout_ms = cfg->redis_connect_ms;
+		ro.command_timeout_ms = cfg->redis_command_ms;
+		rc = store_conn_redis_open(&ro, out);
+		explicit_bzero(password, sizeof(password));
+		return rc;
+	}
+	p = join(path, cfg->file_dir);
+	if (!p)
+		return store_fail(STORE_NOMEM, "out of memory");
+	rc = store_conn_file_open(p, create, out);
+	free(p);
+	return rc;
+}
+
 store_rc store_create(const char *path, const struct store_create_opts *o)
 {
 	struct store_config_file cfg;
@@ -287,9 +366,39 @@ store_rc store_create(const char *path, const struct store_create_opts *o)
 	cfg.format = 1;
 	snprintf(cfg.connector, sizeof(cfg.connector), "%s",
 		 o->connector ? o->connector : "file");
-	if (strcmp(cfg.connector, "file"))
-		return store_fail(STORE_INVAL, "unknown connector '%s'",
-				  o->connector);
+	if (strcmp(cfg.connector, "file") && strcmp(cfg.connector, "redis"))
+		return store_fail(STORE_INVAL, "unknown connector '%s' (file"
+				  " or redis)", o->connector);
+	if (!strcmp(cfg.connector, "redis")) {
+		if (!o->url || !*o->url)
+			return store_fail(STORE_INVAL, "the redis connector"
+					  " needs a URL");
+		if (strlen(o->url) >= sizeof(cfg.redis_url) ||
+		    strpbrk(o->url, " \t\r\n"))
+			return store_fail(STORE_INVAL, "bad redis URL");
+		snprintf(cfg.redis_url, sizeof(cfg.redis_url), "%s", o->url);
+		if (o->prefix && (strlen(o->prefix) >=
+				  sizeof(cfg.redis_prefix) ||
+				  strpbrk(o->prefix, " \t\r\n")))
+			return store_fail(STORE_INVAL, "bad redis prefix '%s'",
+					  o->prefix);
+		snprintf(cfg.redis_prefix, sizeof(cfg.redis_prefix), "%s",
+			 o->prefix ? o->prefix : "");
+		if (o->password_file && (*o->password_file != '/' ||
+					 strlen(o->password_file) >=
+					 sizeof(cfg.redis_password_file)))
+			return store_fail(STORE_INVAL, "password file '%s'"
+					  " must be an absolute path",
+					  o->password_file);
+		snprintf(cfg.redis_password_file,
+			 sizeof(cfg.redis_password_file), "%s",
+			 o->password_file ? o->password_file : "");
+		cfg.redis_connect_ms = o->connect_timeout_ms;
+		cfg.redis_command_ms = o->command_timeout_ms;
+	} else if (o->url || o->prefix || o->password_file) {
+		return store_fail(STORE_INVAL, "URL, prefix and password file"
+				  " are for the redis connector");
+	}
 	cfg.chunk_size = o->chunk_size ? o->chunk_size : STORE_CHUNK_DEFAULT;
 	if (cfg.chunk_size < STORE_CHUNK_MIN ||
 	    cfg.chunk_size > STORE_CHUNK_MAX ||
@@ -324,16 +433,12 @@ store_rc store_create(const char *path, const struct store_create_opts *o)
 		return store_fail_errno(errno, "cannot chmod '%s'", path);
 	}
 
-	p = join(path, cfg.file_dir);
-	if (!p) {
-		rc = store_fail(STORE_NOMEM, "out of memory");
-		goto fail;
-	}
-	rc = store_conn_file_open(p, true, &conn);
+	/* the connector first: a Redis that cannot be reached or refuses
+	 * the password fails the init before anything is written */
+	rc = open_conn(path, &cfg, true, &conn);
 	if (rc != STORE_OK)
 		goto fail;
 	conn->ops->close(conn);
-	free(p);
 
 	p = join(path, LOCK_NAME);
 	if (!p) {
@@ -469,15 +574,10 @@ store_rc store_open(const char *path, unsigned flags, struct store **out)
 	if (rc != STORE_OK)
 		goto fail;
 	free(p);
-	p = join(path, cfg.file_dir);
-	if (!p) {
-		rc = store_fail(STORE_NOMEM, "out of memory");
-		goto fail;
-	}
-	rc = store_conn_file_open(p, false, &st->conn);
+	p = NULL;
+	rc = open_conn(path, &cfg, false, &st->conn);
 	if (rc != STORE_OK)
 		goto fail;
-	free(p);
 	*out = st;
 	return STORE_OK;
 fail:

@@ -112,15 +112,24 @@ void store_log(enum store_log_level level, const char *fmt, ...)
 
 /* Options for store_create(); zero/NULL fields take the defaults. */
 struct store_create_opts {
-	const char *connector;	/* "file" (default) */
+	const char *connector;	/* "file" (default) or "redis" */
 	uint32_t chunk_size;	/* power of two in [CHUNK_MIN, CHUNK_MAX] */
 	int level;		/* zstd level 1..19, 0 = default */
+	/* redis: where the blobs live (the password never goes in here:
+	 * it comes from $PXFS_REDIS_PASSWORD or a 0600 password file) */
+	const char *url;	/* redis://H:P[/DB], redis+cluster://H:P,.. */
+	const char *prefix;	/* prepended to every Redis key */
+	const char *password_file;	/* absolute path, mode 0600 */
+	uint32_t connect_timeout_ms;	/* 0: default */
+	uint32_t command_timeout_ms;	/* 0: default */
 };
 
 /**
  * Create a new store in directory @path (created 0700 if missing; an
  * existing one must be empty).  Writes config and index.db (0600) and the
- * connector's own layout.  Refuses (STORE_EXISTS) a directory that already
+ * connector's own layout; a Redis connector is connected to (and its
+ * password checked) first, so a bad URL, an unreachable host or a wrong
+ * password fails here.  Refuses (STORE_EXISTS) a directory that already
  * holds a store and (STORE_INVAL) a non-empty one that does not.  On
  * failure nothing is left behind that was not there before.
  */

@@ -177,6 +177,11 @@ struct store_config_file {
 	uint32_t chunk_size;
 	int level;
 	char file_dir[256];		/* file connector: blob directory */
+	char redis_url[1024];		/* redis connector */
+	char redis_prefix[256];
+	char redis_password_file[1024];	/* "" if none */
+	uint32_t redis_connect_ms;	/* 0: the connector's default */
+	uint32_t redis_command_ms;
 };
 
 /** Parse @len bytes of config text at @text (untrusted: every value is

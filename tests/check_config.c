@@ -96,6 +96,43 @@ START_TEST(test_config_nul_and_long_lines)
 }
 END_TEST
 
+START_TEST(test_config_redis)
+{
+	struct store_config_file c, d;
+	char buf[2048];
+	size_t n;
+
+	ck_assert_int_eq(parse("format = 1\nid = 0123456789abcdef0123456789abcdef\n"
+			       "connector = redis\nredis.url = redis://h:1/2\n"
+			       "redis.prefix = p:\n"
+			       "redis.password_file = /etc/pw\n"
+			       "redis.connect_timeout_ms = 500\n"
+			       "redis.command_timeout_ms = 900\n", &c),
+			 STORE_OK);
+	ck_assert_str_eq(c.redis_url, "redis://h:1/2");
+	ck_assert_str_eq(c.redis_prefix, "p:");
+	ck_assert_uint_eq(c.redis_command_ms, 900);
+	n = store_config_format(&c, buf, sizeof(buf));
+	ck_assert_uint_gt(n, 0);
+	ck_assert_int_eq(store_config_parse(buf, n, "cfg", &d), STORE_OK);
+	ck_assert_str_eq(d.redis_password_file, "/etc/pw");
+	ck_assert_uint_eq(d.redis_connect_ms, 500);
+	/* redis without a URL, redis keys on a file store, bad values */
+	ck_assert_int_eq(parse("format = 1\nid = 0123456789abcdef0123456789abcdef\n"
+			       "connector = redis\n", &c), STORE_CORRUPT);
+	ck_assert_int_eq(parse(GOOD "redis.url = redis://h:1\n", &c),
+			 STORE_CORRUPT);
+	ck_assert_int_eq(parse("format = 1\nid = 0123456789abcdef0123456789abcdef\n"
+			       "connector = redis\nredis.url = x\n"
+			       "redis.password_file = relative\n", &c),
+			 STORE_CORRUPT);
+	ck_assert_int_eq(parse("format = 1\nid = 0123456789abcdef0123456789abcdef\n"
+			       "connector = redis\nredis.url = x\n"
+			       "redis.command_timeout_ms = 0\n", &c),
+			 STORE_CORRUPT);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("config");
@@ -107,6 +144,7 @@ int main(void)
 	tcase_add_test(tc, test_config_roundtrip);
 	tcase_add_test(tc, test_config_refusals);
 	tcase_add_test(tc, test_config_nul_and_long_lines);
+	tcase_add_test(tc, test_config_redis);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -135,7 +135,7 @@ END_TEST
 
 START_TEST(test_store_create_bad_options)
 {
-	struct store_create_opts o = { NULL, 3000, 0 };
+	struct store_create_opts o = { .chunk_size = 3000 };
 	char p[320];
 
 	snprintf(p, sizeof(p), "%s/new", dir);
