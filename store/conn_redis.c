@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * conn_redis.c - the Redis connector: blobs in one Redis server or in a
- * Redis Cluster (to come), through hiredis (Debian's libhiredis, 0.14 API: blocking
+ * Redis Cluster, through hiredis (Debian's libhiredis, 0.14 API: blocking
  * contexts, redisAppendCommandArgv/redisGetReply for pipelines).
  *
  * Key layout.  P is the store's prefix, K a blob's 64-hex key, I a random
@@ -54,9 +54,13 @@
  * STORE_IO after that long, never a hang; SIGPIPE is blocked in the
  * calling thread around I/O (hiredis 0.14 uses write(2)).
  *
- * The hash tags and slots are there for Redis Cluster, which comes next.
- *
- * list() and leftovers() SCAN with a MATCH pattern that only
+ * Cluster: the slot map comes from CLUSTER SLOTS, asked of any known node
+ * at open and again (rate-limited) after a MOVED or a connection failure.
+ * Commands go to their slot's master.  MOVED updates the map and resends;
+ * ASK resends to the importing node after ASKING (once before MULTI for a
+ * transaction, where the flag lasts until EXEC); TRYAGAIN, CLUSTERDOWN
+ * and LOADING are retried with a backoff for up to the command timeout.
+ * list() and leftovers() SCAN every master with a MATCH pattern that only
  * headers (P + 64 hex) or data records (P{32 hex}) fit, and read what they
  * found a page (up to SCAN_COUNT keys) at a time.  So a blob removed while
  * its page is walked may still be reported, and SCAN may report a key
@@ -104,13 +108,16 @@
 #define TIMEOUT_MS_MAX	3600000
 #define POOL_DEFAULT	4
 #define POOL_MAX	256
-#define MAX_NODES	256		/* nodes ever known */
+#define MAX_NODES	256		/* cluster nodes ever known */
 #define MAX_SEEDS	64
 #define HOST_MAX	255
 #define NSLOTS		16384
+#define NO_NODE		0xffff
 #define BATCH_MAX	1024		/* commands in one round trip */
 #define FETCH_MAX	(64u << 20)	/* get bytes in one round trip */
+#define MAX_ROUNDS	8		/* redirections of one batch */
 #define GET_TRIES	3		/* a blob replaced while read */
+#define REFRESH_MIN_NS	200000000LL	/* topology refreshes at most 5/s */
 #define SCAN_COUNT	"1000"
 
 struct node {
@@ -129,6 +136,7 @@ struct conn_redis {
 	char *password;		/* NULL: none; zeroed at close */
 	char *pat_hdr;		/* SCAN MATCH for headers */
 	char *pat_rec;		/* SCAN MATCH for data records */
+	bool cluster;		/* redis+cluster:// */
 	unsigned db;		/* SELECT (standalone only) */
 	unsigned connect_ms, command_ms;
 	unsigned pool_size;	/* idle connections kept per node */
@@ -139,6 +147,9 @@ struct conn_redis {
 	pthread_mutex_t lock;	/* guards the fields below and node pools */
 	struct node *nodes[MAX_NODES];	/* never removed before close */
 	unsigned nnodes;
+	uint16_t slots[NSLOTS];	/* index in nodes[] per slot, or NO_NODE */
+	int64_t refreshed_ns;	/* last topology refresh (monotonic) */
+	bool refreshing;	/* a thread is refreshing the map */
 };
 
 struct store_conn_put {
@@ -172,7 +183,7 @@ struct batch {
 	size_t n;
 	int slot;		/* every key's slot; -1: use node */
 	struct node *node;	/* with slot -1: where to send */
-	bool txn;		/* MULTI..EXEC: resent as a whole */
+	bool txn;		/* MULTI..EXEC: redirected as a whole */
 };
 
 /* A parsed header. */
@@ -483,6 +494,7 @@ static int node_index(struct conn_redis *r, const char *host, size_t hlen,
 		      int port)
 {
 	struct node *n;
+	bool full;
 	unsigned i;
 	int idx = -1;
 
@@ -502,18 +514,27 @@ static int node_index(struct conn_redis *r, const char *host, size_t hlen,
 			r->nodes[r->nnodes++] = n;
 		}
 	}
+	full = r->nnodes >= MAX_NODES;
 	pthread_mutex_unlock(&r->lock);
 	if (idx < 0)
-		store_fail(STORE_NOMEM, "cannot add redis node '%.*s:%d'",
+		store_fail(full ? STORE_IO : STORE_NOMEM, "cannot add redis "
+			   "node '%.*s:%d'%s",
 			   (int)(hlen > HOST_MAX ? HOST_MAX : hlen), host,
-			   port);
+			   port, full ? ": too many nodes" : "");
 	return idx;
 }
 
 static struct node *route(struct conn_redis *r, int slot)
 {
-	(void)slot;
-	return r->nodes[0];
+	struct node *n = NULL;
+
+	if (!r->cluster)
+		return r->nodes[0];
+	pthread_mutex_lock(&r->lock);
+	if (r->slots[slot] != NO_NODE)
+		n = r->nodes[r->slots[slot]];
+	pthread_mutex_unlock(&r->lock);
+	return n;
 }
 
 /* Say why context @c failed, talking to @n; @saverr is errno then. */
@@ -774,8 +795,10 @@ fail:
 
 /* Send the first @ntodo commands of b->todo to @n, read their replies. */
 static store_rc exchange(struct conn_redis *r, struct node *n,
-			 struct batch *b, size_t ntodo)
+			 struct batch *b, size_t ntodo, bool asking)
 {
+	const char *ask_argv[] = { "ASKING" };
+	const size_t ask_len[] = { 6 };
 	struct sigpipe sp;
 	redisContext *c;
 	struct rcmd *cmd;
@@ -793,11 +816,20 @@ again:
 	sigpipe_block(&sp);
 	for (k = 0; k < ntodo; k++) {
 		cmd = &b->cmd[b->todo[k]];
+		if (asking && (!b->txn || k == 0) &&
+		    redisAppendCommandArgv(c, 1, ask_argv, ask_len) !=
+		    REDIS_OK)
+			goto io;
 		if (redisAppendCommandArgv(c, cmd->argc, cmd->argv,
 					   cmd->len) != REDIS_OK)
 			goto io;
 	}
 	for (k = 0; k < ntodo; k++) {
+		if (asking && (!b->txn || k == 0)) {
+			if (redisGetReply(c, &rp) != REDIS_OK)
+				goto io;
+			freeReplyObject(rp);
+		}
 		if (redisGetReply(c, &rp) != REDIS_OK)
 			goto io;
 		b->rep[b->todo[k]] = rp;
@@ -829,41 +861,142 @@ io:
 	return rc;
 }
 
+static store_rc refresh(struct conn_redis *r, bool force);
+
+enum redirect { RD_NONE, RD_MOVED, RD_ASK, RD_WAIT };
+
+/* What reply @rep asks of us; with MOVED/ASK, *to is the node named. */
+static enum redirect redirect_of(struct conn_redis *r, const redisReply *rep,
+				 const struct node *from, struct node **to,
+				 int *slot)
+{
+	const char *p, *colon, *end;
+	uint64_t s, port;
+	bool moved;
+	int idx;
+
+	*to = NULL;
+	if (!rep || rep->type != REDIS_REPLY_ERROR)
+		return RD_NONE;
+	if (is_error(rep, "TRYAGAIN") || is_error(rep, "CLUSTERDOWN") ||
+	    is_error(rep, "LOADING"))
+		return RD_WAIT;
+	moved = is_error(rep, "MOVED ");
+	if (!moved && !is_error(rep, "ASK "))
+		return RD_NONE;
+	/* "MOVED 3999 127.0.0.1:6381"; an empty host is @from's */
+	p = rep->str + (moved ? 6 : 4);
+	end = rep->str + rep->len;
+	colon = memchr(p, ' ', (size_t)(end - p));
+	if (!colon || !parse_u64(p, (size_t)(colon - p), NSLOTS - 1, &s))
+		return RD_NONE;
+	p = colon + 1;
+	for (colon = end; colon > p && colon[-1] != ':'; colon--)
+		;
+	if (colon == p || !parse_u64(colon, (size_t)(end - colon), 65535,
+				     &port) || port == 0 ||
+	    (size_t)(colon - 1 - p) > HOST_MAX)
+		return RD_NONE;
+	if (colon - 1 == p)
+		idx = node_index(r, from->host, strlen(from->host),
+				 (int)port);
+	else
+		idx = node_index(r, p, (size_t)(colon - 1 - p), (int)port);
+	if (idx < 0)
+		return RD_NONE;
+	pthread_mutex_lock(&r->lock);
+	*to = r->nodes[idx];
+	if (moved)
+		r->slots[s] = (uint16_t)idx;
+	pthread_mutex_unlock(&r->lock);
+	*slot = (int)s;
+	return moved ? RD_MOVED : RD_ASK;
+}
+
 /*
- * Run batch @b and read every command's answer (which may be an error
- * reply).  A server still loading its data after a restart is waited
- * for, up to the command timeout.  STORE_IO when it cannot be reached or
- * does not answer in time.
+ * Run batch @b: send it to its slot's master and follow redirections
+ * until every command has an answer (which may be an error reply).
+ * STORE_IO when a node cannot be reached or does not answer in time.
  */
 static store_rc run(struct conn_redis *r, struct batch *b)
 {
 	int64_t deadline = mono_ns() + (int64_t)r->command_ms * 1000000;
-	unsigned wait_ms = 5;
+	struct node *n, *ask = NULL, *to;
+	unsigned rounds = 0, wait_ms = 5;
+	bool refreshed = false, wait, moved;
+	struct saved_error se;
 	size_t k, i, ntodo = b->n, next;
+	enum redirect rd;
 	redisReply *waitrep = NULL;
-	store_rc rc = STORE_OK;
-	struct node *n;
 	char e[200];
+	store_rc rc;
+	int slot;
 
 	for (k = 0; k < b->n; k++)
 		b->todo[k] = k;
 	while (ntodo > 0) {
-		n = b->slot < 0 ? b->node : route(r, b->slot);
-		rc = exchange(r, n, b, ntodo);
-		if (rc != STORE_OK)
-			break;
+		if (++rounds > MAX_ROUNDS)
+			return store_fail(STORE_IO, "redis '%s': too many "
+					  "redirections for hash slot %d",
+					  r->url, b->slot);
+		n = ask ? ask : b->slot < 0 ? b->node : route(r, b->slot);
+		if (!n) {
+			if (!refreshed) {
+				refreshed = true;
+				refresh(r, true);
+				continue;
+			}
+			return store_fail(STORE_IO, "no node of redis '%s' "
+					  "serves hash slot %d", r->url,
+					  b->slot);
+		}
+		rc = exchange(r, n, b, ntodo, ask != NULL);
+		if (rc != STORE_OK) {
+			/* a failed-over master: learn its successor once */
+			if (r->cluster && b->slot >= 0 && !ask &&
+			    !refreshed) {
+				refreshed = true;
+				error_save(&se);
+				refresh(r, true);
+				error_restore(&se);
+				to = route(r, b->slot);
+				if (to && to != n)
+					continue;
+			}
+			return rc;
+		}
+		ask = NULL;
+		wait = moved = false;
 		next = 0;
 		for (k = 0; k < ntodo; k++) {
 			i = b->todo[k];
-			if (!is_error(b->rep[i], "LOADING"))
+			rd = redirect_of(r, b->rep[i], n, &to, &slot);
+			if (rd == RD_NONE ||
+			    (b->slot < 0 && rd != RD_WAIT))
 				continue;
-			freeReplyObject(waitrep);
-			waitrep = b->rep[i];
+			if (!r->cluster && rd != RD_WAIT)
+				return store_fail(STORE_IO, "redis at '%s' "
+						  "is a cluster node; use a "
+						  "redis+cluster:// url",
+						  n->name);
+			if (rd == RD_MOVED) {
+				moved = true;
+				store_log(STORE_LOG_DEBUG, "redis: slot %d "
+					  "moved to '%s'", slot, to->name);
+			} else if (rd == RD_ASK) {
+				ask = to;
+			} else {
+				wait = true;
+				freeReplyObject(waitrep);
+				waitrep = b->rep[i];
+				b->rep[i] = NULL;
+			}
+			freeReplyObject(b->rep[i]);
 			b->rep[i] = NULL;
 			b->todo[next++] = i;
 		}
 		if (next > 0 && b->txn) {
-			/* a transaction is resent whole */
+			/* a transaction is resent whole, ASKING once */
 			for (i = 0; i < b->n; i++) {
 				freeReplyObject(b->rep[i]);
 				b->rep[i] = NULL;
@@ -871,22 +1004,30 @@ static store_rc run(struct conn_redis *r, struct batch *b)
 			}
 			next = b->n;
 		}
-		if (next > 0) {
+		if (moved) {
+			error_save(&se);
+			refresh(r, false);
+			error_restore(&se);
+		}
+		if (wait) {
 			if (mono_ns() + (int64_t)wait_ms * 1000000 >
 			    deadline) {
 				rc = store_fail(STORE_IO, "redis at '%s' is "
 						"not ready: %s", n->name,
 						errtext(waitrep, e,
 							sizeof(e)));
-				break;
+				freeReplyObject(waitrep);
+				return rc;
 			}
 			sleep_ms(wait_ms);
 			wait_ms = wait_ms * 2 > 200 ? 200 : wait_ms * 2;
+			/* waiting is not redirecting */
+			rounds--;
 		}
 		ntodo = next;
 	}
 	freeReplyObject(waitrep);
-	return rc;
+	return STORE_OK;
 }
 
 /* Run the one-command batch @b; its reply is b->rep[0]. */
@@ -898,11 +1039,159 @@ static store_rc run1(struct conn_redis *r, struct batch *b)
 
 /* ---- topology --------------------------------------------------------- */
 
-/* The masters: the one server.  Returns the count. */
+/* Fill @map from CLUSTER SLOTS asked of @n. */
+static store_rc ask_slots(struct conn_redis *r, struct node *n,
+			  uint16_t *map)
+{
+	const redisReply *rep, *e, *h;
+	struct batch *b;
+	size_t i, hlen;
+	const char *host;
+	store_rc rc = STORE_OK;
+	char t[200];
+	int idx;
+
+	b = batch_new(1, -1, n);
+	if (!b)
+		return STORE_NOMEM;
+	cmd_plain(&b->cmd[0], "CLUSTER");
+	cmd_str(&b->cmd[0], "SLOTS");
+	rc = run1(r, b);
+	if (rc != STORE_OK)
+		goto out;
+	rep = b->rep[0];
+	if (is_error(rep, "NOAUTH")) {
+		rc = store_fail(STORE_PERM, "redis at '%s' requires a "
+				"password", n->name);
+		goto out;
+	}
+	if (rep->type == REDIS_REPLY_ERROR) {
+		rc = store_fail(strstr(rep->str, "cluster support disabled") ?
+				STORE_INVAL : STORE_IO,
+				"redis at '%s' gives no cluster topology: %s",
+				n->name, errtext(rep, t, sizeof(t)));
+		goto out;
+	}
+	if (rep->type != REDIS_REPLY_ARRAY || rep->elements == 0) {
+		rc = store_fail(STORE_IO, "redis cluster at '%s' serves no "
+				"hash slots", n->name);
+		goto out;
+	}
+	for (i = 0; i < NSLOTS; i++)
+		map[i] = NO_NODE;
+	for (i = 0; i < rep->elements; i++) {
+		e = rep->element[i];
+		if (e->type != REDIS_REPLY_ARRAY || e->elements < 3 ||
+		    e->element[0]->type != REDIS_REPLY_INTEGER ||
+		    e->element[1]->type != REDIS_REPLY_INTEGER ||
+		    e->element[0]->integer < 0 ||
+		    e->element[0]->integer > e->element[1]->integer ||
+		    e->element[1]->integer >= NSLOTS)
+			goto bad;
+		h = e->element[2];
+		if (h->type != REDIS_REPLY_ARRAY || h->elements < 2 ||
+		    h->element[0]->type != REDIS_REPLY_STRING ||
+		    h->element[1]->type != REDIS_REPLY_INTEGER ||
+		    h->element[1]->integer <= 0 ||
+		    h->element[1]->integer > 65535 ||
+		    h->element[0]->len > HOST_MAX)
+			goto bad;
+		host = h->element[0]->str;
+		hlen = h->element[0]->len;
+		/* no announced address: the one we asked */
+		if (hlen == 0 || (hlen == 1 && host[0] == '?')) {
+			host = n->host;
+			hlen = strlen(host);
+		}
+		if (memchr(host, '\0', hlen))
+			goto bad;
+		idx = node_index(r, host, hlen,
+				 (int)h->element[1]->integer);
+		if (idx < 0) {
+			rc = STORE_NOMEM;
+			goto out;
+		}
+		for (long long s = e->element[0]->integer;
+		     s <= e->element[1]->integer; s++)
+			map[s] = (uint16_t)idx;
+	}
+	goto out;
+bad:
+	rc = store_fail(STORE_IO, "redis at '%s' gave a malformed cluster "
+			"topology", n->name);
+out:
+	batch_free(b);
+	return rc;
+}
+
+/*
+ * Reload the slot map from the first node that answers.  Unless @force,
+ * at most every REFRESH_MIN_NS, and one thread at a time: the others go
+ * on with the map they have.
+ */
+static store_rc refresh(struct conn_redis *r, bool force)
+{
+	struct node *cand[MAX_NODES];
+	unsigned i, ncand;
+	uint16_t *map;
+	store_rc rc = STORE_IO;
+
+	if (!r->cluster)
+		return STORE_OK;
+	pthread_mutex_lock(&r->lock);
+	if (r->refreshing ||
+	    (!force && mono_ns() - r->refreshed_ns < REFRESH_MIN_NS)) {
+		pthread_mutex_unlock(&r->lock);
+		return STORE_OK;
+	}
+	r->refreshing = true;
+	ncand = r->nnodes;
+	memcpy(cand, r->nodes, ncand * sizeof(*cand));
+	pthread_mutex_unlock(&r->lock);
+
+	map = malloc(NSLOTS * sizeof(*map));
+	if (!map) {
+		rc = store_fail(STORE_NOMEM, "cannot allocate a slot map");
+	} else {
+		for (i = 0; i < ncand; i++) {
+			rc = ask_slots(r, cand[i], map);
+			if (rc == STORE_OK || rc == STORE_INVAL ||
+			    rc == STORE_PERM)
+				break;
+		}
+	}
+	pthread_mutex_lock(&r->lock);
+	if (rc == STORE_OK) {
+		memcpy(r->slots, map, NSLOTS * sizeof(*map));
+		store_log(STORE_LOG_DEBUG, "redis: slot map of '%s' "
+			  "refreshed", r->url);
+	}
+	r->refreshed_ns = mono_ns();
+	r->refreshing = false;
+	pthread_mutex_unlock(&r->lock);
+	free(map);
+	return rc;
+}
+
+/* The masters: every node that serves a slot.  Returns the count. */
 static unsigned masters(struct conn_redis *r, struct node **out)
 {
-	out[0] = r->nodes[0];
-	return 1;
+	bool seen[MAX_NODES] = { false };
+	unsigned i, k = 0;
+
+	if (!r->cluster) {
+		out[0] = r->nodes[0];
+		return 1;
+	}
+	pthread_mutex_lock(&r->lock);
+	for (i = 0; i < NSLOTS; i++) {
+		if (r->slots[i] != NO_NODE && !seen[r->slots[i]]) {
+			seen[r->slots[i]] = true;
+			out[k++] = r->nodes[r->slots[i]];
+		}
+	}
+	pthread_mutex_unlock(&r->lock);
+	return k;
 }
 
 /* ---- headers and data records ----------------------------------------- */
@@ -1906,15 +2195,20 @@ struct names {
 	size_t n;
 };
 
-/* For each name, run the read that @build makes, in one round trip;
- * replies land in (*out)->rep[]. */
+/*
+ * For each name, run the read that @build makes on node @n (where SCAN
+ * found it) in one round trip; a key that moved meanwhile is read
+ * through its slot instead.  Replies land in (*out)->rep[].
+ */
 static store_rc read_names(struct conn_redis *r, struct node *n,
 			   const struct names *nm,
 			   void (*build)(struct rcmd *, const struct conn_redis *,
 					 const char *),
+			   int (*slot)(const struct conn_redis *,
+				       const char *),
 			   struct batch **out)
 {
-	struct batch *b;
+	struct batch *b, *one;
 	store_rc rc;
 	size_t i;
 
@@ -1927,6 +2221,24 @@ static store_rc read_names(struct conn_redis *r, struct node *n,
 	for (i = 0; i < nm->n; i++)
 		build(&b->cmd[i], r, nm->v[i]);
 	rc = run(r, b);
+	for (i = 0; rc == STORE_OK && i < nm->n; i++) {
+		if (!is_error(b->rep[i], "MOVED ") &&
+		    !is_error(b->rep[i], "ASK "))
+			continue;
+		one = batch_new(1, slot(r, nm->v[i]), NULL);
+		if (!one) {
+			rc = STORE_NOMEM;
+			break;
+		}
+		build(&one->cmd[0], r, nm->v[i]);
+		rc = run1(r, one);
+		if (rc == STORE_OK) {
+			freeReplyObject(b->rep[i]);
+			b->rep[i] = one->rep[0];
+			one->rep[0] = NULL;
+		}
+		batch_free(one);
+	}
 	if (rc != STORE_OK)
 		batch_free(b);
 	else
@@ -1942,10 +2254,21 @@ static void build_hdr_read(struct rcmd *c, const struct conn_redis *r,
 	cmd_num(c, 1, HDR_LEN - 1);
 }
 
+static int slot_of_hdr(const struct conn_redis *r, const char *key)
+{
+	return hdr_slot(r, key);
+}
+
 static void build_rec_read(struct rcmd *c, const struct conn_redis *r,
 			   const char *id)
 {
 	cmd_rec(c, r, "GET", id);
+}
+
+static int slot_of_rec(const struct conn_redis *r, const char *id)
+{
+	(void)r;
+	return id_slot(id);
 }
 
 /* Collect from SCAN page @page the names @match accepts. */
@@ -1995,7 +2318,7 @@ static store_rc redis_list(struct store_conn *c, store_conn_list_fn fn,
 				rc = page_names(r, page, is_hdr_key, &nm);
 			if (rc == STORE_OK)
 				rc = read_names(r, m[j], &nm, build_hdr_read,
-						&hb);
+						slot_of_hdr, &hb);
 			for (i = 0; rc == STORE_OK && !stop && i < nm.n;
 			     i++) {
 				rep = hb->rep[i];
@@ -2119,7 +2442,7 @@ static store_rc redis_leftovers(struct store_conn *c, bool remove,
 				rc = page_names(r, page, is_rec_key, &nm);
 			if (rc == STORE_OK)
 				rc = read_names(r, m[j], &nm, build_rec_read,
-						&rb);
+						slot_of_rec, &rb);
 			for (i = 0; rc == STORE_OK && i < nm.n; i++) {
 				rc = judge(r, nm.v[i], rb->rep[i], remove,
 					   min_age_s, &left, &bytes);
@@ -2236,12 +2559,14 @@ static store_rc parse_hostport(struct conn_redis *r, const char *url,
 	return STORE_OK;
 }
 
-/* redis://HOST[:PORT][/DB] */
+/* redis://HOST[:PORT][/DB] or redis+cluster://H1:P1,H2:P2,... */
 static store_rc parse_url(struct conn_redis *r, const char *url)
 {
 	static const char plain[] = "redis://";
-	const char *p, *end, *slash;
+	static const char clus[] = "redis+cluster://";
+	const char *p, *end, *slash, *comma;
 	uint64_t db = 0;
+	store_rc rc;
 
 	/* a password here would end up in configs and messages */
 	if (strchr(url, '@'))
@@ -2254,16 +2579,23 @@ static store_rc parse_url(struct conn_redis *r, const char *url)
 	}
 	if (strncmp(url, plain, sizeof(plain) - 1) == 0) {
 		p = url + sizeof(plain) - 1;
+	} else if (strncmp(url, clus, sizeof(clus) - 1) == 0) {
+		p = url + sizeof(clus) - 1;
+		r->cluster = true;
 	} else if (strncmp(url, "rediss://", 9) == 0) {
 		return bad_url(url, "TLS is not supported");
 	} else {
-		return bad_url(url, "it must start with redis://");
+		return bad_url(url, "it must start with redis:// or "
+			       "redis+cluster://");
 	}
 	if (strpbrk(p, "?#"))
 		return bad_url(url, "no query or fragment is accepted");
 	end = p + strlen(p);
 	slash = strchr(p, '/');
 	if (slash) {
+		if (r->cluster)
+			return bad_url(url, "a cluster has no database "
+				       "number");
 		if (slash[1] != '\0' &&
 		    !parse_u64(slash + 1, (size_t)(end - slash - 1),
 			       INT_MAX, &db))
@@ -2271,7 +2603,16 @@ static store_rc parse_url(struct conn_redis *r, const char *url)
 		r->db = (unsigned)db;
 		end = slash;
 	}
-	return parse_hostport(r, url, p, (size_t)(end - p));
+	if (!r->cluster)
+		return parse_hostport(r, url, p, (size_t)(end - p));
+	for (;;) {
+		comma = memchr(p, ',', (size_t)(end - p));
+		rc = parse_hostport(r, url, p, comma ? (size_t)(comma - p) :
+				    (size_t)(end - p));
+		if (rc != STORE_OK || !comma)
+			return rc;
+		p = comma + 1;
+	}
 }
 
 /* The prefix is printable, brace-free (it must not set a hash tag). */
@@ -2389,6 +2730,7 @@ store_rc store_conn_redis_open(const struct store_redis_opts *o,
 				  "connector");
 	r->conn.ops = &redis_ops;
 	pthread_mutex_init(&r->lock, NULL);
+	memset(r->slots, 0xff, sizeof(r->slots));
 	r->connect_ms = o->connect_timeout_ms ? o->connect_timeout_ms :
 			CONNECT_MS_DEFAULT;
 	r->command_ms = o->command_timeout_ms ? o->command_timeout_ms :
@@ -2418,7 +2760,10 @@ store_rc store_conn_redis_open(const struct store_redis_opts *o,
 	rc = parse_url(r, o->url);
 	if (rc != STORE_OK)
 		goto fail;
-	rc = ping(r);
+	if (r->cluster)
+		rc = refresh(r, true);
+	else
+		rc = ping(r);
 	if (rc != STORE_OK)
 		goto fail;
 	*out = &r->conn;

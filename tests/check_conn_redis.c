@@ -5,7 +5,9 @@
  * loopback ports: round trips (inline and segmented blobs, ranges across
  * segment boundaries), keys that must never reach Redis, stores sharing
  * one server, leftovers of interrupted writes, a password, a server that
- * stops answering or restarts, a full server, and many threads.
+ * stops answering or restarts, a full server, many threads, and a
+ * three-master cluster with MOVED and ASK redirections and a killed
+ * master.
  *
  * Servers are started with fork/exec, stopped by pid (SIGTERM, then
  * waitpid) in the fixtures, and carry PR_SET_PDEATHSIG so that a test
@@ -43,10 +45,12 @@
 
 #define SEG		4096		/* segment size of the tests' puts */
 #define TIMEOUT_MS	2000		/* command timeout, most tests */
+#define NCLUSTER	3
 
 struct server {
 	pid_t pid;			/* 0: not running */
 	int port;
+	bool cluster;
 	const char *pass;		/* requirepass, or NULL */
 	char dir[PATH_MAX];		/* --dir: dump and logs */
 };
@@ -54,7 +58,8 @@ struct server {
 static char base[PATH_MAX / 2];		/* the suite's scratch directory */
 static struct server solo;		/* shared by the "blobs" case */
 static struct server own;		/* one per test of "faults" */
-static char solo_url[64], own_url[64];
+static struct server nodes[NCLUSTER];	/* the cluster */
+static char solo_url[64], own_url[64], cluster_url[128];
 static struct store_conn *conn;		/* the fixture's connector */
 static char prefix[32];			/* this test's key prefix */
 
@@ -220,7 +225,7 @@ static pid_t spawn(const char *const argv[], const char *log)
 /* Start (or with s->port set, restart) @s, and wait until it answers. */
 static void server_start(struct server *s)
 {
-	char port[16], log[PATH_MAX + 32];
+	char port[16], conf[PATH_MAX + 32], log[PATH_MAX + 32];
 	const char *argv[32];
 	int tries, i, n, st;
 	bool fixed = s->port != 0;
@@ -254,6 +259,17 @@ static void server_start(struct server *s)
 		if (s->pass) {
 			argv[n++] = "--requirepass";
 			argv[n++] = s->pass;
+		}
+		if (s->cluster) {
+			snprintf(conf, sizeof(conf), "%s/nodes-%d.conf",
+				 s->dir, s->port);
+			argv[n++] = "--cluster-enabled";
+			argv[n++] = "yes";
+			argv[n++] = "--cluster-config-file";
+			argv[n++] = conf;
+			/* the masters left serve their slots */
+			argv[n++] = "--cluster-require-full-coverage";
+			argv[n++] = "no";
 		}
 		argv[n] = NULL;
 		s->pid = spawn(argv, log);
@@ -492,6 +508,20 @@ static void on_left(void *arg, const char *what, uint64_t size)
 	snprintf(l->last, sizeof(l->last), "%s", what);
 }
 
+/* Log lines naming a MOVED redirection, from the connector's debug log. */
+static int moved_lines;
+
+static void count_log(enum store_log_level level, const char *fmt,
+		      va_list ap)
+{
+	char line[512];
+
+	(void)level;
+	vsnprintf(line, sizeof(line), fmt, ap);
+	if (strstr(line, "moved to"))
+		__atomic_add_fetch(&moved_lines, 1, __ATOMIC_SEQ_CST);
+}
+
 /* ---- fixtures --------------------------------------------------------- */
 
 static void base_setup(void)
@@ -500,6 +530,8 @@ static void base_setup(void)
 	setenv("PXFS_REDIS_SEGMENT_SIZE", "4096", 1);
 	unsetenv("PXFS_REDIS_PUT_TTL");
 	conn = NULL;
+	moved_lines = 0;
+	store_set_log(count_log, STORE_LOG_DEBUG);
 }
 
 static void conn_teardown(void)
@@ -541,6 +573,72 @@ static void own_teardown(void)
 {
 	conn_teardown();
 	server_stop(&own);
+}
+
+/* "cluster": three masters for the case. */
+static void cluster_start(void)
+{
+	const char *argv[16];
+	char addr[NCLUSTER][32], log[PATH_MAX + 16];
+	redisReply *rep;
+	int i, k, n, st, ok;
+	pid_t pid;
+
+	for (i = 0; i < NCLUSTER; i++) {
+		memset(&nodes[i], 0, sizeof(nodes[i]));
+		nodes[i].cluster = true;
+		server_start(&nodes[i]);
+	}
+	n = 0;
+	argv[n++] = "redis-cli";
+	argv[n++] = "--cluster";
+	argv[n++] = "create";
+	for (i = 0; i < NCLUSTER; i++) {
+		snprintf(addr[i], sizeof(addr[i]), "127.0.0.1:%d",
+			 nodes[i].port);
+		argv[n++] = addr[i];
+	}
+	argv[n++] = "--cluster-replicas";
+	argv[n++] = "0";
+	argv[n++] = "--cluster-yes";
+	argv[n] = NULL;
+	snprintf(log, sizeof(log), "%s/create.log", nodes[0].dir);
+	pid = spawn(argv, log);
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+		      "redis-cli --cluster create failed (see %s)", log);
+	/* every node must know every slot's master */
+	for (k = 0; k < 1000; k++) {
+		ok = 0;
+		for (i = 0; i < NCLUSTER; i++) {
+			rep = admin(&nodes[i], "CLUSTER INFO");
+			if (rep->type == REDIS_REPLY_STRING &&
+			    strstr(rep->str, "cluster_state:ok"))
+				ok++;
+			freeReplyObject(rep);
+		}
+		if (ok == NCLUSTER)
+			break;
+		msleep(20);
+	}
+	ck_assert_int_eq(ok, NCLUSTER);
+	snprintf(cluster_url, sizeof(cluster_url),
+		 "redis+cluster://127.0.0.1:%d,127.0.0.1:%d,127.0.0.1:%d",
+		 nodes[0].port, nodes[1].port, nodes[2].port);
+}
+
+static void cluster_stop(void)
+{
+	int i;
+
+	for (i = 0; i < NCLUSTER; i++)
+		server_stop(&nodes[i]);
+}
+
+static void cluster_setup(void)
+{
+	base_setup();
+	conn = open_ok(cluster_url, prefix);
 }
 
 /* ---- opening ---------------------------------------------------------- */
@@ -657,7 +755,8 @@ START_TEST(test_redis_open_unreachable)
 	ck_assert_ptr_null(c);
 	ck_assert(strstr(store_last_error(), "cannot connect"));
 	ck_assert(strstr(store_last_error(), where));
-	snprintf(url, sizeof(url), "redis://localhost:%d", port);
+	snprintf(url, sizeof(url), "redis+cluster://127.0.0.1:%d,"
+		 "localhost:%d", port, port);
 	ck_assert_int_eq(open_with(url, "", NULL, 300, 0, &c), STORE_IO);
 	ck_assert(strstr(store_last_error(), "cannot connect"));
 	ck_assert(now_s() - t0 < 2.0);
@@ -1516,6 +1615,310 @@ START_TEST(test_redis_full)
 }
 END_TEST
 
+/* The wrong kind of url for the server. */
+START_TEST(test_redis_not_a_cluster)
+{
+	struct store_conn *c = NULL;
+	char url[80];
+
+	snprintf(url, sizeof(url), "redis+cluster://127.0.0.1:%d", own.port);
+	ck_assert_int_eq(open_with(url, prefix, NULL, TIMEOUT_MS, 0, &c),
+			 STORE_INVAL);
+	ck_assert_ptr_null(c);
+	ck_assert_msg(strstr(store_last_error(), "cluster"), "%s",
+		      store_last_error());
+}
+END_TEST
+
+/* ---- cluster ---------------------------------------------------------- */
+
+/* The master of @slot, from @via's CLUSTER SLOTS. */
+static int owner_of(const struct server *via, long slot)
+{
+	redisReply *rep = admin(via, "CLUSTER SLOTS"), *e;
+	int port = -1, i;
+	size_t k;
+
+	ck_assert_int_eq(rep->type, REDIS_REPLY_ARRAY);
+	for (k = 0; k < rep->elements; k++) {
+		e = rep->element[k];
+		if (slot >= e->element[0]->integer &&
+		    slot <= e->element[1]->integer)
+			port = (int)e->element[2]->element[1]->integer;
+	}
+	freeReplyObject(rep);
+	for (i = 0; i < NCLUSTER; i++) {
+		if (nodes[i].port == port)
+			return i;
+	}
+	return -1;
+}
+
+static long slot_of(const struct server *via, const char *k)
+{
+	redisReply *rep = admin(via, "CLUSTER KEYSLOT %s", k);
+	long s;
+
+	ck_assert_int_eq(rep->type, REDIS_REPLY_INTEGER);
+	s = (long)rep->integer;
+	freeReplyObject(rep);
+	return s;
+}
+
+/* Which masters hold blob @key's header and data. */
+static void blob_nodes(const struct server *via, const char *key,
+		       int *hdr_node, int *data_node)
+{
+	char hk[200], id[40];
+	redisReply *rep;
+	int n;
+
+	snprintf(hk, sizeof(hk), "%s%s", prefix, key);
+	*hdr_node = n = owner_of(via, slot_of(via, hk));
+	ck_assert_int_ge(n, 0);
+	rep = admin(&nodes[n], "GETRANGE %s 0 95", hk);
+	ck_assert_int_eq(rep->type, REDIS_REPLY_STRING);
+	if (sscanf(rep->str, "pxfs1 s %*u %*u %32s", id) == 1) {
+		snprintf(hk, sizeof(hk), "%s{%s}", prefix, id);
+		*data_node = owner_of(via, slot_of(via, hk));
+	} else {
+		*data_node = *hdr_node;
+	}
+	freeReplyObject(rep);
+}
+
+static long cluster_keys(void)
+{
+	long n = 0;
+	int i;
+
+	for (i = 0; i < NCLUSTER; i++)
+		n += our_keys(&nodes[i]);
+	return n;
+}
+
+#define NBLOBS	24
+
+START_TEST(test_redis_cluster_roundtrip)
+{
+	char keys[NBLOBS][STORE_KEY_HEX + 1];
+	uint8_t *data[NBLOBS], *got;
+	int per_node[NCLUSTER] = { 0 }, h, d, i;
+	struct seen s = { 0 };
+	struct left l = { 0 };
+	uint64_t size;
+
+	got = malloc(4 * SEG);
+	for (i = 0; i < NBLOBS; i++) {
+		/* every other one segmented */
+		data[i] = put_data(conn, i % 2 ? 3 * SEG + (size_t)i :
+				   (size_t)i * 50, 20 + (unsigned)i, keys[i]);
+		blob_nodes(&nodes[0], keys[i], &h, &d);
+		per_node[h]++;
+	}
+	for (i = 0; i < NCLUSTER; i++)
+		ck_assert_msg(per_node[i] > 0, "no header on node %d", i);
+	for (i = 0; i < NBLOBS; i++) {
+		size = i % 2 ? 3 * SEG + (size_t)i : (size_t)i * 50;
+		ck_assert_int_eq(conn->ops->get(conn, keys[i], 0, size, got),
+				 STORE_OK);
+		ck_assert(memcmp(got, data[i], size) == 0);
+		if (i % 2) {
+			ck_assert_int_eq(conn->ops->get(conn, keys[i],
+							SEG - 2, SEG + 4,
+							got), STORE_OK);
+			ck_assert(memcmp(got, data[i] + SEG - 2,
+					 SEG + 4) == 0);
+		}
+	}
+	/* hash slots computed right: no node had to redirect us */
+	ck_assert_int_eq(moved_lines, 0);
+	ck_assert_int_eq(conn->ops->list(conn, on_blob, &s), STORE_OK);
+	ck_assert_int_eq(s.n, NBLOBS);
+	ck_assert_int_eq(conn->ops->leftovers(conn, false, 0, on_left, &l),
+			 STORE_OK);
+	ck_assert_int_eq(l.n, 0);
+	for (i = 0; i < NBLOBS; i++) {
+		ck_assert_int_eq(conn->ops->evict(conn, keys[i]), STORE_OK);
+		free(data[i]);
+	}
+	ck_assert_int_eq(cluster_keys(), 0);
+	free(got);
+}
+END_TEST
+
+/* One seed is enough; a plain url to a cluster node says what is wrong. */
+START_TEST(test_redis_cluster_seeds)
+{
+	char url[80], key[STORE_KEY_HEX + 1];
+	struct store_conn *c;
+	uint8_t *data;
+	store_rc rc = STORE_OK;
+	int i;
+
+	snprintf(url, sizeof(url), "redis+cluster://localhost:%d",
+		 nodes[2].port);
+	c = open_ok(url, prefix);
+	data = put_data(c, 5 * SEG, 30, key);
+	ck_assert_int_eq(conn->ops->get(conn, key, 0, 5 * SEG, data),
+			 STORE_OK);
+	ck_assert_int_eq(c->ops->evict(c, key), STORE_OK);
+	c->ops->close(c);
+	free(data);
+
+	make_url(url, sizeof(url), &nodes[0]);
+	c = open_ok(url, prefix);
+	for (i = 0; i < 20 && rc == STORE_OK; i++) {
+		key_num((unsigned)i, key);
+		rc = put(c, key, "x", 1);
+	}
+	ck_assert_int_eq(rc, STORE_IO);
+	ck_assert(strstr(store_last_error(), "redis+cluster://"));
+	c->ops->close(c);
+}
+END_TEST
+
+static char *node_id(const struct server *s)
+{
+	redisReply *rep = admin(s, "CLUSTER MYID");
+	char *id;
+
+	ck_assert_int_eq(rep->type, REDIS_REPLY_STRING);
+	id = strdup(rep->str);
+	freeReplyObject(rep);
+	return id;
+}
+
+/* Move @slot from master @a to @b, keys and all (unless @keep_open, which
+ * stops half-way: migrating on @a, importing on @b). */
+static void move_slot(long slot, int a, int b, bool keep_open)
+{
+	char *ida = node_id(&nodes[a]), *idb = node_id(&nodes[b]);
+	redisReply *rep;
+	size_t k;
+	int i;
+
+	admin_ok(&nodes[b], "CLUSTER SETSLOT %ld IMPORTING %s", slot, ida);
+	admin_ok(&nodes[a], "CLUSTER SETSLOT %ld MIGRATING %s", slot, idb);
+	if (!keep_open) {
+		rep = admin(&nodes[a], "CLUSTER GETKEYSINSLOT %ld 1000", slot);
+		for (k = 0; k < rep->elements; k++)
+			admin_ok(&nodes[a], "MIGRATE 127.0.0.1 %d %s 0 5000",
+				 nodes[b].port, rep->element[k]->str);
+		freeReplyObject(rep);
+		admin_ok(&nodes[b], "CLUSTER SETSLOT %ld NODE %s", slot, idb);
+		admin_ok(&nodes[a], "CLUSTER SETSLOT %ld NODE %s", slot, idb);
+		for (i = 0; i < NCLUSTER; i++) {
+			if (i != a && i != b)
+				admin_ok(&nodes[i], "CLUSTER SETSLOT %ld NODE "
+					 "%s", slot, idb);
+		}
+	}
+	free(ida);
+	free(idb);
+}
+
+/* A slot resharded under a connector's feet: MOVED, then ASK. */
+START_TEST(test_redis_cluster_redirects)
+{
+	char key[STORE_KEY_HEX + 1], k2[STORE_KEY_HEX + 1], hk[200];
+	uint8_t got[3 * SEG], *big;
+	int a, b, before;
+	long slot;
+
+	/* MOVED: the header's slot moved to another master */
+	ck_assert_int_eq(put(conn, (key_num(11, key), key), "moving", 6),
+			 STORE_OK);
+	snprintf(hk, sizeof(hk), "%s%s", prefix, key);
+	slot = slot_of(&nodes[0], hk);
+	a = owner_of(&nodes[0], slot);
+	b = (a + 1) % NCLUSTER;
+	move_slot(slot, a, b, false);
+	ck_assert_int_eq(owner_of(&nodes[a], slot), b);
+	ck_assert_int_eq(conn->ops->get(conn, key, 0, 6, got), STORE_OK);
+	ck_assert(memcmp(got, "moving", 6) == 0);
+	ck_assert_int_ge(moved_lines, 1);
+	before = moved_lines;
+	ck_assert_int_eq(conn->ops->get(conn, key, 0, 6, got), STORE_OK);
+	ck_assert_int_eq(moved_lines, before);
+	ck_assert_int_eq(conn->ops->evict(conn, key), STORE_OK);
+
+	/* ASK: new headers land on the importing master mid-migration,
+	 * through a MULTI (the inline put) and plain reads */
+	key_num(12, k2);
+	snprintf(hk, sizeof(hk), "%s%s", prefix, k2);
+	slot = slot_of(&nodes[0], hk);
+	a = owner_of(&nodes[0], slot);
+	b = (a + 2) % NCLUSTER;
+	move_slot(slot, a, b, true);
+	ck_assert_msg(put(conn, k2, "asked", 5) == STORE_OK, "%s",
+		      store_last_error());
+	ck_assert_int_eq(our_keys(&nodes[b]), 1);
+	ck_assert_int_eq(conn->ops->get(conn, k2, 0, 5, got), STORE_OK);
+	ck_assert(memcmp(got, "asked", 5) == 0);
+	big = make_data(3 * SEG, 31);
+	ck_assert_int_eq(put(conn, k2, big, 3 * SEG), STORE_OK);
+	ck_assert_int_eq(conn->ops->get(conn, k2, 0, 3 * SEG, got),
+			 STORE_OK);
+	ck_assert(memcmp(got, big, 3 * SEG) == 0);
+	/* finish the migration: the old owner now says MOVED */
+	move_slot(slot, a, b, false);
+	before = moved_lines;
+	ck_assert_int_eq(conn->ops->get(conn, k2, 0, 3 * SEG, got),
+			 STORE_OK);
+	ck_assert(memcmp(got, big, 3 * SEG) == 0);
+	ck_assert_int_gt(moved_lines, before);
+	ck_assert_int_eq(conn->ops->evict(conn, k2), STORE_OK);
+	ck_assert_int_eq(cluster_keys(), 0);
+	free(big);
+}
+END_TEST
+
+/* Kill a master: what lives on the others still reads.  Runs last. */
+START_TEST(test_redis_cluster_master_down)
+{
+	char keys[NBLOBS][STORE_KEY_HEX + 1];
+	int hn[NBLOBS], dn[NBLOBS], i, ok = 0, down = 0;
+	uint8_t *data[NBLOBS], got[4 * SEG];
+	const int victim = 0;
+	size_t n;
+	double t0;
+
+	for (i = 0; i < NBLOBS; i++) {
+		n = i % 2 ? 3 * SEG + (size_t)i : (size_t)i * 40;
+		data[i] = put_data(conn, n, 40 + (unsigned)i, keys[i]);
+		blob_nodes(&nodes[1], keys[i], &hn[i], &dn[i]);
+	}
+	server_stop(&nodes[victim]);
+	for (i = 0; i < NBLOBS; i++) {
+		n = i % 2 ? 3 * SEG + (size_t)i : (size_t)i * 40;
+		t0 = now_s();
+		if (hn[i] != victim && dn[i] != victim) {
+			ck_assert_msg(conn->ops->get(conn, keys[i], 0, n,
+						     got) == STORE_OK,
+				      "blob %d: %s", i, store_last_error());
+			ck_assert(memcmp(got, data[i], n) == 0);
+			ok++;
+		} else {
+			ck_assert_int_eq(conn->ops->get(conn, keys[i], 0, n,
+							got), STORE_IO);
+			ck_assert(strstr(store_last_error(), "redis"));
+			down++;
+		}
+		ck_assert(now_s() - t0 < 1.5);
+		free(data[i]);
+	}
+	ck_assert_int_gt(ok, 0);
+	ck_assert_int_gt(down, 0);
+	/* a new connector, seeded with the dead node first, still opens */
+	conn_teardown();
+	conn = open_ok(cluster_url, prefix);
+	ck_assert_int_eq(conn->ops->get(conn, keys[1], 0, 1, got),
+			 hn[1] != victim && dn[1] != victim ? STORE_OK :
+			 STORE_IO);
+}
+END_TEST
+
 /* ---- allocation failures ---------------------------------------------- */
 #if FAILMALLOC
 
@@ -1561,7 +1964,7 @@ END_TEST
 
 #endif /* FAILMALLOC */
 
-static Suite *conn_redis_suite(bool servers)
+static Suite *conn_redis_suite(bool servers, bool cluster)
 {
 	Suite *s = suite_create("conn_redis");
 	TCase *tc;
@@ -1603,6 +2006,19 @@ static Suite *conn_redis_suite(bool servers)
 	tcase_add_test(tc, test_redis_password);
 	tcase_add_test(tc, test_redis_server_stops);
 	tcase_add_test(tc, test_redis_full);
+	tcase_add_test(tc, test_redis_not_a_cluster);
+	suite_add_tcase(s, tc);
+	if (!cluster)
+		return s;
+
+	tc = tcase_create("cluster");
+	tcase_set_timeout(tc, 60);
+	tcase_add_unchecked_fixture(tc, cluster_start, cluster_stop);
+	tcase_add_checked_fixture(tc, cluster_setup, conn_teardown);
+	tcase_add_test(tc, test_redis_cluster_roundtrip);
+	tcase_add_test(tc, test_redis_cluster_seeds);
+	tcase_add_test(tc, test_redis_cluster_redirects);
+	tcase_add_test(tc, test_redis_cluster_master_down);
 	suite_add_tcase(s, tc);
 	return s;
 }
@@ -1611,12 +2027,16 @@ int main(void)
 {
 	const char *tmp = getenv("TMPDIR");
 	bool servers = have_program("redis-server");
+	bool cluster = servers && have_program("redis-cli");
 	SRunner *sr;
 	int failed;
 
 	if (!servers)
 		fprintf(stderr, "check_conn_redis: redis-server is not "
 			"installed; only the tests without a server run\n");
+	else if (!cluster)
+		fprintf(stderr, "check_conn_redis: redis-cli is not "
+			"installed; cluster tests skipped\n");
 	srand((unsigned)time(NULL) ^ (unsigned)getpid());
 	snprintf(base, sizeof(base), "%s/check_conn_redis-XXXXXX",
 		 tmp && *tmp ? tmp : "/tmp");
@@ -1624,7 +2044,7 @@ int main(void)
 		perror("check_conn_redis: mkdtemp");
 		return EXIT_FAILURE;
 	}
-	sr = srunner_create(conn_redis_suite(servers));
+	sr = srunner_create(conn_redis_suite(servers, cluster));
 	srunner_run_all(sr, CK_ENV);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
