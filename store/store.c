@@ -2486,6 +2486,18 @@ out:
 
 /* ---- fsck, gc, totals ------------------------------------------------- */
 
+/*
+ * How old a temp must be before fsck calls it a leftover and gc removes it.
+ * Writers to this store's file connector hold the gc lock, so under it any
+ * temp is a leftover.  A Redis may be shared by writers on other nodes
+ * that this lock does not reach: their puts in progress are younger than
+ * an hour (the connector refreshes their expiry while they run).
+ */
+static unsigned leftover_age(const struct store *st)
+{
+	return strcmp(st->connector, "redis") ? 0 : 3600;
+}
+
 struct fsck_ctx {
 	struct store *st;
 	void (*fn)(void *arg, const char *line);
@@ -2654,7 +2666,8 @@ unlock:
 	if (rc == STORE_OK)
 		rc = x.rc;
 	if (rc == STORE_OK)
-		rc = st->conn->ops->leftovers(st->conn, false, 0, fsck_left,
+		rc = st->conn->ops->leftovers(st->conn, false, leftover_age(st),
+					      fsck_left,
 					      &x);
 	store_clear_error();
 out:
@@ -2753,7 +2766,8 @@ store_rc store_gc(struct store *st, void (*fn)(void *arg, const char *line),
 		}
 	}
 	if (rc == STORE_OK)
-		rc = st->conn->ops->leftovers(st->conn, true, 0, gc_left, &x);
+		rc = st->conn->ops->leftovers(st->conn, true, leftover_age(st),
+					      gc_left, &x);
 out:
 	gc_unlock(fd);
 	keylist_release(&x.orphans);
