@@ -200,16 +200,31 @@ int open_store(const char *verb, const char *path, unsigned flags,
 	if (!S_ISDIR(sb.st_mode))
 		return errorf(verb, "'%s' is not a pxfs store (not a "
 			      "directory)", path), -1;
-	rc = store_open(path, flags, out);
-	if (rc == STORE_OK)
-		return 0;
-	if (rc == STORE_NOTFOUND)
+	rc = store_open(path, flags & ~OPEN_KEEP_LEASES, out);
+	if (rc == STORE_NOTFOUND) {
 		errorf(verb, "no such store '%s'", path);
-	else if (rc == STORE_INVAL)
+		return -1;
+	}
+	if (rc == STORE_INVAL) {
 		errorf(verb, "'%s' is not a pxfs store", path);
-	else
+		return -1;
+	}
+	if (rc != STORE_OK) {
 		store_error(verb, rc);
-	return -1;
+		return -1;
+	}
+	/* A lease ends at its time whether or not a mount is running:
+	 * whoever changes the store next ends it first. */
+	if (!(flags & (STORE_OPEN_RDONLY | OPEN_KEEP_LEASES))) {
+		rc = store_lifetime_expire(*out, NULL);
+		if (rc != STORE_OK) {
+			store_error(verb, rc);
+			store_close(*out);
+			*out = NULL;
+			return -1;
+		}
+	}
+	return 0;
 }
 
 /* ---- store paths -------------------------------------------------------- */

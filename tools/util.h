@@ -89,10 +89,17 @@ int opt_level(const char *verb, const char *s, int *out);
 
 /* ---- opening a store ---------------------------------------------------- */
 
+/* open_store() flag of the pxfs command alone (never passed to the store;
+ * far above the STORE_OPEN_* bits): do not end expired leases. */
+#define OPEN_KEEP_LEASES	0x10000u
+
 /**
  * Open the store at @path, printing one clear line for @verb on failure
- * ("no such store 'x'", "'x' is not a pxfs store").  Returns 0 and the
- * handle in *out (caller closes it with store_close()), or -1.
+ * ("no such store 'x'", "'x' is not a pxfs store").  A read-write open
+ * (no STORE_OPEN_RDONLY) first ends every lease whose time has come
+ * (store_lifetime_expire), so that leases end even when no mount runs,
+ * unless @flags has OPEN_KEEP_LEASES.  Returns 0 and the handle in *out
+ * (caller closes it with store_close()), or -1.
  */
 int open_store(const char *verb, const char *path, unsigned flags,
 	       struct store **out);
