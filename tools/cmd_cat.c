@@ -2,7 +2,8 @@
 /*
  * cmd_cat.c - "pxfs cat STORE PATH...": write files' content to stdout.
  * The store checks every chunk before it writes it, so a corrupt or
- * missing blob stops the output without a wrong byte.
+ * missing blob stops the output without a wrong byte.  A pending future
+ * is waited for.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -48,6 +49,9 @@ int cmd_cat(int argc, char **argv)
 				     "is a symlink");
 			goto out;
 		}
+		ret = wait_ready("cat", st, path, &n);
+		if (ret != 0)
+			goto out;
 		fflush(stdout);
 		rc = store_export_fd(st, n.key, STDOUT_FILENO, path);
 		if (rc != STORE_OK) {

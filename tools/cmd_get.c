@@ -5,7 +5,7 @@
  * The content goes to a temporary file in DEST's directory, which is
  * fsynced and renamed over DEST only once the store has verified every
  * byte: a failure (or a signal) leaves neither a partial DEST nor the
- * temporary file.
+ * temporary file.  A pending future is waited for.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -261,6 +261,10 @@ int cmd_get(int argc, char **argv)
 		ret = errorf("get", "cannot overwrite directory '%s'", final);
 		goto out;
 	}
+	/* DEST is checked first: waiting may take a while. */
+	ret = wait_ready("get", st, path, &n);
+	if (ret != 0)
+		goto out;
 	trap_signals();
 	if (S_ISLNK(n.mode))
 		ret = get_symlink(st, &n, final, dir);

@@ -21,6 +21,17 @@ static const struct option opts[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
+/* "pending" (a future not set yet), "evicted" (after its first read) or
+ * "ready". */
+static const char *object_state(const struct store_object *o)
+{
+	if (o->pending)
+		return "pending";
+	if (o->evicted)
+		return "evicted";
+	return "ready";
+}
+
 static void json_field(const char *k, const char *v, bool first)
 {
 	printf("%s\n  \"%s\": ", first ? "" : ",", k);
@@ -58,6 +69,9 @@ static void print_json(const char *path, const struct store_node *n,
 		json_num("chunks", o->nchunks);
 		json_num("refs", o->refs);
 		printf(",\n  \"pending\": %s", o->pending ? "true" : "false");
+		json_field("state", object_state(o), false);
+		printf(",\n  \"evict_on_read\": %s",
+		       o->evict_on_read ? "true" : "false");
 	}
 	if (target)
 		json_field("target", target, false);
@@ -87,6 +101,11 @@ static void print_text(const char *path, const struct store_node *n,
 		       human_size(o->chunk_size, a, sizeof(a)));
 		printf("chunks:      %" PRIu32 "\n", o->nchunks);
 		printf("refs:        %" PRIu64 "\n", o->refs);
+		printf("state:       %s%s\n", object_state(o),
+		       o->evicted ? " (after its first read)" :
+		       o->evict_on_read ? " (evict on read: goes after its "
+		       "first read)" :
+		       "");
 	}
 	printf("mode:        %04o (%s)\n", (unsigned)(n->mode & 07777),
 	       mode_string(n->mode, a, sizeof(a)));

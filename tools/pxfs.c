@@ -50,6 +50,8 @@ static const struct cmd cmds[] = {
 	  "  --chunk-size BYTES  power of two from 4K to 64M\n"
 	  "  --force             replace existing files and symlinks, merge\n"
 	  "                      into existing directories\n"
+
+
 	  "A progress line is shown on stderr when it is a terminal.\n" },
 	{ "ls", cmd_ls,
 	  "ls [-l] [--json] STORE [PATH]",
@@ -67,17 +69,22 @@ static const struct cmd cmds[] = {
 	  "show an entry and its object, without fetching",
 	  "Show PATH's entry and, for a file, its object, from the index only:\n"
 	  "path, kind, type, key, hash, size, stored size, chunk size, chunks,\n"
-	  "refs, mode, uid, gid, mtime (and target for a symlink).\n"
+	  "refs, state, mode, uid, gid, mtime (and target for a symlink).\n"
 	  "  --json  {\"path\", \"kind\", \"ino\", \"mode\" (\"0644\"), \"uid\",\n"
 	  "          \"gid\", \"size\", \"mtime\", \"mtime_ns\", \"ctime_ns\";\n"
 	  "          files add \"type\", \"key\", \"hash\", \"stored_size\",\n"
-	  "          \"chunk_size\", \"chunks\", \"refs\", \"pending\";\n"
-	  "          symlinks add \"target\"}\n" },
+	  "          \"chunk_size\", \"chunks\", \"refs\", \"pending\",\n"
+	  "          \"state\" (pending|ready|evicted), \"evict_on_read\";\n"
+	  "          symlinks add \"target\"}\n"
+	  "A file's state is pending (a future not set yet), ready, or\n"
+	  "evicted (an evict-on-read object after its first read).\n" },
 	{ "cat", cmd_cat,
 	  "cat STORE PATH...",
 	  "write files' content to stdout",
 	  "Fetch, decompress and verify each file and write its content to\n"
-	  "standard output.  A chunk that does not verify is never written.\n" },
+	  "standard output.  A chunk that does not verify is never written.\n"
+	  "A pending future is waited for as its 'pxfs future' options say;\n"
+	  "when it is not set in time, cat fails.\n" },
 	{ "get", cmd_get,
 	  "get STORE PATH DEST",
 	  "copy a file out of the store",
@@ -85,7 +92,8 @@ static const struct cmd cmds[] = {
 	  "an existing directory to write PATH's name in).  The content goes\n"
 	  "to a temporary file beside DEST that is renamed over it only when\n"
 	  "complete, so a failure leaves no partial file.  Mode and mtime are\n"
-	  "kept.  A symlink PATH is recreated as a symlink.\n" },
+	  "kept.  A symlink PATH is recreated as a symlink.  A pending future\n"
+	  "is waited for, as for cat.\n" },
 	{ "rm", cmd_rm,
 	  "rm [-r] STORE PATH...",
 	  "remove entries",
@@ -113,6 +121,31 @@ static const struct cmd cmds[] = {
 	  "The blob is verified once before the entry is made.\n"
 	  "  --type TYPE  MIME type (default: the object's detected type)\n"
 	  "  --force      replace an existing file or symlink PATH\n" },
+	{ "future", cmd_future,
+	  "future STORE PATH [--timeout S] [--poll MS] [--backoff F] "
+	  "[--poll-max MS] [--mode M]",
+	  "make a placeholder file for content set later",
+	  "Create file PATH as a future: a placeholder for content a producer\n"
+	  "sets later with 'pxfs set' (or by writing the file in a mount).\n"
+	  "Until then its state is pending, and readers (cat, get, a mount)\n"
+	  "block: they check every poll interval, which grows by the backoff\n"
+	  "factor up to the maximum, and fail when the timeout has passed.\n"
+	  "The policy is recorded with the future, for every reader.  The\n"
+	  "parent directory must exist; PATH must not.\n"
+	  "  --timeout S    seconds to wait, fractions allowed (60)\n"
+	  "  --poll MS      first poll interval, milliseconds (100)\n"
+	  "  --backoff F    interval growth factor, 1 to 100 (1.5)\n"
+	  "  --poll-max MS  longest poll interval, milliseconds (2000)\n"
+	  "  --mode M       octal permissions (0666 less the umask)\n" },
+	{ "set", cmd_set,
+	  "set STORE PATH FILE [--level N] [--chunk-size BYTES]",
+	  "set a future's content",
+	  "Fulfil future PATH with the content of FILE ('-' for standard\n"
+	  "input), in one transaction: readers waiting for it get the whole\n"
+	  "content.  Refused, with the store unchanged, when PATH is not a\n"
+	  "pending future (also when it was set already).\n"
+	  "  --level N           zstd level 1..19 (default: the store's)\n"
+	  "  --chunk-size BYTES  power of two from 4K to 64M\n" },
 	{ "fsck", cmd_fsck,
 	  "fsck [--deep] [--json] STORE",
 	  "check a store",

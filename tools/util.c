@@ -227,6 +227,21 @@ int open_store(const char *verb, const char *path, unsigned flags,
 	return 0;
 }
 
+/* ---- reading objects ---------------------------------------------------- */
+
+int wait_ready(const char *verb, struct store *st, const char *path,
+	       struct store_node *n)
+{
+	store_rc rc;
+
+	if (!S_ISREG(n->mode) || !(n->flags & STORE_NODE_PENDING))
+		return 0;
+	rc = store_wait_node(st, n->ino, NULL, path, n);
+	if (rc != STORE_OK)
+		return store_error(verb, rc);
+	return 0;
+}
+
 /* ---- store paths -------------------------------------------------------- */
 
 bool is_valid_name(const char *name)

@@ -104,6 +104,16 @@ int opt_level(const char *verb, const char *s, int *out);
 int open_store(const char *verb, const char *path, unsigned flags,
 	       struct store **out);
 
+/* ---- reading objects ---------------------------------------------------- */
+
+/**
+ * If file @n (at @path) is a pending future, wait for it as its recorded
+ * policy says (store_wait_node) and refresh @n; nothing to do otherwise.
+ * Returns 0, or EXIT_ERR after the message (the store's, on a timeout).
+ */
+int wait_ready(const char *verb, struct store *st, const char *path,
+	       struct store_node *n);
+
 /* ---- store paths -------------------------------------------------------- */
 
 #define SPATH_MAX	4096	/* longest store path we accept */
