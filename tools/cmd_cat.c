@@ -3,7 +3,8 @@
  * cmd_cat.c - "pxfs cat STORE PATH...": write files' content to stdout.
  * The store checks every chunk before it writes it, so a corrupt or
  * missing blob stops the output without a wrong byte.  A pending future
- * is waited for.
+ * is waited for; an evict-on-read object is evicted once it has been
+ * written out whole.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -58,6 +59,9 @@ int cmd_cat(int argc, char **argv)
 			ret = store_error("cat", rc);
 			goto out;
 		}
+		ret = evict_if_read_once("cat", st, n.key);
+		if (ret != 0)
+			goto out;
 	}
 out:
 	store_close(st);

@@ -5,7 +5,8 @@
  * The content goes to a temporary file in DEST's directory, which is
  * fsynced and renamed over DEST only once the store has verified every
  * byte: a failure (or a signal) leaves neither a partial DEST nor the
- * temporary file.  A pending future is waited for.
+ * temporary file.  A pending future is waited for; an evict-on-read
+ * object is evicted once DEST is in place.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -266,10 +267,13 @@ int cmd_get(int argc, char **argv)
 	if (ret != 0)
 		goto out;
 	trap_signals();
-	if (S_ISLNK(n.mode))
+	if (S_ISLNK(n.mode)) {
 		ret = get_symlink(st, &n, final, dir);
-	else
+	} else {
 		ret = get_file(st, path, &n, final, dir);
+		if (ret == 0)
+			ret = evict_if_read_once("get", st, n.key);
+	}
 out:
 	store_close(st);
 	return ret;

@@ -13,7 +13,8 @@
  *     store; a target that exists is an error unless --force, and even
  *     then a directory and a non-directory never replace each other.
  *  3. write: make the --to directories, then every entry in plan order
- *     (a directory before its children), ingesting each file.
+ *     (a directory before its children), ingesting each file and
+ *     marking its object evict-on-read as asked.
  *
  * Everything after store_begin() is one transaction: on any failure the
  * batch is rolled back, which also evicts the blobs it wrote for objects
@@ -66,9 +67,12 @@ struct put_args {
 	const char *type;	/* NULL: detected */
 	struct store_put_opts popts;
 	bool force;
+	bool evict;		/* mark every object evict-on-read */
 };
 
-enum { OPT_TO = 256, OPT_TYPE, OPT_LEVEL, OPT_CHUNK, OPT_FORCE };
+enum {
+	OPT_TO = 256, OPT_TYPE, OPT_LEVEL, OPT_CHUNK, OPT_FORCE, OPT_EVICT,
+};
 
 static const struct option opts[] = {
 	{ "to", required_argument, NULL, OPT_TO },
@@ -76,6 +80,7 @@ static const struct option opts[] = {
 	{ "level", required_argument, NULL, OPT_LEVEL },
 	{ "chunk-size", required_argument, NULL, OPT_CHUNK },
 	{ "force", no_argument, NULL, OPT_FORCE },
+	{ "evict-on-read", no_argument, NULL, OPT_EVICT },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -334,6 +339,9 @@ static int parse_args(int argc, char **argv, struct put_args *a)
 		case OPT_FORCE:
 			a->force = true;
 			break;
+		case OPT_EVICT:
+			a->evict = true;
+			break;
 		default:
 			return EXIT_USAGE;
 		}
@@ -525,9 +533,43 @@ static void attr_of(const struct stat *sb, struct store_attr *a)
 		      sb->st_mtim.tv_nsec;
 }
 
+/*
+ * With --evict-on-read, the first read of an object removes it for every
+ * entry that shares it.  Content addressing makes an object shared by all
+ * entries of the same bytes, so marking one that entries outside this put
+ * already use would take their content away after someone else's read:
+ * refuse that.  The entry a --force put replaces does not count.
+ */
+static int check_evict(struct store *st, const struct item *it,
+		       uint64_t dir, const struct store_object *obj,
+		       const char *path)
+{
+	uint64_t others = obj->refs;
+	struct store_node old;
+	store_rc rc;
+
+	if (obj->evict_on_read || others == 0)
+		return 0;
+	if (it->exists) {
+		rc = store_lookup(st, dir, it->name, &old);
+		if (rc != STORE_OK)
+			return store_error("put", rc);
+		if (S_ISREG(old.mode) && strcmp(old.key, obj->key) == 0)
+			others--;
+	}
+	if (others == 0)
+		return 0;
+	return errorf("put", "cannot put '%s' as %s with --evict-on-read: "
+		      "the same content is stored for %llu other entr%s, "
+		      "which would lose it after the first read", it->src,
+		      path, (unsigned long long)others,
+		      others == 1 ? "y" : "ies");
+}
+
 /* Ingest one regular file and make its entry under @dir. */
 static int put_file(struct store *st, struct item *it, uint64_t dir,
-		    const struct put_args *a, unsigned flags, uint64_t *done)
+		    const struct put_args *a, unsigned flags, uint64_t *done,
+		    const char *path, struct store_node *out)
 {
 	struct store_object obj;
 	struct store_attr attr;
@@ -558,9 +600,16 @@ static int put_file(struct store *st, struct item *it, uint64_t dir,
 		goto out;
 	}
 	*done += obj.size;
+	if (a->evict) {
+		ret = check_evict(st, it, dir, &obj, path);
+		if (ret != 0)
+			goto out;
+	}
 	attr_of(&sb, &attr);
 	rc = store_mkfile(st, dir, it->name, &attr, obj.key,
-			  a->type ? a->type : obj.type, flags, NULL);
+			  a->type ? a->type : obj.type, flags, out);
+	if (rc == STORE_OK && a->evict && !obj.evict_on_read)
+		rc = store_set_evict_on_read(st, obj.key);
 	if (rc != STORE_OK)
 		ret = store_error("put", rc);
 out:
@@ -570,9 +619,11 @@ out:
 
 /* Pass 3: make every entry, parents first. */
 static int write_plan(struct store *st, struct plan *p,
-		      const struct put_args *a, uint64_t to_ino)
+		      const struct put_args *a, const char *to,
+		      uint64_t to_ino)
 {
 	unsigned flags = a->force ? STORE_REPLACE : 0;
+	char path[SPATH_MAX];
 	struct store_attr attr;
 	struct store_node n;
 	uint64_t done = 0;
@@ -585,20 +636,21 @@ static int write_plan(struct store *st, struct plan *p,
 			       p->v[it->parent].ino;
 
 		attr_of(&it->sb, &attr);
+		if (S_ISDIR(it->sb.st_mode) && it->exists)
+			continue;	/* merge into it */
 		if (S_ISDIR(it->sb.st_mode)) {
-			if (it->exists)
-				continue;	/* merge into it */
 			rc = store_mkdir(st, dir, it->name, &attr, flags, &n);
 			if (rc != STORE_OK)
 				return store_error("put", rc);
 			it->ino = n.ino;
 		} else if (S_ISLNK(it->sb.st_mode)) {
 			rc = store_symlink(st, dir, it->name, it->target,
-					   &attr, flags, NULL);
+					   &attr, flags, &n);
 			if (rc != STORE_OK)
 				return store_error("put", rc);
 		} else {
-			ret = put_file(st, it, dir, a, flags, &done);
+			target_path(p, i, to, path, sizeof(path));
+			ret = put_file(st, it, dir, a, flags, &done, path, &n);
 			if (ret != 0)
 				return ret;
 		}
@@ -665,7 +717,7 @@ int cmd_put(int argc, char **argv)
 		ret = make_to(st, to, missing, &to_ino);
 	if (ret == 0) {
 		progress_start("put", p.bytes);
-		ret = write_plan(st, &p, &a, to_ino);
+		ret = write_plan(st, &p, &a, to, to_ino);
 		progress_end();
 	}
 	if (ret == 0) {
@@ -679,11 +731,12 @@ int cmd_put(int argc, char **argv)
 		goto out;
 	}
 	printf("put %llu file%s (%s), %llu director%s, %llu symlink%s "
-	       "into %s\n", (unsigned long long)p.files,
+	       "into %s", (unsigned long long)p.files,
 	       p.files == 1 ? "" : "s", human_size(p.bytes, sz, sizeof(sz)),
 	       (unsigned long long)p.dirs, p.dirs == 1 ? "y" : "ies",
 	       (unsigned long long)p.symlinks, p.symlinks == 1 ? "" : "s",
 	       to);
+	printf("%s\n", a.evict ? ", evict-on-read" : "");
 out:
 	store_close(st);
 	plan_free(&p);

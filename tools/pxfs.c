@@ -38,7 +38,7 @@ static const struct cmd cmds[] = {
 	  "  --level N           zstd level 1..19; 3\n" },
 	{ "put", cmd_put,
 	  "put STORE SRC... [--to DIR] [--type TYPE] [--level N] "
-	  "[--chunk-size BYTES] [--force]",
+	  "[--chunk-size BYTES] [--force] [--evict-on-read]",
 	  "store files and whole trees",
 	  "Store files, directories (recursively) and symlinks, like cp -r:\n"
 	  "'put S dir' creates /dir/..., and '--to a/b' puts them under /a/b\n"
@@ -50,7 +50,10 @@ static const struct cmd cmds[] = {
 	  "  --chunk-size BYTES  power of two from 4K to 64M\n"
 	  "  --force             replace existing files and symlinks, merge\n"
 	  "                      into existing directories\n"
-
+	  "  --evict-on-read     evict each object after its first complete\n"
+	  "                      read (cat, get, a mount); later reads fail.\n"
+	  "                      Refused for content the store already holds\n"
+	  "                      for other entries, which would lose it\n"
 
 	  "A progress line is shown on stderr when it is a terminal.\n" },
 	{ "ls", cmd_ls,
@@ -84,7 +87,9 @@ static const struct cmd cmds[] = {
 	  "Fetch, decompress and verify each file and write its content to\n"
 	  "standard output.  A chunk that does not verify is never written.\n"
 	  "A pending future is waited for as its 'pxfs future' options say;\n"
-	  "when it is not set in time, cat fails.\n" },
+	  "when it is not set in time, cat fails.  An evict-on-read object\n"
+	  "is evicted once it has been written out whole: reading it again\n"
+	  "fails.\n" },
 	{ "get", cmd_get,
 	  "get STORE PATH DEST",
 	  "copy a file out of the store",
@@ -93,7 +98,8 @@ static const struct cmd cmds[] = {
 	  "to a temporary file beside DEST that is renamed over it only when\n"
 	  "complete, so a failure leaves no partial file.  Mode and mtime are\n"
 	  "kept.  A symlink PATH is recreated as a symlink.  A pending future\n"
-	  "is waited for, as for cat.\n" },
+	  "is waited for, and an evict-on-read object evicted once DEST is\n"
+	  "complete, as for cat.\n" },
 	{ "rm", cmd_rm,
 	  "rm [-r] STORE PATH...",
 	  "remove entries",

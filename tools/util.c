@@ -242,6 +242,27 @@ int wait_ready(const char *verb, struct store *st, const char *path,
 	return 0;
 }
 
+int evict_if_read_once(const char *verb, struct store *st, const char *key)
+{
+	struct store_object o;
+	struct store *rw = NULL;
+	store_rc rc;
+
+	rc = store_object_info(st, key, &o);
+	if (rc != STORE_OK)
+		return store_error(verb, rc);
+	if (!o.evict_on_read || o.evicted)
+		return 0;
+	/* Reading needs no write access; only this does. */
+	if (open_store(verb, store_path(st), OPEN_KEEP_LEASES, &rw) < 0)
+		return EXIT_ERR;
+	rc = store_evicted_after_read(rw, key);
+	store_close(rw);
+	if (rc != STORE_OK)
+		return store_error(verb, rc);
+	return 0;
+}
+
 /* ---- store paths -------------------------------------------------------- */
 
 bool is_valid_name(const char *name)

@@ -114,6 +114,14 @@ int open_store(const char *verb, const char *path, unsigned flags,
 int wait_ready(const char *verb, struct store *st, const char *path,
 	       struct store_node *n);
 
+/**
+ * Call after the first complete, verified export of object @key: if it is
+ * evict-on-read, evict it now (store_evicted_after_read), through a
+ * read-write handle of its own, so that @st may be read-only.  Returns 0,
+ * or EXIT_ERR after the message.
+ */
+int evict_if_read_once(const char *verb, struct store *st, const char *key);
+
 /* ---- store paths -------------------------------------------------------- */
 
 #define SPATH_MAX	4096	/* longest store path we accept */
