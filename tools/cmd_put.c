@@ -13,8 +13,9 @@
  *     store; a target that exists is an error unless --force, and even
  *     then a directory and a non-directory never replace each other.
  *  3. write: make the --to directories, then every entry in plan order
- *     (a directory before its children), ingesting each file and
- *     marking its object evict-on-read as asked.
+ *     (a directory before its children), ingesting each file, marking
+ *     its object evict-on-read and putting the entry in its lifetime as
+ *     asked.
  *
  * Everything after store_begin() is one transaction: on any failure the
  * batch is rolled back, which also evicts the blobs it wrote for objects
@@ -68,10 +69,13 @@ struct put_args {
 	struct store_put_opts popts;
 	bool force;
 	bool evict;		/* mark every object evict-on-read */
+	const char *lifetime;	/* NULL: none */
+	uint32_t lease;		/* seconds of a new lifetime; 0: none */
 };
 
 enum {
 	OPT_TO = 256, OPT_TYPE, OPT_LEVEL, OPT_CHUNK, OPT_FORCE, OPT_EVICT,
+	OPT_LIFETIME, OPT_LEASE,
 };
 
 static const struct option opts[] = {
@@ -81,6 +85,8 @@ static const struct option opts[] = {
 	{ "chunk-size", required_argument, NULL, OPT_CHUNK },
 	{ "force", no_argument, NULL, OPT_FORCE },
 	{ "evict-on-read", no_argument, NULL, OPT_EVICT },
+	{ "lifetime", required_argument, NULL, OPT_LIFETIME },
+	{ "lease", required_argument, NULL, OPT_LEASE },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -342,6 +348,15 @@ static int parse_args(int argc, char **argv, struct put_args *a)
 		case OPT_EVICT:
 			a->evict = true;
 			break;
+		case OPT_LIFETIME:
+			if (opt_lifetime("put", optarg) < 0)
+				return EXIT_ERR;
+			a->lifetime = optarg;
+			break;
+		case OPT_LEASE:
+			if (opt_lease("put", optarg, &a->lease) < 0)
+				return EXIT_ERR;
+			break;
 		default:
 			return EXIT_USAGE;
 		}
@@ -349,6 +364,8 @@ static int parse_args(int argc, char **argv, struct put_args *a)
 	if (argc - optind < 2)
 		return usage_errorf("put", argc - optind < 1 ?
 				    "missing STORE" : "missing SRC");
+	if (a->lease && !a->lifetime)
+		return usage_errorf("put", "--lease needs --lifetime");
 	a->store = argv[optind];
 	return EXIT_OK;
 }
@@ -617,7 +634,30 @@ out:
 	return ret;
 }
 
-/* Pass 3: make every entry, parents first. */
+/*
+ * --lifetime: create the lifetime first when a --lease is given (an
+ * existing lifetime keeps its own end; "lifetime extend" moves it).
+ * Without a lease, store_set_lifetime() creates it with the first entry.
+ */
+static int start_lifetime(struct store *st, const struct put_args *a)
+{
+	store_rc rc;
+
+	if (!a->lifetime || !a->lease)
+		return 0;
+	rc = store_lifetime_create(st, a->lifetime, a->lease);
+	if (rc != STORE_OK && rc != STORE_EXISTS)
+		return store_error("put", rc);
+	return 0;
+}
+
+/*
+ * Pass 3: make every entry, parents first.  The lifetime goes on each
+ * entry the put makes whose parent it did not make (the --to directory,
+ * or a directory merged into): ending the lifetime removes such an entry
+ * with everything below it, so that is exactly what the put made, and
+ * nothing that was there before.
+ */
 static int write_plan(struct store *st, struct plan *p,
 		      const struct put_args *a, const char *to,
 		      uint64_t to_ino)
@@ -634,6 +674,7 @@ static int write_plan(struct store *st, struct plan *p,
 		struct item *it = &p->v[i];
 		uint64_t dir = it->parent == NO_PARENT ? to_ino :
 			       p->v[it->parent].ino;
+		bool top = it->parent == NO_PARENT || p->v[it->parent].exists;
 
 		attr_of(&it->sb, &attr);
 		if (S_ISDIR(it->sb.st_mode) && it->exists)
@@ -653,6 +694,11 @@ static int write_plan(struct store *st, struct plan *p,
 			ret = put_file(st, it, dir, a, flags, &done, path, &n);
 			if (ret != 0)
 				return ret;
+		}
+		if (a->lifetime && top) {
+			rc = store_set_lifetime(st, n.ino, a->lifetime);
+			if (rc != STORE_OK)
+				return store_error("put", rc);
 		}
 	}
 	return 0;
@@ -715,6 +761,8 @@ int cmd_put(int argc, char **argv)
 				    missing == strlen(to));
 	if (ret == 0)
 		ret = make_to(st, to, missing, &to_ino);
+	if (ret == 0)
+		ret = start_lifetime(st, &a);
 	if (ret == 0) {
 		progress_start("put", p.bytes);
 		ret = write_plan(st, &p, &a, to, to_ino);
@@ -736,6 +784,8 @@ int cmd_put(int argc, char **argv)
 	       (unsigned long long)p.dirs, p.dirs == 1 ? "y" : "ies",
 	       (unsigned long long)p.symlinks, p.symlinks == 1 ? "" : "s",
 	       to);
+	if (a.lifetime)
+		printf(" in lifetime '%s'", a.lifetime);
 	printf("%s\n", a.evict ? ", evict-on-read" : "");
 out:
 	store_close(st);

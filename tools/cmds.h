@@ -23,6 +23,7 @@ int cmd_gc(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
 int cmd_future(int argc, char **argv);
 int cmd_set(int argc, char **argv);
+int cmd_lifetime(int argc, char **argv);
 int cmd_help(int argc, char **argv);
 
 /* tools/cmd_mount.c: the mount side (fs/) */

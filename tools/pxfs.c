@@ -38,7 +38,8 @@ static const struct cmd cmds[] = {
 	  "  --level N           zstd level 1..19; 3\n" },
 	{ "put", cmd_put,
 	  "put STORE SRC... [--to DIR] [--type TYPE] [--level N] "
-	  "[--chunk-size BYTES] [--force] [--evict-on-read]",
+	  "[--chunk-size BYTES] [--force] [--evict-on-read] "
+	  "[--lifetime NAME [--lease SECONDS]]",
 	  "store files and whole trees",
 	  "Store files, directories (recursively) and symlinks, like cp -r:\n"
 	  "'put S dir' creates /dir/..., and '--to a/b' puts them under /a/b\n"
@@ -54,7 +55,15 @@ static const struct cmd cmds[] = {
 	  "                      read (cat, get, a mount); later reads fail.\n"
 	  "                      Refused for content the store already holds\n"
 	  "                      for other entries, which would lose it\n"
-
+	  "  --lifetime NAME     put the entries in lifetime NAME (created if\n"
+	  "                      new): each entry the put makes directly in\n"
+	  "                      --to or in a directory it merges into, so\n"
+	  "                      'pxfs lifetime end' removes exactly what\n"
+	  "                      was put (a directory with all below it);\n"
+	  "                      --to directories it makes are not included\n"
+	  "  --lease SECONDS     with --lifetime: a new lifetime ends by\n"
+	  "                      itself that many seconds from now (an\n"
+	  "                      existing one keeps its end)\n"
 	  "A progress line is shown on stderr when it is a terminal.\n" },
 	{ "ls", cmd_ls,
 	  "ls [-l] [--json] STORE [PATH]",
@@ -152,6 +161,25 @@ static const struct cmd cmds[] = {
 	  "pending future (also when it was set already).\n"
 	  "  --level N           zstd level 1..19 (default: the store's)\n"
 	  "  --chunk-size BYTES  power of two from 4K to 64M\n" },
+	{ "lifetime", cmd_lifetime,
+	  "lifetime {end STORE NAME | extend STORE NAME SECONDS | "
+	  "ls [--json] STORE}",
+	  "end, extend or list lifetimes",
+	  "A lifetime is a named group of entries that end together (see\n"
+	  "'put --lifetime').  A lease (put --lease) ends by itself at its\n"
+	  "time: the next command that changes the store, or a mount, ends\n"
+	  "it.\n"
+	  "  end STORE NAME      remove the lifetime's entries (directories\n"
+	  "                      with all below them) and evict the objects\n"
+	  "                      no other entry uses; print how many went\n"
+	  "  extend STORE NAME SECONDS\n"
+	  "                      make NAME end SECONDS from now (also gives\n"
+	  "                      a lifetime without a lease one)\n"
+	  "  ls STORE            name, entries and end (RFC 3339 UTC, or\n"
+	  "                      never) of each lifetime\n"
+	  "  --json  with ls: {\"lifetimes\": [{\"name\", \"entries\",\n"
+	  "          \"expires\" (RFC 3339 UTC, null for never),\n"
+	  "          \"expires_ns\" (0 for never)}]}\n" },
 	{ "fsck", cmd_fsck,
 	  "fsck [--deep] [--json] STORE",
 	  "check a store",

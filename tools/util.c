@@ -180,6 +180,40 @@ int opt_level(const char *verb, const char *s, int *out)
 	return 0;
 }
 
+int opt_lifetime(const char *verb, const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > STORE_NAME_MAX) {
+		errorf(verb, "invalid lifetime name '%s': must be 1 to %d "
+		       "bytes", s, STORE_NAME_MAX);
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)s[i];
+
+		if (ch < 0x20 || ch == 0x7f) {
+			errorf(verb, "invalid lifetime name '%s': control "
+			       "characters are not allowed", s);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int opt_lease(const char *verb, const char *s, uint32_t *out)
+{
+	long v;
+
+	if (parse_int(s, 1, (long)UINT32_MAX, &v) < 0) {
+		errorf(verb, "invalid lease '%s': must be whole seconds from "
+		       "1 to %u", s, UINT32_MAX);
+		return -1;
+	}
+	*out = (uint32_t)v;
+	return 0;
+}
+
 /* ---- opening a store ---------------------------------------------------- */
 
 int open_store(const char *verb, const char *path, unsigned flags,

@@ -87,6 +87,17 @@ int opt_chunk_size(const char *verb, const char *s, uint32_t *out);
 /** Parse --level: 1..19.  Prints the error and returns -1 otherwise. */
 int opt_level(const char *verb, const char *s, int *out);
 
+/**
+ * Check a lifetime name (--lifetime, "pxfs lifetime"): 1 to
+ * STORE_NAME_MAX bytes, no control characters.  Prints the error for
+ * @verb and returns -1 when it is not one.
+ */
+int opt_lifetime(const char *verb, const char *s);
+
+/** Parse a lease (--lease, "lifetime extend"): whole seconds from 1 to
+ * UINT32_MAX.  Prints the error and returns -1 otherwise. */
+int opt_lease(const char *verb, const char *s, uint32_t *out);
+
 /* ---- opening a store ---------------------------------------------------- */
 
 /* open_store() flag of the pxfs command alone (never passed to the store;
