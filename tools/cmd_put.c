@@ -15,7 +15,8 @@
  *  3. write: make the --to directories, then every entry in plan order
  *     (a directory before its children), ingesting each file, marking
  *     its object evict-on-read and putting the entry in its lifetime as
- *     asked.
+ *     asked.  A directory merged into (--force) takes the source's mode,
+ *     owner and mtime.
  *
  * Everything after store_begin() is one transaction: on any failure the
  * batch is rolled back, which also evicts the blobs it wrote for objects
@@ -677,8 +678,15 @@ static int write_plan(struct store *st, struct plan *p,
 		bool top = it->parent == NO_PARENT || p->v[it->parent].exists;
 
 		attr_of(&it->sb, &attr);
-		if (S_ISDIR(it->sb.st_mode) && it->exists)
-			continue;	/* merge into it */
+		if (S_ISDIR(it->sb.st_mode) && it->exists) {
+			/* merge into it, taking the source's attributes */
+			rc = store_setattr(st, it->ino, STORE_SET_MODE |
+					   STORE_SET_UID | STORE_SET_GID |
+					   STORE_SET_MTIME, &attr, NULL);
+			if (rc != STORE_OK)
+				return store_error("put", rc);
+			continue;
+		}
 		if (S_ISDIR(it->sb.st_mode)) {
 			rc = store_mkdir(st, dir, it->name, &attr, flags, &n);
 			if (rc != STORE_OK)
