@@ -63,18 +63,38 @@ static const char file_xattrs[] =
 	"user.pxfs.stored_size\0user.pxfs.resolved";
 static const char root_xattrs[] = XATTR_STATS;
 
-/* An open regular file (fi->fh). */
+/*
+ * Per-open state (fi->fh).  The kernel sends release only after every
+ * request on the file has been answered, so its thread may free what a
+ * read or readdir thread used; that order goes through /dev/fuse, where
+ * TSan cannot see it, and the "done" counter (release-add when a request
+ * is finished with the handle, acquire-load before the free) states it.
+ */
+
+/* An open regular file. */
 struct fs_file {
 	struct fs_cache_obj *obj;	/* held until release */
 	int fd;				/* borrowed from obj */
 	uint64_t size;			/* object bytes */
+	atomic_uint done;		/* reads finished with the handle */
 };
 
-/* An open directory (fi->fh). */
+/* An open directory. */
 struct fs_dir {
 	uint64_t ino;
 	uint64_t parent;		/* for ".." */
+	atomic_uint done;		/* readdirs finished with the handle */
 };
+
+static void handle_done(atomic_uint *done)
+{
+	atomic_fetch_add_explicit(done, 1, memory_order_release);
+}
+
+static void handle_free(atomic_uint *done)
+{
+	(void)atomic_load_explicit(done, memory_order_acquire);
+}
 
 int64_t fs_now_ns(void)
 {
@@ -349,9 +369,11 @@ static void fs_op_releasedir(fuse_req_t req, fuse_ino_t ino,
 {
 	struct fs *fs = fs_of(req);
 	int64_t t0 = fs_now_ns();
+	struct fs_dir *d = (struct fs_dir *)(uintptr_t)fi->fh;
 
 	(void)ino;
-	free((struct fs_dir *)(uintptr_t)fi->fh);
+	handle_free(&d->done);
+	free(d);
 	fuse_reply_err(req, 0);
 	op_done(fs, FS_OP_RELEASEDIR, t0);
 }
@@ -454,7 +476,7 @@ static void readdir_common(fuse_req_t req, size_t size, off_t off,
 {
 	struct fs *fs = fs_of(req);
 	int64_t t0 = fs_now_ns();
-	const struct fs_dir *d = (const struct fs_dir *)(uintptr_t)fi->fh;
+	struct fs_dir *d = (struct fs_dir *)(uintptr_t)fi->fh;
 	struct readdir_ctx c;
 	size_t i;
 	int err;
@@ -473,6 +495,7 @@ static void readdir_common(fuse_req_t req, size_t size, off_t off,
 		err = ENOMEM;
 	} else {
 		err = fs_do_readdir(fs, &c, d, off);
+		handle_done(&d->done);
 		/* a partial listing is fine; fail only if nothing fit */
 		if (!err && c.pos == 0 && c.err)
 			err = c.err;
@@ -569,24 +592,26 @@ static void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size,
 {
 	struct fs *fs = fs_of(req);
 	int64_t t0 = fs_now_ns();
-	const struct fs_file *f = (const struct fs_file *)(uintptr_t)fi->fh;
+	struct fs_file *f = (struct fs_file *)(uintptr_t)fi->fh;
 	struct fuse_bufvec bv = FUSE_BUFVEC_INIT(0);
+	uint64_t fsize = f->size;
 
 	(void)ino;
+	/* straight from the cache file: libfuse splices when it can */
+	bv.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
+	bv.buf[0].fd = f->fd;
+	handle_done(&f->done);
 	if (off < 0) {
 		fuse_reply_err(req, EINVAL);
 		goto out;
 	}
-	if ((uint64_t)off >= f->size) {
+	if ((uint64_t)off >= fsize) {
 		fuse_reply_buf(req, NULL, 0);
 		goto out;
 	}
-	if (size > f->size - (uint64_t)off)
-		size = (size_t)(f->size - (uint64_t)off);
-	/* straight from the cache file: libfuse splices when it can */
+	if (size > fsize - (uint64_t)off)
+		size = (size_t)(fsize - (uint64_t)off);
 	bv.buf[0].size = size;
-	bv.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
-	bv.buf[0].fd = f->fd;
 	bv.buf[0].pos = off;
 	fuse_reply_data(req, &bv, FUSE_BUF_SPLICE_MOVE);
 out:
@@ -601,6 +626,7 @@ static void fs_op_release(fuse_req_t req, fuse_ino_t ino,
 	struct fs_file *f = (struct fs_file *)(uintptr_t)fi->fh;
 
 	(void)ino;
+	handle_free(&f->done);
 	fs_cache_put(fs->cache, f->obj);
 	free(f);
 	fuse_reply_err(req, 0);
