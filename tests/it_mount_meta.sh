@@ -98,6 +98,18 @@ got=$(du --apparent-size -sb "$M" | cut -f1)
 	fail "reading through a symlink"
 [ "$(stat -c %h "$M/dir00/f001.dat")" = 1 ] || fail "file nlink"
 
+# ---- lookup counting: the kernel's forgets drop what it held --------------
+n=$(mstat "$M" 'd["inodes"]')
+[ "$n" -ge "$nfiles" ] || fail "$n inodes held after ls -lR of $nfiles files"
+if is_root; then
+	sync
+	echo 2 >/proc/sys/vm/drop_caches
+	wait_for 10 test "$(mstat "$M" 'd["inodes"]')" -lt 100
+	[ "$(mstat "$M" 'd["ops"]["forget"]["count"]')" -gt 0 ] || fail "forget"
+	ls -lR "$M" >/dev/null
+	[ "$(mstat "$M" 'd["inodes"]')" = "$n" ] || fail "inodes after relisting"
+fi
+
 # ---- xattrs ------------------------------------------------------------------
 f=$M/dir02/f010.dat
 key=$(key_of "$S" /dir02/f010.dat)
