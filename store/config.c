@@ -35,6 +35,7 @@ enum {
 	HAVE_REDIS_PWFILE = 1 << 8,
 	HAVE_REDIS_CONNECT = 1 << 9,
 	HAVE_REDIS_COMMAND = 1 << 10,
+	HAVE_SNAPSHOT = 1 << 11,
 };
 
 /* A value that may be written back as one config line. */
@@ -83,13 +84,16 @@ static bool is_hex32(const char *v)
 	return true;
 }
 
-/* A relative path inside the store: no "..", no leading '/'. */
+/* A path with no ".." and no empty component: relative to the store, or
+ * absolute (a snapshot's consumer naming a shared blob directory). */
 static bool is_inner_path(const char *v)
 {
 	const char *p = v;
 
-	if (!*v || *v == '/')
+	if (!*v)
 		return false;
+	if (*v == '/' && v[1])
+		p++;
 	while (*p) {
 		size_t n = strcspn(p, "/");
 
@@ -140,6 +144,11 @@ static store_rc set_key(struct store_config_file *c, unsigned *have,
 		if (!is_inner_path(v) || strlen(v) >= sizeof(c->file_dir))
 			goto bad;
 		snprintf(c->file_dir, sizeof(c->file_dir), "%s", v);
+	} else if (!strcmp(k, "snapshot")) {
+		bit = HAVE_SNAPSHOT;
+		if (strlen(v) != STORE_KEY_HEX || !store_is_key(v))
+			goto bad;
+		memcpy(c->snapshot, v, STORE_KEY_HEX + 1);
 	} else if (!strcmp(k, "redis.url")) {
 		bit = HAVE_REDIS_URL;
 		if (!*v || !is_plain(v, sizeof(c->redis_url)))
@@ -190,7 +199,7 @@ store_rc store_config_parse(const char *text, size_t len, const char *name,
 
 	memset(&c, 0, sizeof(c));
 	while (pos < len) {
-		char buf[512], *k, *v, *eq, *end;
+		char buf[2048], *k, *v, *eq, *end;
 		size_t n = 0;
 
 		line++;
@@ -296,5 +305,7 @@ size_t store_config_format(const struct store_config_file *c, char *buf,
 	if (ok && redis && c->redis_command_ms)
 		ok = append(buf, cap, &len, "redis.command_timeout_ms = %u\n",
 			    c->redis_command_ms);
+	if (ok && c->snapshot[0])
+		ok = append(buf, cap, &len, "snapshot = %s\n", c->snapshot);
 	return ok ? len : 0;
 }

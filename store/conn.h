@@ -69,6 +69,16 @@ struct store_conn_ops {
 			      void *arg);
 	/** Release the connector.  NULL is a no-op. */
 	void (*close)(struct store_conn *c);
+
+	/** Point tag @name (store_is_tag_name()) at blob @key, replacing
+	 * what it pointed at atomically: a named pointer to the latest
+	 * publication of a namespace. */
+	store_rc (*tag_set)(struct store_conn *c, const char *name,
+			    const char *key);
+	/** The key tag @name points at; STORE_NOTFOUND if there is none,
+	 * STORE_CORRUPT if what is stored is not a key. */
+	store_rc (*tag_get)(struct store_conn *c, const char *name,
+			    char key[STORE_KEY_HEX + 1]);
 };
 
 /* Every backend's handle starts with this. */

@@ -470,6 +470,80 @@ static void file_close(struct store_conn *c)
 	free(to_file(c));
 }
 
+/* ---- tags: DIR/tags/NAME holds a key and a newline ---------------------- */
+
+static store_rc file_tag_set(struct store_conn *c, const char *name,
+			     const char *key)
+{
+	struct conn_file *fc = to_file(c);
+	char dir[PATH_MAX], tmp[PATH_MAX], final[PATH_MAX], line[80];
+	store_rc rc = STORE_OK;
+	int fd = -1, saverr;
+
+	if (!is_key(key))
+		return bad_key(key);
+	if (!store_is_tag_name(name))
+		return store_fail(STORE_INVAL, "'%s' is not a tag name", name);
+	if (snprintf(dir, sizeof(dir), "%s/tags", fc->dir) >=
+	    (int)sizeof(dir) - 80)
+		return store_fail(STORE_NAMETOOLONG, "tag path too long");
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return store_fail_errno(errno, "cannot create '%s'", dir);
+	if (snprintf(tmp, sizeof(tmp), "%s/.%s.XXXXXX", dir, name) >=
+	    (int)sizeof(tmp) ||
+	    snprintf(final, sizeof(final), "%s/%s", dir, name) >=
+	    (int)sizeof(final))
+		return store_fail(STORE_NAMETOOLONG, "tag path too long");
+	fd = mkstemp(tmp);
+	if (fd < 0)
+		return store_fail_errno(errno, "cannot create tag temp in '%s'",
+					dir);
+	snprintf(line, sizeof(line), "%s\n", key);
+	if (store_write_all(fd, line, strlen(line)) < 0 || fsync(fd) < 0 ||
+	    rename(tmp, final) < 0) {
+		saverr = errno;
+		rc = store_fail_errno(saverr, "cannot write tag '%s'", final);
+		unlink(tmp);
+	}
+	close(fd);
+	return rc;
+}
+
+static store_rc file_tag_get(struct store_conn *c, const char *name,
+			     char key[STORE_KEY_HEX + 1])
+{
+	struct conn_file *fc = to_file(c);
+	char path[PATH_MAX], line[STORE_KEY_HEX + 2];
+	ssize_t n;
+	int fd, saverr;
+
+	key[0] = '\0';
+	if (!store_is_tag_name(name))
+		return store_fail(STORE_INVAL, "'%s' is not a tag name", name);
+	if (snprintf(path, sizeof(path), "%s/tags/%s", fc->dir, name) >=
+	    (int)sizeof(path))
+		return store_fail(STORE_NAMETOOLONG, "tag path too long");
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0) {
+		saverr = errno;
+		if (saverr == ENOENT)
+			return store_fail(STORE_NOTFOUND, "no tag '%s'", name);
+		return store_fail_errno(saverr, "cannot open tag '%s'", path);
+	}
+	n = store_read_full(fd, line, sizeof(line));
+	saverr = errno;
+	close(fd);
+	if (n < 0)
+		return store_fail_errno(saverr, "cannot read tag '%s'", path);
+	if (n != STORE_KEY_HEX + 1 || line[STORE_KEY_HEX] != '\n')
+		return store_fail(STORE_CORRUPT, "tag '%s' is corrupt", path);
+	line[STORE_KEY_HEX] = '\0';
+	if (!is_key(line))
+		return store_fail(STORE_CORRUPT, "tag '%s' is corrupt", path);
+	memcpy(key, line, STORE_KEY_HEX + 1);
+	return STORE_OK;
+}
+
 static const struct store_conn_ops file_ops = {
 	.name = "file",
 	.put_begin = file_put_begin,
@@ -482,6 +556,8 @@ static const struct store_conn_ops file_ops = {
 	.list = file_list,
 	.leftovers = file_leftovers,
 	.close = file_close,
+	.tag_set = file_tag_set,
+	.tag_get = file_tag_get,
 };
 
 /* ---- opening ---------------------------------------------------------- */

@@ -2483,6 +2483,75 @@ static void redis_close(struct store_conn *c)
 	free(r);
 }
 
+/* ---- tags: P "tag:" NAME holds a key -------------------------------- */
+
+static store_rc redis_tag_set(struct store_conn *c, const char *name,
+			      const char *key)
+{
+	struct conn_redis *r = to_redis(c);
+	struct batch *b;
+	char k[KEY_MAX + 80];
+	store_rc rc;
+	int n;
+
+	if (!is_key(key))
+		return bad_key(key);
+	if (!store_is_tag_name(name))
+		return store_fail(STORE_INVAL, "'%s' is not a tag name", name);
+	n = snprintf(k, sizeof(k), "%stag:%s", r->prefix, name);
+	b = batch_new(1, key_slot(k, (size_t)n), NULL);
+	if (!b)
+		return STORE_NOMEM;
+	cmd_key(&b->cmd[0], "SET", "%s", k);
+	cmd_arg(&b->cmd[0], key, STORE_KEY_HEX);
+	rc = run1(r, b);
+	if (rc == STORE_OK && !is_status(b->rep[0], "OK"))
+		rc = reply_fail(r, "a tag", b->rep[0]);
+	batch_free(b);
+	return rc;
+}
+
+static store_rc redis_tag_get(struct store_conn *c, const char *name,
+			      char key[STORE_KEY_HEX + 1])
+{
+	struct conn_redis *r = to_redis(c);
+	const redisReply *rep;
+	struct batch *b;
+	char k[KEY_MAX + 80];
+	store_rc rc;
+	int n;
+
+	key[0] = '\0';
+	if (!store_is_tag_name(name))
+		return store_fail(STORE_INVAL, "'%s' is not a tag name", name);
+	n = snprintf(k, sizeof(k), "%stag:%s", r->prefix, name);
+	b = batch_new(1, key_slot(k, (size_t)n), NULL);
+	if (!b)
+		return STORE_NOMEM;
+	cmd_key(&b->cmd[0], "GET", "%s", k);
+	rc = run1(r, b);
+	if (rc != STORE_OK)
+		goto out;
+	rep = b->rep[0];
+	if (rep->type == REDIS_REPLY_NIL) {
+		rc = store_fail(STORE_NOTFOUND, "no tag '%s' in redis '%s'",
+				name, r->url);
+	} else if (rep->type == REDIS_REPLY_ERROR) {
+		rc = reply_fail(r, "a tag", rep);
+	} else if (rep->type != REDIS_REPLY_STRING ||
+		   rep->len != STORE_KEY_HEX ||
+		   !is_hex(rep->str, STORE_KEY_HEX)) {
+		rc = store_fail(STORE_CORRUPT, "tag '%s' in redis '%s' is"
+				" corrupt", name, r->url);
+	} else {
+		memcpy(key, rep->str, STORE_KEY_HEX);
+		key[STORE_KEY_HEX] = '\0';
+	}
+out:
+	batch_free(b);
+	return rc;
+}
+
 static const struct store_conn_ops redis_ops = {
 	.name = "redis",
 	.put_begin = redis_put_begin,
@@ -2495,6 +2564,8 @@ static const struct store_conn_ops redis_ops = {
 	.list = redis_list,
 	.leftovers = redis_leftovers,
 	.close = redis_close,
+	.tag_set = redis_tag_set,
+	.tag_get = redis_tag_get,
 };
 
 /* ---- opening ---------------------------------------------------------- */

@@ -72,6 +72,9 @@ static const char *const schema_v1 =
 	"CREATE INDEX nodes_by_key ON nodes(key) WHERE key IS NOT NULL;"
 	"CREATE INDEX nodes_by_lifetime ON nodes(lifetime)"
 	" WHERE lifetime IS NOT NULL;"
+	"CREATE TABLE publications(key TEXT NOT NULL, tag TEXT,"
+	" created INTEGER NOT NULL);"
+	"CREATE INDEX publications_by_key ON publications(key);"
 	"CREATE TABLE lifetimes(name TEXT PRIMARY KEY,"
 	" expires INTEGER NOT NULL DEFAULT 0,"
 	" created INTEGER NOT NULL);";

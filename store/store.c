@@ -75,6 +75,21 @@ bool store_is_key(const char *s)
 	return s[i] == '\0';
 }
 
+bool store_is_tag_name(const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+
+	if (n == 0 || n > 64 || s[0] == '.')
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') ||
+		      (s[i] >= 'A' && s[i] <= 'Z') ||
+		      (s[i] >= '0' && s[i] <= '9') || s[i] == '.' ||
+		      s[i] == '_' || s[i] == '-'))
+			return false;
+	return true;
+}
+
 static store_rc check_name(const char *name)
 {
 	size_t n;
@@ -163,14 +178,16 @@ static void gc_unlock(int fd)
 
 /* ---- create, open, close ----------------------------------------------- */
 
-static store_rc write_config(const char *path, const char *text, size_t len)
+store_rc store_write_file(const char *final, const void *text, size_t len)
 {
-	char *final = join(path, CONFIG_NAME);
-	char *tmp = join(path, CONFIG_NAME ".tmp");
+	size_t n = strlen(final) + 5;
+	char *tmp = malloc(n);
 	store_rc rc = STORE_OK;
 	int fd = -1;
 
-	if (!final || !tmp) {
+	if (tmp)
+		snprintf(tmp, n, "%s.tmp", final);
+	if (!tmp) {
 		rc = store_fail(STORE_NOMEM, "out of memory");
 		goto out;
 	}
@@ -192,8 +209,19 @@ out:
 		close(fd);
 	if (rc != STORE_OK && tmp)
 		unlink(tmp);
-	free(final);
 	free(tmp);
+	return rc;
+}
+
+static store_rc write_config(const char *path, const char *text, size_t len)
+{
+	char *final = join(path, CONFIG_NAME);
+	store_rc rc;
+
+	if (!final)
+		return store_fail(STORE_NOMEM, "out of memory");
+	rc = store_write_file(final, text, len);
+	free(final);
 	return rc;
 }
 
@@ -311,10 +339,9 @@ static store_rc redis_password(const char *file, char *out, size_t cap)
 	return rc;
 }
 
-/* Open the connector @cfg names for the store at @path. */
-static store_rc open_conn(const char *path,
-			  const struct store_config_file *cfg, bool create,
-			  struct store_conn **out)
+store_rc store_conn_from_config(const char *path,
+				const struct store_config_file *cfg,
+				bool create, struct store_conn **out)
 {
 	struct store_redis_opts ro;
 	char password[512];
@@ -337,7 +364,9 @@ static store_rc open_conn(const char *path,
 		explicit_bzero(password, sizeof(password));
 		return rc;
 	}
-	p = join(path, cfg->file_dir);
+	/* relative to the store, or (a snapshot's copy) absolute */
+	p = cfg->file_dir[0] == '/' ? strdup(cfg->file_dir) :
+	    join(path, cfg->file_dir);
 	if (!p)
 		return store_fail(STORE_NOMEM, "out of memory");
 	rc = store_conn_file_open(p, create, out);
@@ -435,7 +464,7 @@ store_rc store_create(const char *path, const struct store_create_opts *o)
 
 	/* the connector first: a Redis that cannot be reached or refuses
 	 * the password fails the init before anything is written */
-	rc = open_conn(path, &cfg, true, &conn);
+	rc = store_conn_from_config(path, &cfg, true, &conn);
 	if (rc != STORE_OK)
 		goto fail;
 	conn->ops->close(conn);
@@ -547,7 +576,9 @@ store_rc store_open(const char *path, unsigned flags, struct store **out)
 	if (!st)
 		return store_fail(STORE_NOMEM, "out of memory");
 	st->batch_lockfd = -1;
-	st->flags = flags;
+	st->cfg = cfg;
+	/* a published snapshot's local copy is never changed */
+	st->flags = flags | (cfg.snapshot[0] ? STORE_OPEN_RDONLY : 0);
 	st->chunk_size = cfg.chunk_size;
 	st->level = cfg.level;
 	memcpy(st->id, cfg.id, sizeof(st->id));
@@ -575,7 +606,7 @@ store_rc store_open(const char *path, unsigned flags, struct store **out)
 		goto fail;
 	free(p);
 	p = NULL;
-	rc = open_conn(path, &cfg, false, &st->conn);
+	rc = store_conn_from_config(path, &cfg, false, &st->conn);
 	if (rc != STORE_OK)
 		goto fail;
 	*out = st;
@@ -2303,10 +2334,10 @@ out:
 	return rc;
 }
 
-/* Read the seek table of blob @key (@size bytes) from the connector. */
-static store_rc fetch_seektable(struct store *st, const char *key,
+/* Read the seek table of blob @key (@size bytes) from @conn. */
+static store_rc fetch_seektable(struct store_conn *conn, const char *key,
 				uint64_t size, struct store_zframe **frames,
-				uint32_t *n)
+				uint32_t *n, uint64_t *got)
 {
 	uint8_t footer[STORE_ZCOMP_FOOTER_SIZE];
 	size_t tsize;
@@ -2316,22 +2347,20 @@ static store_rc fetch_seektable(struct store *st, const char *key,
 	*frames = NULL;
 	if (size < STORE_ZCOMP_FOOTER_SIZE)
 		return store_fail(STORE_CORRUPT, "blob '%s' is too short", key);
-	rc = st->conn->ops->get(st->conn, key, size - sizeof(footer),
-				sizeof(footer), footer);
-	count(&st->m.conn_gets, 1);
+	rc = conn->ops->get(conn, key, size - sizeof(footer), sizeof(footer),
+			    footer);
 	if (rc != STORE_OK)
 		return rc;
-	count(&st->m.conn_get_bytes, sizeof(footer));
+	*got += sizeof(footer);
 	rc = store_zseek_size(footer, size, &tsize);
 	if (rc != STORE_OK)
 		return store_fail(rc, "blob '%s': %s", key, store_last_error());
 	tab = malloc(tsize);
 	if (!tab)
 		return store_fail(STORE_NOMEM, "out of memory");
-	rc = st->conn->ops->get(st->conn, key, size - tsize, tsize, tab);
-	count(&st->m.conn_gets, 1);
+	rc = conn->ops->get(conn, key, size - tsize, tsize, tab);
 	if (rc == STORE_OK) {
-		count(&st->m.conn_get_bytes, tsize);
+		*got += tsize;
 		rc = store_zseek_parse(tab, tsize, size, frames, n);
 		if (rc != STORE_OK)
 			rc = store_fail(rc, "blob '%s': %s", key,
@@ -2341,18 +2370,126 @@ static store_rc fetch_seektable(struct store *st, const char *key,
 	return rc;
 }
 
+store_rc store_blob_walk(struct store_conn *conn, const char *key,
+			 store_blob_fn fn, void *arg,
+			 struct store_blob_info *info)
+{
+	struct store_zframe *f = NULL;
+	struct store_sha256 *h = NULL;
+	struct store_zdec *d = NULL;
+	uint8_t digest[STORE_SHA256_LEN];
+	char hex[STORE_KEY_HEX + 1];
+	void *zbuf = NULL, *buf = NULL;
+	uint32_t chunk;
+	store_rc rc;
+
+	memset(info, 0, sizeof(*info));
+	rc = conn->ops->stat(conn, key, &info->stored_size);
+	if (rc == STORE_NOTFOUND)
+		return store_fail(rc, "no blob with key '%s' in the connector",
+				  key);
+	if (rc != STORE_OK)
+		return rc;
+	rc = fetch_seektable(conn, key, info->stored_size, &f,
+			     &info->nchunks, &info->fetched);
+	if (rc != STORE_OK)
+		goto out;
+	chunk = info->nchunks ? f[0].dsize : STORE_CHUNK_DEFAULT;
+	if (info->nchunks == 1 && !valid_chunk_size(chunk)) {
+		/* one short frame: any chunk size at least as large fits */
+		chunk = STORE_CHUNK_MIN;
+		while (chunk < f[0].dsize && chunk < STORE_CHUNK_MAX)
+			chunk <<= 1;
+	}
+	if (!valid_chunk_size(chunk)) {
+		rc = store_fail(STORE_CORRUPT, "blob '%s': frames of %u bytes"
+				" are not a chunk size", key, chunk);
+		goto out;
+	}
+	info->chunk_size = chunk;
+	h = store_sha256_new();
+	d = store_zdec_new();
+	zbuf = malloc(ZSTD_compressBound(chunk));
+	buf = malloc(chunk);
+	if (!h || !d || !zbuf || !buf) {
+		rc = store_fail(STORE_NOMEM, "out of memory");
+		goto out;
+	}
+	for (uint32_t i = 0; i < info->nchunks; i++) {
+		if (f[i].dsize == 0 || f[i].dsize > chunk ||
+		    (i + 1 < info->nchunks && f[i].dsize != chunk) ||
+		    f[i].csize > ZSTD_compressBound(chunk)) {
+			rc = store_fail(STORE_CORRUPT, "blob '%s': frame %u"
+					" has a bad size", key, i);
+			goto out;
+		}
+		rc = conn->ops->get(conn, key, f[i].coff, f[i].csize, zbuf);
+		if (rc != STORE_OK)
+			goto out;
+		info->fetched += f[i].csize;
+		rc = store_zdec_frame(d, zbuf, f[i].csize, buf, f[i].dsize);
+		if (rc == STORE_OK)
+			rc = store_sha256_update(h, buf, f[i].dsize);
+		if (rc != STORE_OK) {
+			rc = store_fail(STORE_CORRUPT, "blob '%s': frame %u:"
+					" %s", key, i, store_last_error());
+			goto out;
+		}
+		info->size += f[i].dsize;
+		rc = fn(arg, i, &f[i], buf);
+		if (rc != STORE_OK)
+			goto out;
+	}
+	rc = store_sha256_final(h, digest);
+	if (rc != STORE_OK)
+		goto out;
+	store_hex(digest, sizeof(digest), hex);
+	if (strcmp(hex, key))
+		rc = store_fail(STORE_CORRUPT, "blob under key '%s' does not"
+				" hash to its key", key);
+out:
+	free(f);
+	store_sha256_free(h);
+	store_zdec_free(d);
+	free(zbuf);
+	free(buf);
+	return rc;
+}
+
+struct adopt_ctx {
+	struct store *st;
+	struct store_object *o;
+	struct store_chunk *c;
+	uint32_t cap;
+};
+
+static store_rc adopt_chunk(void *arg, uint32_t i, const struct store_zframe *f,
+			    const void *data)
+{
+	struct adopt_ctx *x = arg;
+	store_rc rc = grow_chunks(&x->c, &x->cap, i);
+
+	if (rc != STORE_OK)
+		return rc;
+	x->c[i].coff = f->coff;
+	x->c[i].csize = f->csize;
+	x->c[i].dsize = f->dsize;
+	if (i == 0) {
+		pthread_mutex_lock(&x->st->lock);
+		detect_type(x->st, data, f->dsize < TYPE_SNIFF ? f->dsize :
+			    TYPE_SNIFF, x->o->type);
+		pthread_mutex_unlock(&x->st->lock);
+	}
+	return store_sha256(data, f->dsize, x->c[i].sha256);
+}
+
 store_rc store_adopt(struct store *st, const char *key,
 		     struct store_object *out)
 {
-	struct store_zframe *f = NULL;
-	struct store_chunk *c = NULL;
-	struct store_sha256 *h = NULL;
-	struct store_zdec *d = NULL;
+	struct store_blob_info info;
 	struct store_object o;
-	uint8_t digest[STORE_SHA256_LEN];
+	struct adopt_ctx x;
 	uint64_t size;
-	uint32_t n = 0, chunk;
-	void *zbuf = NULL, *buf = NULL;
 	store_rc rc;
 	int lockfd = -1;
 
@@ -2378,88 +2515,26 @@ store_rc store_adopt(struct store *st, const char *key,
 				  " the connector", key);
 	if (rc != STORE_OK)
 		return rc;
-	rc = fetch_seektable(st, key, size, &f, &n);
+	memset(&o, 0, sizeof(o));
+	memset(&x, 0, sizeof(x));
+	x.st = st;
+	x.o = &o;
+	rc = store_blob_walk(st->conn, key, adopt_chunk, &x, &info);
+	count(&st->m.conn_gets, 1);
+	count(&st->m.conn_get_bytes, info.fetched);
+	if (rc == STORE_CORRUPT)
+		count(&st->m.corrupt, 1);
 	if (rc != STORE_OK)
 		goto out;
-	chunk = n ? f[0].dsize : st->chunk_size;
-	if (n == 1 && !valid_chunk_size(chunk)) {
-		/* one short frame: any chunk size at least as large fits */
-		chunk = STORE_CHUNK_MIN;
-		while (chunk < f[0].dsize && chunk < STORE_CHUNK_MAX)
-			chunk <<= 1;
-	}
-	if (!valid_chunk_size(chunk)) {
-		rc = store_fail(STORE_CORRUPT, "blob '%s': frames of %u bytes"
-				" are not a chunk size", key, chunk);
-		goto out;
-	}
-	memset(&o, 0, sizeof(o));
 	memcpy(o.key, key, sizeof(o.key));
 	memcpy(o.hash, key, sizeof(o.hash));
-	o.stored_size = size;
-	o.chunk_size = chunk;
-	o.nchunks = n;
+	o.size = info.size;
+	o.stored_size = info.stored_size;
+	o.chunk_size = info.chunk_size;
+	o.nchunks = info.nchunks;
 	o.created_ns = store_now_ns();
-	c = calloc(n ? n : 1, sizeof(*c));
-	h = store_sha256_new();
-	d = store_zdec_new();
-	zbuf = malloc(ZSTD_compressBound(chunk));
-	buf = malloc(chunk);
-	if (!c || !h || !d || !zbuf || !buf) {
-		rc = store_fail(STORE_NOMEM, "out of memory");
-		goto out;
-	}
-	for (uint32_t i = 0; i < n; i++) {
-		if (f[i].dsize == 0 || f[i].dsize > chunk ||
-		    (i + 1 < n && f[i].dsize != chunk) ||
-		    f[i].csize > ZSTD_compressBound(chunk)) {
-			rc = store_fail(STORE_CORRUPT, "blob '%s': frame %u"
-					" has a bad size", key, i);
-			goto out;
-		}
-		c[i].coff = f[i].coff;
-		c[i].csize = f[i].csize;
-		c[i].dsize = f[i].dsize;
-		rc = st->conn->ops->get(st->conn, key, c[i].coff, c[i].csize,
-					zbuf);
-		count(&st->m.conn_gets, 1);
-		if (rc != STORE_OK)
-			goto out;
-		count(&st->m.conn_get_bytes, c[i].csize);
-		rc = store_zdec_frame(d, zbuf, c[i].csize, buf, c[i].dsize);
-		if (rc == STORE_OK)
-			rc = store_sha256(buf, c[i].dsize, c[i].sha256);
-		if (rc == STORE_OK)
-			rc = store_sha256_update(h, buf, c[i].dsize);
-		if (rc != STORE_OK) {
-			rc = store_fail(STORE_CORRUPT, "blob '%s': frame %u:"
-					" %s", key, i, store_last_error());
-			goto out;
-		}
-		if (i == 0) {
-			pthread_mutex_lock(&st->lock);
-			detect_type(st, buf, c[i].dsize < TYPE_SNIFF ?
-				    c[i].dsize : TYPE_SNIFF, o.type);
-			pthread_mutex_unlock(&st->lock);
-		}
-		o.size += c[i].dsize;
-	}
-	if (n == 0)
+	if (info.nchunks == 0)
 		snprintf(o.type, sizeof(o.type), "application/x-empty");
-	rc = store_sha256_final(h, digest);
-	if (rc != STORE_OK)
-		goto out;
-	{
-		char hex[STORE_KEY_HEX + 1];
-
-		store_hex(digest, sizeof(digest), hex);
-		if (strcmp(hex, key)) {
-			count(&st->m.corrupt, 1);
-			rc = store_fail(STORE_CORRUPT, "blob under key '%s'"
-					" does not hash to its key", key);
-			goto out;
-		}
-	}
 	/* The blob exists already: hold the gc lock until the row is in,
 	 * so gc does not take it for an orphan meanwhile. */
 	pthread_mutex_lock(&st->lock);
@@ -2469,18 +2544,13 @@ store_rc store_adopt(struct store *st, const char *key,
 	rc = wr_begin(st);
 	if (rc != STORE_OK)
 		goto out;
-	rc = object_insert(st, &o, c, n);
+	rc = object_insert(st, &o, x.c, info.nchunks);
 	rc = wr_end(st, rc);
 	if (rc == STORE_OK && out)
 		*out = o;
 out:
 	gc_unlock(lockfd);
-	free(f);
-	free(c);
-	store_sha256_free(h);
-	store_zdec_free(d);
-	free(zbuf);
-	free(buf);
+	free(x.c);
 	return rc;
 }
 
@@ -2597,8 +2667,9 @@ store_rc store_fsck(struct store *st, bool deep,
 	/* refcounts against the nodes */
 	if (sqlite3_prepare_v2(st->db, "SELECT o.key, o.refs, o.stored_size,"
 			       " (SELECT count(*) FROM nodes n WHERE n.key ="
-			       " o.key), o.state FROM objects o ORDER BY o.key",
-			       -1, &s, NULL) != SQLITE_OK) {
+			       " o.key) + (SELECT count(*) FROM publications p"
+			       " WHERE p.key = o.key), o.state FROM objects o"
+			       " ORDER BY o.key", -1, &s, NULL) != SQLITE_OK) {
 		rc = store_index_fail(st, "check objects");
 		goto unlock;
 	}
@@ -2611,8 +2682,9 @@ store_rc store_fsck(struct store *st, bool deep,
 		rep->objects++;
 		if (refs != real) {
 			rep->bad_refs++;
-			say(&x, "object %s has refs %lld but %lld nodes name"
-			    " it", key, (long long)refs, (long long)real);
+			say(&x, "object %s has refs %lld but %lld nodes and"
+			    " publications name it", key, (long long)refs,
+			    (long long)real);
 		}
 		if (real == 0) {
 			rep->unreferenced++;
@@ -2735,9 +2807,13 @@ store_rc store_gc(struct store *st, void (*fn)(void *arg, const char *line),
 		rc = store_index_exec(st, "DELETE FROM chunks WHERE key IN"
 				      " (SELECT key FROM objects o WHERE NOT"
 				      " EXISTS (SELECT 1 FROM nodes n WHERE"
-				      " n.key = o.key));"
+				      " n.key = o.key) AND NOT EXISTS (SELECT"
+				      " 1 FROM publications p WHERE p.key ="
+				      " o.key));"
 				      "DELETE FROM objects WHERE NOT EXISTS"
 				      " (SELECT 1 FROM nodes n WHERE n.key ="
+				      " objects.key) AND NOT EXISTS (SELECT 1"
+				      " FROM publications p WHERE p.key ="
 				      " objects.key)");
 		if (rc == STORE_OK && fn && sqlite3_changes(st->db) > 0) {
 			snprintf(line, sizeof(line), "removed %d unreferenced"

@@ -235,6 +235,9 @@ struct store_object {
 /** Is @s exactly 64 lowercase hex digits? */
 bool store_is_key(const char *s);
 
+/** Is @s a tag name: 1 to 64 of [A-Za-z0-9._-], not starting with '.'? */
+bool store_is_tag_name(const char *s);
+
 /** Fill @out with the index's row for @key.  STORE_NOTFOUND if none. */
 store_rc store_object_info(struct store *st, const char *key,
 			   struct store_object *out);
@@ -508,6 +511,81 @@ store_rc store_fsck(struct store *st, bool deep,
  */
 store_rc store_gc(struct store *st, void (*fn)(void *arg, const char *line),
 		  void *arg, uint64_t *removed, uint64_t *freed_bytes);
+
+/* ---- sharing: publications and references ---------------------------- */
+
+/*
+ * A reference names a connector and something in it, as a URL that can be
+ * handed from one job step or node to another:
+ *
+ *	pxfs://CONNECTOR/KIND/ID?PARAMS
+ *
+ * CONNECTOR is file or redis; KIND is snapshot (ID a key: a published
+ * index), tag (ID a tag name: whatever publication it points at now) or
+ * object (ID a key: one object, ProxyStore's serialized proxy).  PARAMS,
+ * percent-encoded: dir=ABSOLUTE_BLOB_DIR for file; url=REDIS_URL and
+ * prefix=PREFIX for redis; an object adds size=BYTES and type=MIME.  A
+ * reference never holds a password.
+ */
+#define STORE_REF_MAX	4096
+
+enum store_ref_kind {
+	STORE_REF_SNAPSHOT = 1,
+	STORE_REF_TAG,
+	STORE_REF_OBJECT,
+};
+
+struct store_ref {
+	enum store_ref_kind kind;
+	char connector[16];		/* "file" or "redis" */
+	char id[STORE_KEY_HEX + 1];	/* a key, or a tag name */
+	char dir[1024];			/* file: the blob directory */
+	char url[1024];			/* redis */
+	char prefix[256];		/* redis */
+	bool has_size;
+	uint64_t size;			/* object: content bytes */
+	char type[STORE_TYPE_MAX + 1];	/* object: MIME type, or "" */
+};
+
+/** Parse reference @text strictly.  STORE_INVAL (with a message saying
+ * what is wrong) for anything that is not one. */
+store_rc store_ref_parse(const char *text, struct store_ref *out);
+
+/** Write @r as a URL into @buf of @cap bytes (STORE_REF_MAX is enough);
+ * STORE_INVAL if it does not fit or @r is not valid. */
+store_rc store_ref_format(const struct store_ref *r, char *buf, size_t cap);
+
+/** A reference of @kind to @id through @st's connector (an object's
+ * size and type are filled in from the index for STORE_REF_OBJECT). */
+store_rc store_ref_make(struct store *st, enum store_ref_kind kind,
+			const char *id, struct store_ref *out);
+
+/** Does @r name the connector @st uses (same directory, or same Redis
+ * and prefix)? */
+bool store_ref_same_connector(struct store *st, const struct store_ref *r);
+
+/**
+ * Publish @st's namespace: write a compact, consistent copy of its index
+ * (SQLite's VACUUM INTO) as an object through the store's connector, keep
+ * it (and so every object it names) from gc, and with @tag (may be NULL)
+ * point that tag at it.  *key gets the snapshot's key.
+ */
+store_rc store_publish(struct store *st, const char *tag,
+		       char key[STORE_KEY_HEX + 1]);
+
+/** The snapshot key a tag reference @r points at now (one connector
+ * round trip), or @r's own key for a snapshot reference. */
+store_rc store_ref_resolve(const struct store_ref *r,
+			   char key[STORE_KEY_HEX + 1]);
+
+/**
+ * Open the snapshot @key reached through @r's connector as a read-only
+ * store: fetched once, verified against @key, and kept in @dir/@key/
+ * (created 0700) so that opening it again costs nothing.  *out is the
+ * handle (close with store_close), NULL on failure.
+ */
+store_rc store_ref_open(const struct store_ref *r, const char *key,
+			const char *dir, struct store **out);
 
 /* ---- metrics ---------------------------------------------------------- */
 

@@ -15,6 +15,36 @@
 
 #include "store.h"
 
+/* ---- config.c ---- */
+
+/* The store's config file, "key = value" lines and # comments. */
+struct store_config_file {
+	unsigned format;		/* 1 */
+	char id[33];			/* 32 hex */
+	char connector[16];		/* "file" */
+	uint32_t chunk_size;
+	int level;
+	char file_dir[1024];		/* file connector: blob directory */
+	char redis_url[1024];		/* redis connector */
+	char redis_prefix[256];
+	char redis_password_file[1024];	/* "" if none */
+	uint32_t redis_connect_ms;	/* 0: the connector's default */
+	uint32_t redis_command_ms;
+	char snapshot[STORE_KEY_HEX + 1];	/* a published snapshot's
+						   local copy: read-only */
+};
+
+/** Parse @len bytes of config text at @text (untrusted: every value is
+ * checked).  @name names the file in messages.  STORE_CORRUPT on a bad
+ * line, unknown key, missing key or a value out of range. */
+store_rc store_config_parse(const char *text, size_t len, const char *name,
+			    struct store_config_file *out);
+
+/** Write @c as text into @buf of @cap bytes; returns the length, or 0 if
+ * it does not fit. */
+size_t store_config_format(const struct store_config_file *c, char *buf,
+			   size_t cap);
+
 struct store_conn;
 struct store_chunk;
 
@@ -49,6 +79,7 @@ struct store_keylist {
 struct store {
 	char *path;			/* store directory, as opened */
 	unsigned flags;			/* STORE_OPEN_* */
+	struct store_config_file cfg;	/* as read at open */
 	char id[33];			/* from config */
 	char connector[16];		/* from config */
 	uint32_t chunk_size;		/* config default */
@@ -106,6 +137,19 @@ store_rc store_fail_errno(int err, const char *fmt, ...)
 /** Forget the recorded failure (store_last_error() becomes ""). */
 void store_clear_error(void);
 
+/** Write @len bytes to @path durably and atomically: a temp beside it,
+ * fsync, rename.  Nothing is left behind on failure. */
+store_rc store_write_file(const char *path, const void *text, size_t len);
+
+struct store_conn;
+struct store_config_file;
+
+/** Open the connector @cfg names; a relative file.dir is taken below
+ * store directory @path (which may be NULL when it is absolute). */
+store_rc store_conn_from_config(const char *path,
+				const struct store_config_file *cfg,
+				bool create, struct store_conn **out);
+
 /** Current wall-clock time in nanoseconds since the epoch. */
 int64_t store_now_ns(void);
 
@@ -120,6 +164,34 @@ ssize_t store_read_full(int fd, void *buf, size_t len);
 /** pread() exactly @len bytes at @off; -1 with errno set (EIO for a short
  * file). */
 int store_pread_all(int fd, void *buf, size_t len, uint64_t off);
+
+/* ---- reading a blob with no index row (adopt, snapshots) ---- */
+
+struct store_zframe;
+
+struct store_blob_info {
+	uint64_t size;			/* content bytes */
+	uint64_t stored_size;		/* blob bytes */
+	uint32_t chunk_size;
+	uint32_t nchunks;
+	uint64_t fetched;		/* bytes read from the connector */
+};
+
+/* Called for each frame's verified-to-decompress content, in order. */
+typedef store_rc (*store_blob_fn)(void *arg, uint32_t i,
+				  const struct store_zframe *f,
+				  const void *data);
+
+/**
+ * Fetch blob @key from @conn frame by frame through its own seek table
+ * (nothing about it is trusted: sizes are bounded, every frame must
+ * decompress to its stated size) and hand each frame's content to @fn;
+ * at the end the whole content must hash to @key, else STORE_CORRUPT --
+ * so @fn must not act on what it got until this returns STORE_OK.
+ */
+store_rc store_blob_walk(struct store_conn *conn, const char *key,
+			 store_blob_fn fn, void *arg,
+			 struct store_blob_info *info);
 
 /* ---- pool.c: worker threads for one parallel loop at a time ---- */
 
@@ -167,32 +239,6 @@ store_rc store_index_step_done(struct store *st, sqlite3_stmt *s);
 void store_index_row_node(sqlite3_stmt *s, struct store_node *n);
 void store_index_row_object(sqlite3_stmt *s, struct store_object *o);
 
-/* ---- config.c ---- */
 
-/* The store's config file, "key = value" lines and # comments. */
-struct store_config_file {
-	unsigned format;		/* 1 */
-	char id[33];			/* 32 hex */
-	char connector[16];		/* "file" */
-	uint32_t chunk_size;
-	int level;
-	char file_dir[256];		/* file connector: blob directory */
-	char redis_url[1024];		/* redis connector */
-	char redis_prefix[256];
-	char redis_password_file[1024];	/* "" if none */
-	uint32_t redis_connect_ms;	/* 0: the connector's default */
-	uint32_t redis_command_ms;
-};
-
-/** Parse @len bytes of config text at @text (untrusted: every value is
- * checked).  @name names the file in messages.  STORE_CORRUPT on a bad
- * line, unknown key, missing key or a value out of range. */
-store_rc store_config_parse(const char *text, size_t len, const char *name,
-			    struct store_config_file *out);
-
-/** Write @c as text into @buf of @cap bytes; returns the length, or 0 if
- * it does not fit. */
-size_t store_config_format(const struct store_config_file *c, char *buf,
-			   size_t cap);
 
 #endif /* STORE_INT_H */

@@ -43,6 +43,13 @@ START_TEST(test_config_roundtrip)
 	ck_assert_uint_eq(d.chunk_size, 65536);
 	ck_assert_int_eq(d.level, 9);
 	ck_assert_str_eq(d.file_dir, "blobs/x");
+	ck_assert_int_eq(parse(GOOD "file.dir = /shared/objects\nsnapshot = "
+			       "0123456789abcdef0123456789abcdef0123456789abcdef"
+			       "0123456789abcdef\n", &c), STORE_OK);
+	ck_assert_str_eq(c.file_dir, "/shared/objects");
+	n = store_config_format(&c, buf, sizeof(buf));
+	ck_assert_int_eq(store_config_parse(buf, n, "cfg", &d), STORE_OK);
+	ck_assert_str_eq(d.snapshot, c.snapshot);
 	ck_assert_uint_eq(store_config_format(&c, buf, 10), 0);
 }
 END_TEST
@@ -63,7 +70,9 @@ START_TEST(test_config_refusals)
 		GOOD "chunk_size = 134217728\n",	/* too large */
 		GOOD "chunk_size = 99999999999999999999999\n",
 		GOOD "file.dir = ../escape\n",
-		GOOD "file.dir = /abs\n",
+		GOOD "file.dir = /\n",
+		GOOD "file.dir = /abs/../x\n",
+		GOOD "snapshot = 12\n",
 		GOOD "file.dir = a//b\n",
 		GOOD "just words\n",
 		"format = 2\nid = 0123456789abcdef0123456789abcdef\n"
