@@ -29,13 +29,28 @@ struct cmd {
 
 static const struct cmd cmds[] = {
 	{ "init", cmd_init,
-	  "init STORE [--chunk-size BYTES] [--level N]",
+	  "init STORE [--chunk-size BYTES] [--level N] [--connector file|redis "
+	  "--url URL [--prefix P] [--password-file F] [--connect-timeout MS] "
+	  "[--command-timeout MS]]",
 	  "create a new store",
 	  "Create a store in directory STORE (created 0700 if missing; an\n"
 	  "existing directory must be empty).  The defaults for later puts:\n"
 	  "  --chunk-size BYTES  uncompressed bytes per zstd frame, a power of\n"
 	  "                      two from 4K to 64M (suffixes K, M, G); 1M\n"
-	  "  --level N           zstd level 1..19; 3\n" },
+	  "  --level N           zstd level 1..19; 3\n"
+	  "Where the blobs live (the index is always in STORE):\n"
+	  "  --connector NAME    file (default: STORE/objects) or redis\n"
+	  "  --url URL           redis://HOST[:PORT][/DB], or\n"
+	  "                      redis+cluster://HOST:PORT,HOST:PORT,...\n"
+	  "  --prefix P          prepended to every Redis key, so stores can\n"
+	  "                      share one Redis\n"
+	  "  --password-file F   absolute path of a 0600 file holding the\n"
+	  "                      Redis password; $PXFS_REDIS_PASSWORD wins\n"
+	  "                      over it.  A password is never taken from the\n"
+	  "                      command line or written to the config.\n"
+	  "  --connect-timeout MS, --command-timeout MS   Redis timeouts\n"
+	  "init connects to Redis first: a bad URL, an unreachable server or\n"
+	  "a wrong password fail here, and nothing is created.\n" },
 	{ "put", cmd_put,
 	  "put STORE SRC... [--to DIR] [--type TYPE] [--level N] "
 	  "[--chunk-size BYTES] [--force] [--evict-on-read] "
