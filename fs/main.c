@@ -189,8 +189,7 @@ static int check_store(const char *path, char **id)
 	return 0;
 }
 
-static int serve(struct fuse_session *se, struct fs *fs, const char *store,
-		 bool foreground)
+static int serve(struct fuse_session *se, struct fs *fs, const char *store)
 {
 	struct fuse_loop_config *cfg;
 	store_rc rc;
@@ -211,9 +210,8 @@ static int serve(struct fuse_session *se, struct fs *fs, const char *store,
 	}
 	fuse_loop_cfg_set_max_threads(cfg, FS_MAX_THREADS);
 	fuse_loop_cfg_set_clone_fd(cfg, 0);
-	if (foreground)
-		store_log(STORE_LOG_NOTICE, "serving '%s' (cache '%s')", store,
-			  fs_cache_dir(fs->cache));
+	store_log(STORE_LOG_NOTICE, "serving '%s' (cache '%s')", store,
+		  fs_cache_dir(fs->cache));
 	/* 0 when unmounted, the signal's number after SIGTERM and the like
 	 * (both clean), a negative errno when the connection failed */
 	ret = fuse_session_loop_mt(se, cfg);
@@ -250,13 +248,16 @@ int fs_main(const struct fs_opts *o)
 	}
 	if (check_store(store, &id) != 0)
 		return 1;
-	if (o->cache_dir) {
-		if (o->cache_dir[0] == '/')
-			snprintf(cdir, sizeof(cdir), "%s", o->cache_dir);
-		else if (getcwd(cdir, sizeof(cdir)))
-			snprintf(cdir + strlen(cdir),
-				 sizeof(cdir) - strlen(cdir), "/%s",
-				 o->cache_dir);
+	if (o->cache_dir && o->cache_dir[0] == '/') {
+		snprintf(cdir, sizeof(cdir), "%s", o->cache_dir);
+	} else if (o->cache_dir) {
+		if (!getcwd(cdir, sizeof(cdir))) {
+			store_log(STORE_LOG_ERR, "cannot use cache directory "
+				  "'%s': %s", o->cache_dir, strerror(errno));
+			goto out;
+		}
+		snprintf(cdir + strlen(cdir), sizeof(cdir) - strlen(cdir),
+			 "/%s", o->cache_dir);
 	} else {
 		rc = default_cache_dir(id, cdir, sizeof(cdir));
 		if (rc) {
@@ -313,7 +314,7 @@ int fs_main(const struct fs_opts *o)
 		openlog("pxfs", LOG_PID, LOG_DAEMON);
 		log_to_syslog = true;
 	}
-	ret = serve(se, &fs, store, o->foreground);
+	ret = serve(se, &fs, store);
 out_unmount:
 	fuse_session_unmount(se);
 out_signals:
