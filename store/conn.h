@@ -46,6 +46,14 @@ struct store_conn_ops {
 	 * that is already there (same key, same content).  Frees @p, also
 	 * on failure (when nothing is left visible). */
 	store_rc (*put_commit)(struct store_conn_put *p, const char *key);
+	/** put_commit without making the blob durable (no fsync): many
+	 * puts then pay for one sync() before the index commit that names
+	 * them.  Visible and atomic as put_commit; durable only after
+	 * sync().  Frees @p. */
+	store_rc (*put_commit_nosync)(struct store_conn_put *p,
+				      const char *key);
+	/** Make every blob committed so far durable. */
+	store_rc (*sync)(struct store_conn *c);
 	/** Drop the blob being written; frees @p.  NULL is a no-op. */
 	void (*put_abort)(struct store_conn_put *p);
 

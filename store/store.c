@@ -44,7 +44,7 @@
 #define CONFIG_NAME	"config"
 #define INDEX_NAME	"index.db"
 #define LOCK_NAME	"lock"
-#define TYPE_SNIFF	65536		/* bytes libmagic looks at */
+#define TYPE_SNIFF	16384		/* bytes libmagic looks at */
 #define TYPE_DEFAULT	"application/octet-stream"
 
 /* ---- small helpers ----------------------------------------------------- */
@@ -996,7 +996,14 @@ store_rc store_commit(struct store *st)
 		pthread_mutex_unlock(&st->lock);
 		return store_fail(STORE_INVAL, "no batch is open");
 	}
-	rc = store_index_exec(st, "COMMIT");
+	/* blobs become durable before the rows that name them */
+	rc = STORE_OK;
+	if (st->need_sync)
+		rc = st->conn->ops->sync(st->conn);
+	if (rc == STORE_OK) {
+		st->need_sync = false;
+		rc = store_index_exec(st, "COMMIT");
+	}
 	if (rc != STORE_OK) {
 		rollback_locked(st);
 		pthread_mutex_unlock(&st->lock);	/* ours */
@@ -1015,6 +1022,7 @@ store_rc store_commit(struct store *st)
  * caller's, or once from store_close()). */
 static void rollback_locked(struct store *st)
 {
+	st->need_sync = false;
 	sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
 	end_batch(st);
 	st->evict.n = 0;
@@ -1802,7 +1810,18 @@ static store_rc compress_fd(struct store *st, int fd, const char *label,
 		store_sha256_free(h);
 		return rc;
 	}
-	rc = zwork_init(&w, st, chunk, 0, store_zenc_bound(enc), true, level);
+	/* a regular file says how many chunks to expect: a small one needs
+	 * no thread and one batch of one chunk (it may still grow: the
+	 * loop takes whatever comes) */
+	{
+		struct stat sb;
+		uint64_t hint = 0;
+
+		if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode))
+			hint = (uint64_t)sb.st_size / chunk + 1;
+		rc = zwork_init(&w, st, chunk, hint, store_zenc_bound(enc),
+				true, level);
+	}
 	if (rc != STORE_OK)
 		goto out_enc;
 	rc = st->conn->ops->put_begin(st->conn, &put);
@@ -1955,7 +1974,13 @@ store_rc store_ingest_fd(struct store *st, int fd, const char *label,
 		goto done;
 	}
 	store_clear_error();
-	rc = st->conn->ops->put_commit(put, o.key);
+	/* in a batch, one sync before its commit covers every blob */
+	if (st->in_batch) {
+		rc = st->conn->ops->put_commit_nosync(put, o.key);
+		st->need_sync = true;
+	} else {
+		rc = st->conn->ops->put_commit(put, o.key);
+	}
 	put = NULL;
 	if (rc == STORE_OK) {
 		count(&st->m.conn_puts, 1);
@@ -2713,6 +2738,9 @@ store_rc store_fsck(struct store *st, bool deep,
 	sqlite3_finalize(s);
 	s = NULL;
 unlock:
+	/* a step that failed leaves its statement prepared, and a statement
+	 * left unfinalized makes store_close() leak the whole connection */
+	sqlite3_finalize(s);
 	pthread_mutex_unlock(&st->lock);
 	if (rc != STORE_OK)
 		goto out;
@@ -2854,6 +2882,18 @@ out:
 	return rc;
 }
 
+/* A sum from SQLite's total() as a count.  Hostile rows can make it
+ * negative, or larger than any uint64_t, and converting such a double is
+ * undefined. */
+static uint64_t total_u64(double d)
+{
+	if (!(d > 0))
+		return 0;
+	if (d >= 18446744073709551616.0)
+		return UINT64_MAX;
+	return (uint64_t)d;
+}
+
 store_rc store_totals(struct store *st, struct store_totals *out)
 {
 	sqlite3_stmt *s = NULL;
@@ -2887,9 +2927,9 @@ store_rc store_totals(struct store *st, struct store_totals *out)
 	out->dirs = (uint64_t)sqlite3_column_int64(s, 1);
 	out->symlinks = (uint64_t)sqlite3_column_int64(s, 2);
 	out->objects = (uint64_t)sqlite3_column_int64(s, 3);
-	out->bytes = (uint64_t)sqlite3_column_double(s, 4);
-	out->stored_bytes = (uint64_t)sqlite3_column_double(s, 5);
-	out->logical_bytes = (uint64_t)sqlite3_column_double(s, 6);
+	out->bytes = total_u64(sqlite3_column_double(s, 4));
+	out->stored_bytes = total_u64(sqlite3_column_double(s, 5));
+	out->logical_bytes = total_u64(sqlite3_column_double(s, 6));
 out:
 	sqlite3_finalize(s);
 	pthread_mutex_unlock(&st->lock);

@@ -92,6 +92,8 @@ struct store {
 	bool in_batch;			/* store_begin() .. commit/rollback */
 	bool in_txn;			/* a SQLite write transaction is open */
 	int batch_lockfd;		/* shared gc lock held by the batch */
+	bool need_sync;			/* the batch wrote blobs not yet
+					   durable: conn->sync before COMMIT */
 	struct store_keylist evict;	/* evict after commit */
 	struct store_keylist fresh;	/* blobs this batch wrote */
 

@@ -426,6 +426,42 @@ START_TEST(test_conn_roundtrip)
 }
 END_TEST
 
+START_TEST(test_conn_nosync_and_tags)
+{
+	struct store_conn_put *wp = NULL;
+	char key[STORE_KEY_HEX + 1], got[STORE_KEY_HEX + 1], buf[8];
+	const char *text = "lazy";
+
+	key_of(text, strlen(text), key);
+	ck_assert_int_eq(conn->ops->put_begin(conn, &wp), STORE_OK);
+	ck_assert_int_eq(conn->ops->put_write(wp, text, 4), STORE_OK);
+	ck_assert_int_eq(conn->ops->put_commit_nosync(wp, key), STORE_OK);
+	ck_assert_int_eq(conn->ops->sync(conn), STORE_OK);
+	ck_assert_int_eq(conn->ops->get(conn, key, 0, 4, buf), STORE_OK);
+	ck_assert(!memcmp(buf, text, 4));
+	/* tags: set, replace, get; bad names and keys refused */
+	ck_assert_int_eq(conn->ops->tag_get(conn, "t", got), STORE_NOTFOUND);
+	ck_assert_int_eq(conn->ops->tag_set(conn, "t", key), STORE_OK);
+	ck_assert_int_eq(conn->ops->tag_get(conn, "t", got), STORE_OK);
+	ck_assert_str_eq(got, key);
+	ck_assert_int_eq(conn->ops->tag_set(conn, "../x", key), STORE_INVAL);
+	ck_assert_int_eq(conn->ops->tag_set(conn, "t", "nokey"), STORE_INVAL);
+	ck_assert_int_eq(conn->ops->tag_get(conn, "a/b", got), STORE_INVAL);
+	{
+		char p[PATH_MAX];
+		FILE *f;
+
+		pathf(p, "%s/tags/bad", sdir);
+		f = fopen(p, "w");
+		ck_assert_ptr_nonnull(f);
+		fputs("not a key\n", f);
+		fclose(f);
+		ck_assert_int_eq(conn->ops->tag_get(conn, "bad", got),
+				 STORE_CORRUPT);
+	}
+}
+END_TEST
+
 START_TEST(test_conn_missing)
 {
 	char key[STORE_KEY_HEX + 1], buf[4];
@@ -1123,6 +1159,7 @@ static Suite *conn_file_suite(void)
 	tc = tcase_create("blobs");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_conn_roundtrip);
+	tcase_add_test(tc, test_conn_nosync_and_tags);
 	tcase_add_test(tc, test_conn_missing);
 	tcase_add_test(tc, test_conn_get_beyond_end);
 	tcase_add_test(tc, test_conn_replace);
