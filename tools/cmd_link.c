@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * cmd_link.c - "pxfs link STORE KEY PATH": make file PATH a proxy for an
- * object the store's connector already holds (ProxyStore's
- * proxy_from_key).  The blob is verified once, by store_adopt(), before
- * the entry is made.
+ * cmd_link.c - "pxfs link STORE KEY|REF PATH": make file PATH a proxy for
+ * an object the store's connector already holds (ProxyStore's
+ * proxy_from_key), named by its key or by a pxfs:// object reference from
+ * "pxfs ref" in another store on the same connector.  The blob is
+ * verified once, by store_adopt(), before the entry is made.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -23,8 +24,10 @@ static const struct option opts[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
-static int link_key(struct store *st, const char *key, char *path,
-		    const char *type, bool force)
+/* Link @key (from reference @ref, or NULL) as @path. */
+static int link_key(struct store *st, const char *key,
+		    const struct store_ref *ref, char *path, const char *type,
+		    bool force)
 {
 	struct store_attr a = { 0 };
 	const char *parent, *name;
@@ -60,21 +63,48 @@ static int link_key(struct store *st, const char *key, char *path,
 			      "connector has no such object", key);
 	if (rc != STORE_OK)
 		return store_error("link", rc);
+	if (ref && ref->has_size && ref->size != obj.size)
+		return errorf("link", "object '%s' has %llu bytes, not the "
+			      "%llu its reference says", key,
+			      (unsigned long long)obj.size,
+			      (unsigned long long)ref->size);
+	if (!type)
+		type = ref && ref->type[0] ? ref->type : obj.type;
 	mask = umask(0);
 	umask(mask);
 	a.mode = S_IFREG | (0666 & ~mask);
 	a.uid = (uint32_t)getuid();
 	a.gid = (uint32_t)getgid();
-	rc = store_mkfile(st, dir.ino, name, &a, obj.key,
-			  type ? type : obj.type, force ? STORE_REPLACE : 0,
-			  NULL);
+	rc = store_mkfile(st, dir.ino, name, &a, obj.key, type,
+			  force ? STORE_REPLACE : 0, NULL);
 	if (rc != STORE_OK)
 		return store_error("link", rc);
 	return 0;
 }
 
+/* Parse @text, a reference that must name one object, into @r.  Returns
+ * 0, or -1 after the message. */
+static int parse_object_ref(const char *text, struct store_ref *r)
+{
+	store_rc rc;
+
+	rc = store_ref_parse(text, r);
+	if (rc != STORE_OK) {
+		errorf("link", "'%s': %s", text, store_last_error());
+		return -1;
+	}
+	if (r->kind != STORE_REF_OBJECT) {
+		errorf("link", "reference '%s' names a %s, not an object: "
+		       "mount it with 'pxfs mount'", text,
+		       r->kind == STORE_REF_TAG ? "tag" : "snapshot");
+		return -1;
+	}
+	return 0;
+}
+
 int cmd_link(int argc, char **argv)
 {
+	struct store_ref ref, *refp = NULL;
 	struct store *st = NULL;
 	const char *type = NULL;
 	char path[SPATH_MAX];
@@ -106,19 +136,30 @@ int cmd_link(int argc, char **argv)
 				    "missing STORE, KEY or PATH" :
 				    "too many arguments");
 	key = argv[optind + 1];
-	if (!store_is_key(key))
+	if (strncmp(key, "pxfs://", 7) == 0) {
+		if (parse_object_ref(key, &ref) < 0)
+			return EXIT_ERR;
+		refp = &ref;
+		key = ref.id;
+	} else if (!store_is_key(key)) {
 		return errorf("link", "invalid key '%s': a key is 64 "
 			      "lowercase hex digits", key);
+	}
 	if (spath_norm("link", argv[optind + 2], path, sizeof(path)) < 0)
 		return EXIT_ERR;
 	if (open_store("link", argv[optind], 0, &st) < 0)
 		return EXIT_ERR;
+	if (refp && !store_ref_same_connector(st, refp)) {
+		ret = errorf("link", "reference '%s' is for another "
+			     "connector", argv[optind + 1]);
+		goto out;
+	}
 	rc = store_begin(st);
 	if (rc != STORE_OK) {
 		ret = store_error("link", rc);
 		goto out;
 	}
-	ret = link_key(st, key, path, type, force);
+	ret = link_key(st, key, refp, path, type, force);
 	if (ret == 0) {
 		rc = store_commit(st);
 		if (rc != STORE_OK)

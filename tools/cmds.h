@@ -24,11 +24,14 @@ int cmd_stats(int argc, char **argv);
 int cmd_future(int argc, char **argv);
 int cmd_set(int argc, char **argv);
 int cmd_lifetime(int argc, char **argv);
+int cmd_publish(int argc, char **argv);
+int cmd_ref(int argc, char **argv);
 int cmd_help(int argc, char **argv);
 
 /* tools/cmd_mount.c: the mount side (fs/) */
 int cmd_mount(int argc, char **argv);
 int cmd_umount(int argc, char **argv);
 int cmd_resolve(int argc, char **argv);
+
 
 #endif /* PXFS_CMDS_H */

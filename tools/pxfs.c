@@ -144,14 +144,43 @@ static const struct cmd cmds[] = {
 	  "Create directory PATH.\n"
 	  "  -p, --parents  create missing parents; no error if it exists\n" },
 	{ "link", cmd_link,
-	  "link STORE KEY PATH [--type TYPE] [--force]",
+	  "link STORE KEY|REF PATH [--type TYPE] [--force]",
 	  "make an entry for an object the connector already holds",
 	  "Make file PATH a proxy for the object KEY (64 hex digits, the\n"
 	  "SHA-256 of its content), which the store's connector already\n"
 	  "holds (for example, written through another store sharing it).\n"
-	  "The blob is verified once before the entry is made.\n"
-	  "  --type TYPE  MIME type (default: the object's detected type)\n"
+	  "Instead of KEY, a pxfs://CONNECTOR/object/KEY?... reference\n"
+	  "printed by 'pxfs ref' may be given: it must name the same\n"
+	  "connector as STORE (the same blob directory, or the same Redis\n"
+	  "URL and prefix).  The blob is verified once before the entry is\n"
+	  "made.\n"
+	  "  --type TYPE  MIME type (default: the reference's type, else the\n"
+	  "               object's detected type)\n"
 	  "  --force      replace an existing file or symlink PATH\n" },
+	{ "publish", cmd_publish,
+	  "publish [--json] STORE [--tag NAME]",
+	  "share the namespace: publish a snapshot, print its reference",
+	  "Write a consistent snapshot of STORE's namespace (its index, zstd\n"
+	  "compressed) as an object through the store's connector, keep it\n"
+	  "and every object it names from gc, and print a reference to it:\n"
+	  "pxfs://CONNECTOR/snapshot/KEY?... ('pxfs mount REF MNT' mounts\n"
+	  "it read-only on any machine that reaches the connector).  The\n"
+	  "reference names the connector, never a password.\n"
+	  "  --tag NAME  also point tag NAME (1 to 64 of A-Z a-z 0-9 . _ -)\n"
+	  "              at the snapshot and print the tag's reference,\n"
+	  "              pxfs://CONNECTOR/tag/NAME?..., on a second line: it\n"
+	  "              reaches whatever was published last under NAME\n"
+	  "  --json      {\"store\", \"key\", \"snapshot\" (reference),\n"
+	  "              \"tag\" (name or null), \"tag_ref\" (reference or\n"
+	  "              null)}\n" },
+	{ "ref", cmd_ref,
+	  "ref [--json] STORE PATH",
+	  "print a reference to one file's object",
+	  "Print a pxfs://CONNECTOR/object/KEY?...&size=N&type=T reference to\n"
+	  "the object of file PATH, from the index only.  'pxfs link' makes\n"
+	  "an entry from it in any store on the same connector.  It stays\n"
+	  "valid while some store keeps the object.\n"
+	  "  --json  {\"path\", \"key\", \"size\", \"type\", \"ref\"}\n" },
 	{ "future", cmd_future,
 	  "future STORE PATH [--timeout S] [--poll MS] [--backoff F] "
 	  "[--poll-max MS] [--mode M]",
