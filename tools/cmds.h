@@ -8,6 +8,8 @@
 #ifndef PXFS_CMDS_H
 #define PXFS_CMDS_H
 
+#include <stddef.h>
+
 int cmd_init(int argc, char **argv);
 int cmd_put(int argc, char **argv);
 int cmd_ls(int argc, char **argv);
@@ -33,5 +35,17 @@ int cmd_mount(int argc, char **argv);
 int cmd_umount(int argc, char **argv);
 int cmd_resolve(int argc, char **argv);
 
+/**
+ * tools/ref_mount.c: when @arg (a mount's STORE operand) is a pxfs://
+ * snapshot or tag reference, resolve a tag to its snapshot, fetch and
+ * verify the snapshot once into the user's cache ($XDG_CACHE_HOME or
+ * ~/.cache, else /var/tmp/pxfs-UID, + /pxfs/refs) and write the
+ * directory of that local read-only snapshot store into @store_dir (@cap
+ * bytes).  Returns 0 then; 1 when @arg is not a reference (nothing done);
+ * -1 after printing one error line for @verb (a bad or object reference,
+ * an unreachable connector, a missing or corrupt snapshot).
+ */
+int ref_prepare_mount(const char *verb, const char *arg, char *store_dir,
+		      size_t cap);
 
 #endif /* PXFS_CMDS_H */
