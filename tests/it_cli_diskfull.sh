@@ -5,6 +5,7 @@
 # mount a small tmpfs.
 . "$(dirname "$0")/lib.sh"
 
+file_connector_only "a full disk is a full tmpfs under the store's blobs"
 is_root || skip "needs root to mount a tmpfs"
 M=$T/small
 mkdir "$M"
@@ -15,7 +16,7 @@ at_exit "umount '$M'"
 S=$M/store
 D=$T/data
 mkdir -p "$D/two"
-expect_ok "$PXFS" init "$S"
+new_store "$S"
 head -c 4194304 /dev/urandom >"$D/big.bin"
 printf 'small\n' >"$D/two/a-small.txt"
 cp "$D/big.bin" "$D/two/b-big.bin"

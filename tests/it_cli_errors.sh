@@ -8,7 +8,7 @@
 S=$T/store
 D=$T/data
 mkdir -p "$D/tree/sub"
-expect_ok "$PXFS" init "$S"
+new_store "$S"
 printf 'small\n' >"$D/small.txt"
 printf 'in tree\n' >"$D/tree/sub/f"
 head -c 100000 /dev/urandom >"$D/multi.bin"
@@ -45,33 +45,35 @@ done
 [ ! -e "$T/dest" ] || fail "get wrote a DEST"
 
 # ---- init ---------------------------------------------------------------------
-expect_fail "$PXFS" init "$S"
+init_opts
+expect_fail "$PXFS" init "${INIT_OPTS[@]}" "$S"
 expect_err "'$S'.*already"
 unchanged "init over a store"
-expect_fail "$PXFS" init "$T/plain"
+expect_fail "$PXFS" init "${INIT_OPTS[@]}" "$T/plain"
 expect_err "'$T/plain'.*not empty"
 [ "$(ls -A "$T/plain")" = file ] || fail "init wrote into a non-empty dir"
-expect_fail "$PXFS" init "$T/plain/file"
+expect_fail "$PXFS" init "${INIT_OPTS[@]}" "$T/plain/file"
 [ ! -e "$T/plain/file/index.db" ] || fail "init over a file"
 
 # ---- bad option values ------------------------------------------------------------
 for cs in 0 3000 1K 2048 128M 3M abc -4096 4096x ''; do
-	expect_fail "$PXFS" init --chunk-size "$cs" "$T/bad-init"
+	expect_fail "$PXFS" init "${INIT_OPTS[@]}" --chunk-size "$cs" \
+		"$T/bad-init"
 	expect_err "invalid chunk size '$cs'"
 	[ ! -e "$T/bad-init" ] || fail "init --chunk-size $cs made a store"
 	expect_fail "$PXFS" put --chunk-size "$cs" "$S" "$D/small.txt" --to cs
 	expect_err "invalid chunk size '$cs'"
 done
 for lv in 0 20 -1 x 3.5 ''; do
-	expect_fail "$PXFS" init --level "$lv" "$T/bad-init"
+	expect_fail "$PXFS" init "${INIT_OPTS[@]}" --level "$lv" "$T/bad-init"
 	expect_err "invalid level '$lv'"
 	[ ! -e "$T/bad-init" ] || fail "init --level $lv made a store"
 	expect_fail "$PXFS" put --level "$lv" "$S" "$D/small.txt" --to lv
 	expect_err "invalid level '$lv'"
 done
 # the bounds themselves are fine
-expect_ok "$PXFS" init --chunk-size 4K --level 1 "$T/ok1"
-expect_ok "$PXFS" init --chunk-size 64M --level 19 "$T/ok2"
+new_store "$T/ok1" --chunk-size 4K --level 1
+new_store "$T/ok2" --chunk-size 64M --level 19
 expect_fail "$PXFS" put --type '' "$S" "$D/small.txt" --to ty
 unchanged "bad option values"
 
@@ -111,7 +113,7 @@ expect_fail "$PXFS" put "$S" "$S"
 expect_err "cannot put the store '$S' into itself"
 mkdir -p "$T/wrap/dir"
 printf 'x\n' >"$T/wrap/dir/f"
-expect_ok "$PXFS" init "$T/wrap/inner"
+new_store "$T/wrap/inner"
 expect_fail "$PXFS" put "$T/wrap/inner" "$T/wrap"
 expect_err "cannot put the store '$T/wrap/inner' into itself"
 unchanged "the store into itself"
@@ -133,7 +135,9 @@ if is_root; then
 	fi
 fi
 if [ -n "$as_user" ] || ! is_root; then
-	$as_user "$PXFS" init "$U/store" >/dev/null || fail "init as nobody"
+	init_opts
+	$as_user "$PXFS" init "$U/store" "${INIT_OPTS[@]}" >/dev/null ||
+		fail "init as nobody"
 	ustate=$(store_state "$U/store")
 	expect_fail $as_user "$PXFS" put "$U/store" "$U/src/secret"
 	expect_err "cannot read '$U/src/secret': Permission denied"
@@ -216,12 +220,11 @@ unchanged "link"
 
 # ---- blob missing or corrupt on cat / get ------------------------------------------------
 key=$(key_of "$S" multi.bin)
-blob=$(blob_of "$S" "$key")
-cp -p "$blob" "$T/blob.bak"
+blob_get "$S" "$key" >"$T/blob.bak"
 printf 'keep me\n' >"$T/old-dest"
 
 # missing
-rm "$blob"
+blob_remove "$S" "$key"
 "$PXFS" cat "$S" multi.bin >"$T/cat.out" 2>"$T/cat.err" && fail "cat of a missing blob"
 [ "$(wc -l <"$T/cat.err")" = 1 ] || fail "cat: $(cat "$T/cat.err")"
 grep -q "/multi.bin" "$T/cat.err" && grep -q "$key" "$T/cat.err" ||
@@ -233,20 +236,14 @@ expect_err "/multi.bin.*$key|$key.*/multi.bin"
 expect_fail "$PXFS" get "$S" multi.bin "$T/old-dest"
 [ "$(cat "$T/old-dest")" = "keep me" ] || fail "failed get replaced DEST"
 [ -z "$(find "$T" -maxdepth 1 -name '.pxfs-get-*')" ] || fail "get left a temp"
-cp -p "$T/blob.bak" "$blob"
+blob_put "$S" "$key" <"$T/blob.bak"
 unchanged "missing blob"
 
 # corrupt: a byte flipped in a late chunk (before the seek table, which
 # is not trusted anyway) and in the first one
-size=$(stat -c %s "$blob")
-for off in $((size - 2000)) 20; do
-	cp -p "$T/blob.bak" "$blob"
-	python3 -c '
-import sys
-p, off = sys.argv[1], int(sys.argv[2])
-with open(p, "r+b") as f:
-    f.seek(off); b = f.read(1); f.seek(off); f.write(bytes([b[0] ^ 0xff]))
-' "$blob" "$off"
+for off in -2000 20; do
+	blob_put "$S" "$key" <"$T/blob.bak"
+	blob_corrupt "$S" "$key" "$off"
 	"$PXFS" cat "$S" multi.bin >"$T/cat.out" 2>"$T/cat.err" &&
 		fail "cat of a corrupt blob succeeded"
 	[ "$(wc -l <"$T/cat.err")" = 1 ] || fail "cat: $(cat "$T/cat.err")"
@@ -264,7 +261,7 @@ with open(p, "r+b") as f:
 	[ -z "$(find "$T" -maxdepth 1 -name '.pxfs-get-*')" ] ||
 		fail "get left a temp"
 done
-cp -p "$T/blob.bak" "$blob"
+blob_put "$S" "$key" <"$T/blob.bak"
 unchanged "corrupt blob"
 "$PXFS" cat "$S" multi.bin | cmp - "$D/multi.bin" || fail "restored blob"
 

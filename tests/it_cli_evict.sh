@@ -15,14 +15,13 @@ printf 'get me once\n' >"$D/get.txt"
 printf 'twin\n' >"$D/tree/a"
 printf 'twin\n' >"$D/tree/sub/b"
 printf 'kept\n' >"$D/kept.txt"
-expect_ok "$PXFS" init "$S"
+new_store "$S"
 expect_ok "$PXFS" put "$S" "$D/kept.txt"
 expect_ok "$PXFS" put --evict-on-read "$S" "$D/once.txt" "$D/get.txt" \
 	"$D/big.bin" "$D/tree"
 fsck_clean "$S"
 
 key=$(key_of "$S" once.txt)
-blob=$(blob_of "$S" "$key")
 [ "$(stat_field "$S" once.txt evict_on_read)" = True ] || fail "not marked"
 [ "$(stat_field "$S" once.txt state)" = ready ] || fail "state before read"
 expect_ok "$PXFS" stat "$S" once.txt
@@ -30,12 +29,12 @@ printf '%s\n' "$OUT" | grep -Eq '^state: +ready \(evict on read' ||
 	fail "stat text: $OUT"
 [ "$(stat_field "$S" kept.txt evict_on_read)" = False ] ||
 	fail "an earlier put was marked"
-[ -f "$blob" ] || fail "no blob before the first read"
+blob_exists "$S" "$key" || fail "no blob before the first read"
 
 # ---- cat: the first read gets the bytes, then the blob is gone -------------
 "$PXFS" cat "$S" once.txt >"$T/once.out" || fail "first cat failed"
 cmp "$T/once.out" "$D/once.txt" || fail "first cat: wrong bytes"
-[ ! -e "$blob" ] || fail "blob still there after the first read"
+! blob_exists "$S" "$key" || fail "blob still there after the first read"
 [ "$(stat_field "$S" once.txt state)" = evicted ] || fail "state after read"
 fsck_clean "$S"
 expect_fail "$PXFS" cat "$S" once.txt
@@ -51,7 +50,7 @@ fsck_clean "$S"
 key=$(key_of "$S" get.txt)
 expect_ok "$PXFS" get "$S" get.txt "$T/get.out"
 cmp "$T/get.out" "$D/get.txt" || fail "first get: wrong bytes"
-[ ! -e "$(blob_of "$S" "$key")" ] || fail "get did not evict"
+! blob_exists "$S" "$key" || fail "get did not evict"
 expect_fail "$PXFS" get "$S" get.txt "$T/get2.out"
 expect_err "cannot read '/get.txt' .*evicted after its first read"
 [ ! -e "$T/get2.out" ] || fail "second get made DEST"
@@ -62,12 +61,12 @@ fsck_clean "$S"
 # ---- a read that stops early is not a read: nothing is evicted ---------------
 key=$(key_of "$S" big.bin)
 "$PXFS" cat "$S" big.bin 2>/dev/null | head -c 10 >/dev/null || true
-[ -f "$(blob_of "$S" "$key")" ] || fail "a partial read evicted the object"
+blob_exists "$S" "$key" || fail "a partial read evicted the object"
 [ "$(stat_field "$S" big.bin state)" = ready ] || fail "partial read state"
 "$PXFS" cat "$S" big.bin >/dev/full 2>/dev/null && fail "cat to /dev/full"
-[ -f "$(blob_of "$S" "$key")" ] || fail "a failed write evicted the object"
+blob_exists "$S" "$key" || fail "a failed write evicted the object"
 "$PXFS" cat "$S" big.bin | cmp - "$D/big.bin" || fail "big: wrong bytes"
-[ ! -e "$(blob_of "$S" "$key")" ] || fail "complete read did not evict"
+! blob_exists "$S" "$key" || fail "complete read did not evict"
 fsck_clean "$S"
 
 # ---- one object for two entries of the put: the first read takes it --------

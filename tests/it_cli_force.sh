@@ -11,7 +11,7 @@ mkdir -p "$D/tree/sub"
 printf 'one\n' >"$D/tree/one"
 printf 'two\n' >"$D/tree/sub/two"
 ln -s one "$D/tree/ln"
-expect_ok "$PXFS" init "$S"
+new_store "$S"
 expect_ok "$PXFS" put "$S" "$D/tree"
 key=$(key_of "$S" tree/one)
 
@@ -20,7 +20,7 @@ key=$(key_of "$S" tree/one)
 expect_ok "$PXFS" put --force "$S" "$D/tree"
 [ "$(key_of "$S" tree/one)" = "$key" ] || fail "key changed"
 [ "$(stat_field "$S" tree/one refs)" = 1 ] || fail "refs after re-put"
-[ -f "$(blob_of "$S" "$key")" ] || fail "re-put evicted the blob"
+blob_exists "$S" "$key" || fail "re-put evicted the blob"
 "$PXFS" cat "$S" tree/one | cmp - "$D/tree/one" || fail "content after re-put"
 fsck_clean "$S"
 
@@ -37,7 +37,7 @@ fsck_clean "$S"
 printf 'ONE\n' >"$D/tree/one"
 expect_ok "$PXFS" put --force "$S" "$D/tree"
 "$PXFS" cat "$S" tree/one | cmp - "$D/tree/one" || fail "new content"
-[ ! -e "$(blob_of "$S" "$key")" ] || fail "old blob kept"
+! blob_exists "$S" "$key" || fail "old blob kept"
 fsck_clean "$S"
 
 # a symlink replaced by a file and back

@@ -12,7 +12,7 @@ D=$T/data
 mkdir -p "$D/dir"
 head -c 300000 /dev/urandom >"$D/payload"
 printf 'plain\n' >"$D/plain.txt"
-expect_ok "$PXFS" init "$S"
+new_store "$S"
 expect_ok "$PXFS" put "$S" "$D/plain.txt" "$D/dir"
 
 # ---- a pending future ------------------------------------------------------

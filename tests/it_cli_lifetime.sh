@@ -17,7 +17,7 @@ printf 'only in job\n' >"$D/job/only.txt"
 head -c 200000 /dev/urandom >"$D/job/sub/data.bin"
 ln -s only.txt "$D/job/link"
 printf 'loose\n' >"$D/loose.txt"
-expect_ok "$PXFS" init "$S"
+new_store "$S"
 expect_ok "$PXFS" put "$S" "$D/other"
 expect_ok "$PXFS" put --lifetime job1 "$S" "$D/job" "$D/loose.txt"
 printf '%s\n' "$OUT" | grep -q "in lifetime 'job1'" || fail "put output: $OUT"
@@ -52,10 +52,10 @@ expect_ok "$PXFS" ls "$S" results/step1
 # the object referenced from outside stays, the others are gone
 "$PXFS" cat "$S" other/shared.txt | cmp - "$D/other/shared.txt" ||
 	fail "shared content lost"
-[ -f "$(blob_of "$S" "$shared_key")" ] || fail "shared blob evicted"
+blob_exists "$S" "$shared_key" || fail "shared blob evicted"
 [ "$(stat_field "$S" other/shared.txt refs)" = 1 ] || fail "shared refs"
 for k in "$only_key" "$data_key" "$loose_key"; do
-	[ ! -e "$(blob_of "$S" "$k")" ] || fail "blob $k kept"
+	! blob_exists "$S" "$k" || fail "blob $k kept"
 done
 expect_ok "$PXFS" lifetime ls "$S"
 [ -z "$OUT" ] || fail "ended lifetime still listed: $OUT"
@@ -117,7 +117,7 @@ printf '%s\n' "$OUT" | grep -Eq '^lease1 +1 +[0-9-]+T[0-9:]+Z$' ||
 sleep 1.2
 expect_ok "$PXFS" mkdir "$S" after-lease
 expect_fail "$PXFS" stat "$S" loose.txt
-[ ! -e "$(blob_of "$S" "$loose_key")" ] || fail "lease ended, blob kept"
+! blob_exists "$S" "$loose_key" || fail "lease ended, blob kept"
 expect_ok "$PXFS" lifetime ls "$S"
 [ -z "$OUT" ] || fail "ended lease still listed: $OUT"
 fsck_clean "$S"

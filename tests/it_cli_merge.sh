@@ -11,7 +11,7 @@ D=$T/data
 mkdir -p "$D/tree/sub"
 printf 'one\n' >"$D/tree/one"
 printf 'two\n' >"$D/tree/sub/two"
-expect_ok "$PXFS" init "$S"
+new_store "$S"
 expect_ok "$PXFS" put "$S" "$D/tree"
 expect_ok "$PXFS" mkdir "$S" tree/sub/extra
 [ "$(stat_field "$S" tree mode)" = "$(stat -c %04a "$D/tree")" ] ||

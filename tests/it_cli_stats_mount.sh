@@ -9,7 +9,7 @@
 S=$T/store
 M=$T/mnt
 mkdir "$M"
-expect_ok "$PXFS" init "$S"
+new_store "$S"
 printf 'mounted\n' >"$T/f.txt"
 expect_ok "$PXFS" put "$S" "$T/f.txt"
 "$PXFS" mount "$S" "$M" --cache-dir "$T/cache" 2>"$T/mount.err" ||
