@@ -1,0 +1,1 @@
+UPDATE chunks SET coff = -5;

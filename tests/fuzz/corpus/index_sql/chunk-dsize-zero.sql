@@ -1,0 +1,1 @@
+UPDATE chunks SET dsize = 0;

@@ -1,0 +1,1 @@
+INSERT INTO chunks SELECT key, idx + 100, coff, csize, dsize, sha256 FROM chunks;

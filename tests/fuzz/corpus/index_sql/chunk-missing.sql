@@ -1,0 +1,1 @@
+DELETE FROM chunks WHERE idx = 1;

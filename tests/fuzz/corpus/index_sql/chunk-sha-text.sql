@@ -1,0 +1,1 @@
+UPDATE chunks SET sha256 = 'abc';

@@ -1,0 +1,1 @@
+UPDATE objects SET chunk_size = 2147483648;

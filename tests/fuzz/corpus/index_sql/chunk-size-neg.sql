@@ -1,0 +1,1 @@
+UPDATE objects SET chunk_size = -4096;

@@ -1,0 +1,1 @@
+UPDATE chunks SET idx = 1 - idx WHERE idx < 2;

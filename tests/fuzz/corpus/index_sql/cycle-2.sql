@@ -1,0 +1,1 @@
+UPDATE nodes SET parent = (SELECT ino FROM nodes WHERE name = 'e') WHERE name = 'd';

@@ -1,0 +1,1 @@
+UPDATE nodes SET parent = ino WHERE name = 'd';

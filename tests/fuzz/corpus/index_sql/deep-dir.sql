@@ -1,0 +1,1 @@
+WITH RECURSIVE c(i) AS (SELECT 100 UNION ALL SELECT i + 1 FROM c WHERE i < 200) INSERT INTO nodes(ino, parent, name, mode, uid, gid, mtime, ctime) SELECT i, CASE WHEN i = 100 THEN 1 ELSE i - 1 END, 'x', 16877, 0, 0, 0, 0 FROM c;

@@ -1,0 +1,1 @@
+UPDATE nodes SET key = NULL;

@@ -1,0 +1,1 @@
+UPDATE nodes SET key = '../../../../etc/passwd' WHERE key IS NOT NULL;

@@ -1,0 +1,1 @@
+UPDATE nodes SET key = upper(key);UPDATE objects SET key = upper(key), hash = upper(hash);

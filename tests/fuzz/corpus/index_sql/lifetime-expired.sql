@@ -1,0 +1,1 @@
+UPDATE lifetimes SET expires = 1;

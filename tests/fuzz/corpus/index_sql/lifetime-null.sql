@@ -1,0 +1,1 @@
+UPDATE nodes SET lifetime = NULL; UPDATE lifetimes SET name = printf('%.400c', 'j');

@@ -1,0 +1,1 @@
+UPDATE nodes SET mode = 16877 WHERE key IS NOT NULL;

@@ -1,0 +1,1 @@
+UPDATE nodes SET mode = -1, uid = -1, gid = 4294967296, mtime = 9223372036854775807, ctime = -1;

@@ -1,0 +1,1 @@
+UPDATE nodes SET name = '..' WHERE name = 'd';

@@ -1,0 +1,1 @@
+UPDATE nodes SET name = printf('%.300c', 'n');

@@ -1,0 +1,1 @@
+UPDATE nodes SET name = CAST(x'61006200' AS TEXT);

@@ -1,0 +1,1 @@
+UPDATE nodes SET name = 'x/y' WHERE name = 'a.txt';

@@ -1,0 +1,1 @@
+UPDATE objects SET nchunks = 4294967295;

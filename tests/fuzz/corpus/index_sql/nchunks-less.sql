@@ -1,0 +1,1 @@
+UPDATE objects SET nchunks = nchunks - 1;

@@ -1,0 +1,1 @@
+DELETE FROM nodes WHERE ino = 1;

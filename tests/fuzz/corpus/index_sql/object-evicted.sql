@@ -1,0 +1,1 @@
+UPDATE objects SET state = 2, flags = 1;

@@ -1,0 +1,1 @@
+UPDATE objects SET state = 1; UPDATE nodes SET flags = 1;

@@ -1,0 +1,1 @@
+UPDATE objects SET refs = -1;

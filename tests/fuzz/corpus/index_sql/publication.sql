@@ -1,0 +1,1 @@
+INSERT INTO publications SELECT key, 'tag', 0 FROM objects;

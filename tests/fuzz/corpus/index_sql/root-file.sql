@@ -1,0 +1,1 @@
+UPDATE nodes SET mode = 33188, key = (SELECT key FROM objects LIMIT 1) WHERE ino = 1;

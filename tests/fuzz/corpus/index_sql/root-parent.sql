@@ -1,0 +1,1 @@
+UPDATE nodes SET parent = 1 WHERE ino = 1;

@@ -1,0 +1,1 @@
+UPDATE nodes SET target = printf('%.5000c', 'l') WHERE target IS NOT NULL;

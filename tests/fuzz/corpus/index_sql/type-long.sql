@@ -1,0 +1,1 @@
+UPDATE nodes SET type = printf('%.500c', 't');UPDATE objects SET type = printf('%.500c', 't');

@@ -1,0 +1,1 @@
+UPDATE objects SET wait_timeout = 9223372036854775807, wait_poll = -1, wait_max = 0, wait_backoff = 1e308;

@@ -1,0 +1,1 @@
+WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 300) INSERT INTO nodes(parent, name, mode, uid, gid, mtime, ctime) SELECT 1, 'f' || i, 16877, 0, 0, 0, 0 FROM c;

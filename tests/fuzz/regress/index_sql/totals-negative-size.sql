@@ -1,0 +1,1 @@
+UPDATE nodes SET size = 9223372036854775807;UPDATE objects SET size = -1, stored_size = 9223372036854775807;
