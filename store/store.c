@@ -3525,3 +3525,104 @@ store_rc store_lifetime_expire(struct store *st, uint64_t *ended)
 	}
 	return rc;
 }
+
+/* ---- change notification ---------------------------------------------- */
+
+store_rc store_change_seq(struct store *st, uint64_t *seq)
+{
+	sqlite3_stmt *s = NULL;
+	store_rc rc;
+
+	*seq = 0;
+	pthread_mutex_lock(&st->lock);
+	if (sqlite3_prepare_v2(st->db, "SELECT coalesce((SELECT seq FROM"
+			       " sqlite_sequence WHERE name = 'changes'), 0)",
+			       -1, &s, NULL) != SQLITE_OK) {
+		rc = store_index_fail(st, "read changes");
+	} else {
+		rc = store_index_step_row(st, s);
+		if (rc == STORE_OK)
+			*seq = (uint64_t)sqlite3_column_int64(s, 0);
+	}
+	sqlite3_finalize(s);
+	pthread_mutex_unlock(&st->lock);
+	return rc;
+}
+
+store_rc store_changes(struct store *st, uint64_t after,
+		       int (*fn)(void *arg, uint64_t ino, uint64_t parent,
+				 const char *name),
+		       void *arg, uint64_t *last)
+{
+	sqlite3_stmt *s = NULL;
+	store_rc rc = STORE_OK;
+	int r;
+
+	*last = after;
+	pthread_mutex_lock(&st->lock);
+	/* a gap: the change right after @after is gone */
+	if (after > 0) {
+		/* the oldest kept, or past the newest ever when all went */
+		if (sqlite3_prepare_v2(st->db, "SELECT coalesce(min(seq),"
+				       " (SELECT seq + 1 FROM sqlite_sequence"
+				       " WHERE name = 'changes'), 0) FROM"
+				       " changes", -1, &s, NULL) !=
+		    SQLITE_OK) {
+			rc = store_index_fail(st, "read changes");
+			goto out;
+		}
+		rc = store_index_step_row(st, s);
+		if (rc == STORE_OK) {
+			uint64_t min = (uint64_t)sqlite3_column_int64(s, 0);
+
+			if (min > after + 1)
+				rc = store_fail(STORE_NOTFOUND, "changes after"
+						" %llu were trimmed",
+						(unsigned long long)after);
+		}
+		sqlite3_finalize(s);
+		s = NULL;
+		if (rc != STORE_OK)
+			goto out;
+	}
+	if (sqlite3_prepare_v2(st->db, "SELECT seq, ino, parent, name FROM"
+			       " changes WHERE seq > ?1 ORDER BY seq", -1, &s,
+			       NULL) != SQLITE_OK) {
+		rc = store_index_fail(st, "read changes");
+		goto out;
+	}
+	sqlite3_bind_int64(s, 1, (sqlite3_int64)after);
+	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+		*last = (uint64_t)sqlite3_column_int64(s, 0);
+		if (fn(arg, (uint64_t)sqlite3_column_int64(s, 1),
+		       (uint64_t)sqlite3_column_int64(s, 2),
+		       (const char *)sqlite3_column_text(s, 3)))
+			break;
+	}
+	if (r != SQLITE_ROW && r != SQLITE_DONE)
+		rc = store_index_fail(st, "read changes");
+out:
+	sqlite3_finalize(s);
+	pthread_mutex_unlock(&st->lock);
+	return rc;
+}
+
+store_rc store_changes_trim(struct store *st, uint64_t keep)
+{
+	sqlite3_stmt *s = NULL;
+	store_rc rc;
+
+	rc = wr_begin(st);
+	if (rc != STORE_OK)
+		return rc;
+	if (sqlite3_prepare_v2(st->db, "DELETE FROM changes WHERE seq <="
+			       " (SELECT max(seq) FROM changes) - ?1", -1, &s,
+			       NULL) != SQLITE_OK) {
+		rc = store_index_fail(st, "trim changes");
+	} else {
+		sqlite3_bind_int64(s, 1, (sqlite3_int64)keep);
+		rc = store_index_step_done(st, s);
+	}
+	sqlite3_finalize(s);
+	return wr_end(st, rc);
+}

@@ -587,6 +587,32 @@ store_rc store_ref_resolve(const struct store_ref *r,
 store_rc store_ref_open(const struct store_ref *r, const char *key,
 			const char *dir, struct store **out);
 
+/* ---- change notification -------------------------------------------- */
+
+/*
+ * Every change to a node (made through any handle, in any process on the
+ * node) is numbered in the index, so that a mount can keep long kernel
+ * cache timeouts and still tell the kernel exactly which entries went
+ * stale: poll store_changes() with the last number seen.
+ */
+
+/** Call @fn for each change numbered above @after, in order: the node
+ * @ino and the name it had (or got) in @parent.  *last gets the newest
+ * number seen (@after if none).  STORE_NOTFOUND when changes after
+ * @after were already trimmed away: the caller must treat everything as
+ * stale.  @fn runs with the store locked and must not call back. */
+store_rc store_changes(struct store *st, uint64_t after,
+		       int (*fn)(void *arg, uint64_t ino, uint64_t parent,
+				 const char *name),
+		       void *arg, uint64_t *last);
+
+/** The newest change number (0 if none): where to start watching. */
+store_rc store_change_seq(struct store *st, uint64_t *seq);
+
+/** Forget all but the newest @keep changes.  Cheap; mounts call it now
+ * and then. */
+store_rc store_changes_trim(struct store *st, uint64_t keep);
+
 /* ---- metrics ---------------------------------------------------------- */
 
 struct store_metrics {

@@ -980,6 +980,58 @@ START_TEST(test_store_object_many_batches)
 }
 END_TEST
 
+struct seen_changes {
+	int n;
+	uint64_t inos[16];
+};
+
+static int on_change(void *arg, uint64_t ino, uint64_t parent,
+		     const char *name)
+{
+	struct seen_changes *c = arg;
+
+	(void)parent;
+	(void)name;
+	if (c->n < 16)
+		c->inos[c->n] = ino;
+	c->n++;
+	return 0;
+}
+
+START_TEST(test_store_changes)
+{
+	struct store_attr a = { 0755, 0, 0, 0 };
+	struct seen_changes c = { 0, { 0 } };
+	struct store_node d;
+	uint64_t seq0, last, seq;
+
+	ck_assert_int_eq(store_change_seq(st, &seq0), STORE_OK);
+	ck_assert_int_eq(store_mkdir(st, STORE_ROOT_INO, "d", &a, 0, &d),
+			 STORE_OK);
+	ck_assert_int_eq(store_rename(st, STORE_ROOT_INO, "d", STORE_ROOT_INO,
+				      "e"), STORE_OK);
+	ck_assert_int_eq(store_changes(st, seq0, on_change, &c, &last),
+			 STORE_OK);
+	ck_assert_int_eq(c.n, 3);	/* created; left "d"; became "e" */
+	ck_assert_uint_eq(c.inos[0], d.ino);
+	ck_assert_int_eq(store_change_seq(st, &seq), STORE_OK);
+	ck_assert_uint_eq(seq, last);
+	c.n = 0;
+	ck_assert_int_eq(store_changes(st, last, on_change, &c, &last),
+			 STORE_OK);
+	ck_assert_int_eq(c.n, 0);
+	/* trimmed away: a watcher that lagged is told */
+	ck_assert_int_eq(store_rmdir(st, STORE_ROOT_INO, "e"), STORE_OK);
+	ck_assert_int_eq(store_changes_trim(st, 0), STORE_OK);
+	ck_assert_int_eq(store_changes(st, seq0, on_change, &c, &last),
+			 STORE_NOTFOUND);
+	ck_assert_int_eq(store_change_seq(st, &seq), STORE_OK);
+	ck_assert_uint_eq(seq, seq0 + 4);
+	ck_assert_int_eq(store_changes(st, seq, on_change, &c, &last),
+			 STORE_OK);
+}
+END_TEST
+
 static Suite *store_suite(void)
 {
 	Suite *s = suite_create("store");
@@ -1038,6 +1090,7 @@ static Suite *store_suite(void)
 	tcase_add_test(tc, test_store_future);
 	tcase_add_test(tc, test_store_evict_on_read);
 	tcase_add_test(tc, test_store_lifetimes);
+	tcase_add_test(tc, test_store_changes);
 	suite_add_tcase(s, tc);
 	return s;
 }
