@@ -4,7 +4,13 @@
 #   make check      build and run every test (unit suites, then it_*.sh)
 #   make asan       the same under ASan+UBSan, in build-asan/
 #   make tsan       the same under TSan, in build-tsan/
-#   make test       install the Debian packages, then check and asan
+#   make fuzz       build the libFuzzer targets with clang in build-fuzz/
+#                   and run each for FUZZ_SECONDS (60) on a copy of its
+#                   corpus; fuzz-smoke runs each a few seconds and replays
+#                   every regression input (CI); fuzz-seeds remakes the
+#                   seed corpora
+#   make test       install the Debian packages, then check, asan and
+#                   fuzz-smoke
 #   make demo       install the Debian packages, build, run the demo
 #   make bench      benchmarks (ratios against references in one run)
 
@@ -38,18 +44,23 @@ STORE_SRC := $(sort $(wildcard store/*.c))
 FS_SRC    := $(sort $(wildcard fs/*.c))
 TOOLS_SRC := $(sort $(wildcard tools/*.c))
 CHECK_SRC := $(sort $(wildcard tests/check_*.c))
+FUZZ_SRC  := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZLIB_SRC := $(sort $(wildcard tests/fuzz/fuzzlib*.c))
 
 STORE_OBJ := $(STORE_SRC:%.c=$(O)/%.o)
 FS_OBJ    := $(FS_SRC:%.c=$(O)/%.o)
 TOOLS_OBJ := $(TOOLS_SRC:%.c=$(O)/%.o)
 CHECKS    := $(CHECK_SRC:tests/%.c=$(O)/tests/%)
+FUZZLIB_OBJ := $(FUZZLIB_SRC:%.c=$(O)/%.o)
+FUZZERS   := $(FUZZ_SRC:tests/%.c=$(O)/tests/%)
 
 LIBSTORE := $(O)/store/libstore.a
 LIBFS    := $(O)/fs/libfs.a
+LIBFUZZ  := $(O)/tests/fuzz/libfuzzlib.a
 PXFS     := $(O)/pxfs
 
 .PHONY: all check unit integration asan tsan test demo bench deps clean \
-	install
+	install fuzz fuzz-smoke fuzz-seeds fuzz-build
 
 all: $(PXFS) $(CHECKS)
 
@@ -58,6 +69,7 @@ $(O)/fs/%.o:    PKG_CFLAGS = $(call pkgcflags,$(FS_PKGS)) -Istore
 $(O)/tools/%.o: PKG_CFLAGS = $(call pkgcflags,$(FS_PKGS)) -Istore -Ifs
 $(O)/tests/%.o: PKG_CFLAGS = $(call pkgcflags,$(TEST_PKGS) $(STORE_PKGS)) \
 	-Istore
+$(O)/tests/fuzz/%.o: PKG_CFLAGS = $(call pkgcflags,$(STORE_PKGS)) -Istore
 
 $(O)/%.o: %.c
 	@mkdir -p $(@D)
@@ -79,6 +91,19 @@ $(O)/tests/check_%: $(O)/tests/check_%.o $(LIBSTORE)
 	$(CC) $(SANFL) -pthread $(LDFLAGS) -o $@ $< $(LIBSTORE) \
 		$(call pkglibs,$(TEST_PKGS) $(STORE_PKGS))
 
+# The fuzz targets, built only by the fuzz-build below (clang, libFuzzer).
+# fuzzlib*.o go in an archive so that a target links only the helpers it
+# uses (fuzzlib_redis.o replaces getaddrinfo).
+$(LIBFUZZ): $(FUZZLIB_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+.PRECIOUS: $(O)/tests/fuzz/fuzz_%.o
+
+$(O)/tests/fuzz/fuzz_%: $(O)/tests/fuzz/fuzz_%.o $(LIBFUZZ) $(LIBSTORE)
+	$(CC) $(SANFL) -fsanitize=fuzzer -pthread $(LDFLAGS) -o $@ $< \
+		$(LIBFUZZ) $(LIBSTORE) $(call pkglibs,$(STORE_PKGS))
+
 # Unit suites first (fast, no mounts), then the integration scripts, which
 # find the binary through PXFS.
 check: unit integration
@@ -96,6 +121,30 @@ tsan:
 	$(MAKE) O=build-tsan SANFL=-fsanitize=thread WERROR=1 \
 		CFLAGS="-O1 -g" check
 
+# libFuzzer needs clang; libstore is built again with coverage
+# instrumentation, ASan and UBSan, in its own tree.
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_SMOKE_SECONDS ?= 3
+FUZZ_SANFL := -fsanitize=fuzzer-no-link,address,undefined \
+	-fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_MAKE = $(MAKE) O=build-fuzz CC=$(FUZZ_CC) SANFL="$(FUZZ_SANFL)" \
+	WERROR=1 CFLAGS="-O1 -g"
+
+fuzz-build: $(FUZZERS)
+
+fuzz:
+	$(FUZZ_MAKE) fuzz-build
+	@tests/fuzz/run.sh build-fuzz $(FUZZ_SECONDS)
+
+fuzz-smoke:
+	$(FUZZ_MAKE) fuzz-build
+	@tests/fuzz/run.sh --smoke build-fuzz $(FUZZ_SMOKE_SECONDS)
+
+fuzz-seeds:
+	$(FUZZ_MAKE) fuzz-build
+	@tests/fuzz/run.sh --seeds build-fuzz
+
 deps:
 	@tools/deps.sh
 
@@ -103,6 +152,7 @@ deps:
 test: deps
 	$(MAKE) WERROR=1 check
 	$(MAKE) asan
+	$(MAKE) fuzz-smoke
 
 demo: deps
 	$(MAKE) WERROR=1 $(PXFS)
@@ -117,6 +167,6 @@ install: $(PXFS)
 	install -m 0755 $(PXFS) $(DESTDIR)$(PREFIX)/bin/pxfs
 
 clean:
-	rm -rf build build-asan build-tsan
+	rm -rf build build-asan build-tsan build-fuzz
 
 -include $(shell find $(O) -name '*.d' 2>/dev/null)
