@@ -1605,8 +1605,8 @@ static store_rc commit_inline(struct store_conn_put *p, const char *key)
 		     i++)
 			;
 		rc = reply_fail(r, "a blob", i < 3 ? b->rep[i] :
-				x->type == REDIS_REPLY_ARRAY ?
-				x->element[1] : x);
+				x->type == REDIS_REPLY_ARRAY &&
+				x->elements == 2 ? x->element[1] : x);
 		goto out;
 	}
 	/* the blob it replaced may have had segments */
@@ -1731,8 +1731,8 @@ static store_rc set_hdr(struct conn_redis *r, const char *key,
 		     i++)
 			;
 		rc = reply_fail(r, "a blob header", i < 3 ? b->rep[i] :
-				x->type == REDIS_REPLY_ARRAY ?
-				x->element[1] : x);
+				x->type == REDIS_REPLY_ARRAY &&
+				x->elements == 2 ? x->element[1] : x);
 		goto out;
 	}
 	x = x->element[0];

@@ -795,6 +795,95 @@ START_TEST(test_redis_open_silent)
 }
 END_TEST
 
+/* A one-connection server: +PONG to the PING of the open, then @tail to
+ * the MULTI..EXEC batch of a commit. */
+struct scripted {
+	int lfd;
+	const char *tail;
+};
+
+static bool read_until(int fd, char *buf, size_t cap, const char *what)
+{
+	size_t n = 0;
+	ssize_t k;
+
+	while (n < cap - 1) {
+		k = read(fd, buf + n, cap - 1 - n);
+		if (k <= 0)
+			return false;
+		n += (size_t)k;
+		buf[n] = '\0';
+		if (memmem(buf, n, what, strlen(what)))
+			return true;
+	}
+	return false;
+}
+
+static void *scripted_serve(void *arg)
+{
+	struct scripted *s = arg;
+	char buf[4096];
+	int fd = accept(s->lfd, NULL, NULL);
+
+	if (fd < 0)
+		return NULL;
+	if (read_until(fd, buf, sizeof(buf), "PING\r\n") &&
+	    write(fd, "+PONG\r\n", 7) == 7 &&
+	    read_until(fd, buf, sizeof(buf), "EXEC\r\n") &&
+	    write(fd, s->tail, strlen(s->tail)) == (ssize_t)strlen(s->tail))
+		while (read(fd, buf, sizeof(buf)) > 0)
+			;
+	close(fd);
+	return NULL;
+}
+
+/* EXEC answered with an array of the wrong length (found by
+ * tests/fuzz/fuzz_redis): the commit fails, it does not read past it. */
+START_TEST(test_redis_exec_short)
+{
+	static const char *const tails[] = {
+		"+OK\r\n+QUEUED\r\n+QUEUED\r\n*0\r\n",
+		"+OK\r\n+QUEUED\r\n+QUEUED\r\n*1\r\n$-1\r\n",
+	};
+	char key[STORE_KEY_HEX + 1], url[64];
+
+	base_setup();
+	memset(key, 'a', STORE_KEY_HEX);
+	key[STORE_KEY_HEX] = '\0';
+	for (size_t i = 0; i < sizeof(tails) / sizeof(tails[0]); i++) {
+		struct scripted s = { -1, tails[i] };
+		struct sockaddr_in a;
+		socklen_t alen = sizeof(a);
+		struct store_conn_put *p = NULL;
+		struct store_conn *c = NULL;
+		pthread_t t;
+
+		s.lfd = socket(AF_INET, SOCK_STREAM, 0);
+		ck_assert_int_ge(s.lfd, 0);
+		memset(&a, 0, sizeof(a));
+		a.sin_family = AF_INET;
+		a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		ck_assert_int_eq(bind(s.lfd, (struct sockaddr *)&a,
+				      sizeof(a)), 0);
+		ck_assert_int_eq(listen(s.lfd, 8), 0);
+		ck_assert_int_eq(getsockname(s.lfd, (struct sockaddr *)&a,
+					     &alen), 0);
+		snprintf(url, sizeof(url), "redis://127.0.0.1:%d",
+			 ntohs(a.sin_port));
+		ck_assert_int_eq(pthread_create(&t, NULL, scripted_serve, &s),
+				 0);
+		ck_assert_int_eq(open_with(url, "", NULL, 2000, 1, &c),
+				 STORE_OK);
+		ck_assert_int_eq(c->ops->put_begin(c, &p), STORE_OK);
+		ck_assert_int_eq(c->ops->put_write(p, "x", 1), STORE_OK);
+		ck_assert_int_eq(c->ops->put_commit(p, key), STORE_IO);
+		c->ops->close(c);
+		pthread_join(t, NULL);
+		close(s.lfd);
+	}
+}
+END_TEST
+
 /* ---- blobs ------------------------------------------------------------ */
 
 START_TEST(test_redis_roundtrip)
@@ -1974,6 +2063,7 @@ static Suite *conn_redis_suite(bool servers, bool cluster)
 	tcase_add_loop_test(tc, test_redis_open_bad_url, 0, NBAD_URLS);
 	tcase_add_test(tc, test_redis_open_unreachable);
 	tcase_add_test(tc, test_redis_open_silent);
+	tcase_add_test(tc, test_redis_exec_short);
 	suite_add_tcase(s, tc);
 	if (!servers)
 		return s;
