@@ -927,18 +927,20 @@ static store_rc run(struct conn_redis *r, struct batch *b)
 	struct saved_error se;
 	size_t k, i, ntodo = b->n, next;
 	enum redirect rd;
-	redisReply *waitrep = NULL;
+	redisReply *waitrep = NULL;	/* the last "not ready" reply */
 	char e[200];
-	store_rc rc;
+	store_rc rc = STORE_OK;
 	int slot;
 
 	for (k = 0; k < b->n; k++)
 		b->todo[k] = k;
 	while (ntodo > 0) {
-		if (++rounds > MAX_ROUNDS)
-			return store_fail(STORE_IO, "redis '%s': too many "
-					  "redirections for hash slot %d",
-					  r->url, b->slot);
+		if (++rounds > MAX_ROUNDS) {
+			rc = store_fail(STORE_IO, "redis '%s': too many "
+					"redirections for hash slot %d",
+					r->url, b->slot);
+			goto out;
+		}
 		n = ask ? ask : b->slot < 0 ? b->node : route(r, b->slot);
 		if (!n) {
 			if (!refreshed) {
@@ -946,9 +948,10 @@ static store_rc run(struct conn_redis *r, struct batch *b)
 				refresh(r, true);
 				continue;
 			}
-			return store_fail(STORE_IO, "no node of redis '%s' "
-					  "serves hash slot %d", r->url,
-					  b->slot);
+			rc = store_fail(STORE_IO, "no node of redis '%s' "
+					"serves hash slot %d", r->url,
+					b->slot);
+			goto out;
 		}
 		rc = exchange(r, n, b, ntodo, ask != NULL);
 		if (rc != STORE_OK) {
@@ -963,7 +966,7 @@ static store_rc run(struct conn_redis *r, struct batch *b)
 				if (to && to != n)
 					continue;
 			}
-			return rc;
+			goto out;
 		}
 		ask = NULL;
 		wait = moved = false;
@@ -974,11 +977,13 @@ static store_rc run(struct conn_redis *r, struct batch *b)
 			if (rd == RD_NONE ||
 			    (b->slot < 0 && rd != RD_WAIT))
 				continue;
-			if (!r->cluster && rd != RD_WAIT)
-				return store_fail(STORE_IO, "redis at '%s' "
-						  "is a cluster node; use a "
-						  "redis+cluster:// url",
-						  n->name);
+			if (!r->cluster && rd != RD_WAIT) {
+				rc = store_fail(STORE_IO, "redis at '%s' is a"
+						" cluster node; use a "
+						"redis+cluster:// url",
+						n->name);
+				goto out;
+			}
 			if (rd == RD_MOVED) {
 				moved = true;
 				store_log(STORE_LOG_DEBUG, "redis: slot %d "
@@ -1016,8 +1021,7 @@ static store_rc run(struct conn_redis *r, struct batch *b)
 						"not ready: %s", n->name,
 						errtext(waitrep, e,
 							sizeof(e)));
-				freeReplyObject(waitrep);
-				return rc;
+				goto out;
 			}
 			sleep_ms(wait_ms);
 			wait_ms = wait_ms * 2 > 200 ? 200 : wait_ms * 2;
@@ -1026,8 +1030,10 @@ static store_rc run(struct conn_redis *r, struct batch *b)
 		}
 		ntodo = next;
 	}
+out:
+	/* every way out, also a failure after a wait, drops the reply */
 	freeReplyObject(waitrep);
-	return STORE_OK;
+	return rc;
 }
 
 /* Run the one-command batch @b; its reply is b->rep[0]. */

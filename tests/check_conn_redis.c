@@ -795,11 +795,16 @@ START_TEST(test_redis_open_silent)
 }
 END_TEST
 
-/* A one-connection server: +PONG to the PING of the open, then @tail to
- * the MULTI..EXEC batch of a commit. */
+/*
+ * A scripted server: on the first connection it waits for each of
+ * @steps[2i] in turn and answers @steps[2i + 1]; a NULL answer closes
+ * the connection at once, else it is read to its end.  Later
+ * connections are closed as soon as they come, until lfd is shut down.
+ */
 struct scripted {
 	int lfd;
-	const char *tail;
+	const char *const *steps;
+	size_t nsteps;		/* pairs */
 };
 
 static bool read_until(int fd, char *buf, size_t cap, const char *what)
@@ -822,19 +827,50 @@ static bool read_until(int fd, char *buf, size_t cap, const char *what)
 static void *scripted_serve(void *arg)
 {
 	struct scripted *s = arg;
+	const char *say = "";
 	char buf[4096];
 	int fd = accept(s->lfd, NULL, NULL);
 
-	if (fd < 0)
-		return NULL;
-	if (read_until(fd, buf, sizeof(buf), "PING\r\n") &&
-	    write(fd, "+PONG\r\n", 7) == 7 &&
-	    read_until(fd, buf, sizeof(buf), "EXEC\r\n") &&
-	    write(fd, s->tail, strlen(s->tail)) == (ssize_t)strlen(s->tail))
-		while (read(fd, buf, sizeof(buf)) > 0)
-			;
-	close(fd);
+	for (size_t i = 0; fd >= 0 && i < s->nsteps && say; i++) {
+		say = s->steps[2 * i + 1];
+		if (!read_until(fd, buf, sizeof(buf), s->steps[2 * i]) ||
+		    (say && write(fd, say, strlen(say)) !=
+			    (ssize_t)strlen(say)))
+			break;
+	}
+	while (fd >= 0 && say && read(fd, buf, sizeof(buf)) > 0)
+		;
+	if (fd >= 0)
+		close(fd);
+	while ((fd = accept(s->lfd, NULL, NULL)) >= 0)
+		close(fd);
 	return NULL;
+}
+
+/* Start @s on a free port; its port. */
+static int scripted_start(struct scripted *s, pthread_t *t)
+{
+	struct sockaddr_in a;
+	socklen_t alen = sizeof(a);
+
+	s->lfd = socket(AF_INET, SOCK_STREAM, 0);
+	ck_assert_int_ge(s->lfd, 0);
+	memset(&a, 0, sizeof(a));
+	a.sin_family = AF_INET;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(bind(s->lfd, (struct sockaddr *)&a, sizeof(a)), 0);
+	ck_assert_int_eq(listen(s->lfd, 8), 0);
+	ck_assert_int_eq(getsockname(s->lfd, (struct sockaddr *)&a, &alen),
+			 0);
+	ck_assert_int_eq(pthread_create(t, NULL, scripted_serve, s), 0);
+	return ntohs(a.sin_port);
+}
+
+static void scripted_stop(struct scripted *s, pthread_t t)
+{
+	shutdown(s->lfd, SHUT_RDWR);
+	pthread_join(t, NULL);
+	close(s->lfd);
 }
 
 /* EXEC answered with an array of the wrong length (found by
@@ -851,36 +887,53 @@ START_TEST(test_redis_exec_short)
 	memset(key, 'a', STORE_KEY_HEX);
 	key[STORE_KEY_HEX] = '\0';
 	for (size_t i = 0; i < sizeof(tails) / sizeof(tails[0]); i++) {
-		struct scripted s = { -1, tails[i] };
-		struct sockaddr_in a;
-		socklen_t alen = sizeof(a);
+		const char *steps[] = { "PING\r\n", "+PONG\r\n",
+					"EXEC\r\n", tails[i] };
+		struct scripted s = { -1, steps, 2 };
 		struct store_conn_put *p = NULL;
 		struct store_conn *c = NULL;
 		pthread_t t;
 
-		s.lfd = socket(AF_INET, SOCK_STREAM, 0);
-		ck_assert_int_ge(s.lfd, 0);
-		memset(&a, 0, sizeof(a));
-		a.sin_family = AF_INET;
-		a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		ck_assert_int_eq(bind(s.lfd, (struct sockaddr *)&a,
-				      sizeof(a)), 0);
-		ck_assert_int_eq(listen(s.lfd, 8), 0);
-		ck_assert_int_eq(getsockname(s.lfd, (struct sockaddr *)&a,
-					     &alen), 0);
 		snprintf(url, sizeof(url), "redis://127.0.0.1:%d",
-			 ntohs(a.sin_port));
-		ck_assert_int_eq(pthread_create(&t, NULL, scripted_serve, &s),
-				 0);
+			 scripted_start(&s, &t));
 		ck_assert_int_eq(open_with(url, "", NULL, 2000, 1, &c),
 				 STORE_OK);
 		ck_assert_int_eq(c->ops->put_begin(c, &p), STORE_OK);
 		ck_assert_int_eq(c->ops->put_write(p, "x", 1), STORE_OK);
 		ck_assert_int_eq(c->ops->put_commit(p, key), STORE_IO);
 		c->ops->close(c);
-		pthread_join(t, NULL);
-		close(s.lfd);
+		scripted_stop(&s, t);
 	}
+}
+END_TEST
+
+/* A cluster node that says TRYAGAIN and then goes away (found by
+ * tests/fuzz/fuzz_redis): STORE_IO, and under ASan no leaked reply. */
+START_TEST(test_redis_tryagain_then_gone)
+{
+	char key[STORE_KEY_HEX + 1], url[64], topo[128];
+	const char *steps[] = {
+		"SLOTS\r\n", topo,
+		"GETRANGE", "-TRYAGAIN slot is being migrated\r\n",
+		"GETRANGE", NULL,
+	};
+	struct scripted s = { -1, steps, 3 };
+	struct store_conn *c = NULL;
+	uint64_t size;
+	pthread_t t;
+	int port;
+
+	base_setup();
+	memset(key, 'a', STORE_KEY_HEX);
+	key[STORE_KEY_HEX] = '\0';
+	port = scripted_start(&s, &t);
+	snprintf(topo, sizeof(topo), "*1\r\n*3\r\n:0\r\n:16383\r\n*2\r\n"
+		 "$9\r\n127.0.0.1\r\n:%d\r\n", port);
+	snprintf(url, sizeof(url), "redis+cluster://127.0.0.1:%d", port);
+	ck_assert_int_eq(open_with(url, "", NULL, 2000, 1, &c), STORE_OK);
+	ck_assert_int_eq(c->ops->stat(c, key, &size), STORE_IO);
+	c->ops->close(c);
+	scripted_stop(&s, t);
 }
 END_TEST
 
@@ -2064,6 +2117,7 @@ static Suite *conn_redis_suite(bool servers, bool cluster)
 	tcase_add_test(tc, test_redis_open_unreachable);
 	tcase_add_test(tc, test_redis_open_silent);
 	tcase_add_test(tc, test_redis_exec_short);
+	tcase_add_test(tc, test_redis_tryagain_then_gone);
 	suite_add_tcase(s, tc);
 	if (!servers)
 		return s;
