@@ -121,7 +121,8 @@ int cmd_mount(int argc, char **argv)
 {
 	struct fs_opts o;
 	struct store *st = NULL;
-	int c;
+	char snapdir[PATH_MAX];
+	int c, r;
 
 	memset(&o, 0, sizeof(o));
 	while ((c = getopt_cmd(argc, argv, "fo:", mount_longopts)) != -1) {
@@ -158,7 +159,15 @@ int cmd_mount(int argc, char **argv)
 	}
 	if (argc - optind != 2)
 		return usage_errorf("mount", "need STORE and MNT");
-	o.store = argv[optind];
+	/* a pxfs:// snapshot or tag reference: fetch it once into a local
+	 * read-only store and mount that */
+	r = ref_prepare_mount("mount", argv[optind], snapdir,
+			      sizeof(snapdir));
+	if (r < 0)
+		return EXIT_ERR;
+	o.store = r == 0 ? snapdir : argv[optind];
+	if (r == 0)
+		o.read_only = true;
 	o.mountpoint = argv[optind + 1];
 
 	/* everything a user can get wrong, before anything is mounted */
