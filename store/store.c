@@ -3626,3 +3626,47 @@ store_rc store_changes_trim(struct store *st, uint64_t keep)
 	sqlite3_finalize(s);
 	return wr_end(st, rc);
 }
+
+/* ---- following publications ------------------------------------------ */
+
+store_rc store_switch_index(struct store *st, const char *dir)
+{
+	struct store_config_file cfg;
+	struct store tmp;
+	char *p = NULL;
+	store_rc rc;
+
+	if (!st->cfg.snapshot[0])
+		return store_fail(STORE_INVAL, "store '%s' is not a snapshot",
+				  st->path);
+	rc = read_config(dir, &cfg);
+	if (rc != STORE_OK)
+		return rc;
+	if (!cfg.snapshot[0] || strcmp(cfg.id, st->cfg.id) ||
+	    strcmp(cfg.connector, st->cfg.connector))
+		return store_fail(STORE_INVAL, "'%s' is not a snapshot of the"
+				  " same store", dir);
+	p = join(dir, INDEX_NAME);
+	if (!p)
+		return store_fail(STORE_NOMEM, "out of memory");
+	/* open the new index beside the old one, then swap under the lock */
+	memset(&tmp, 0, sizeof(tmp));
+	tmp.path = (char *)(uintptr_t)dir;
+	rc = store_index_open(&tmp, p, false);
+	free(p);
+	if (rc != STORE_OK)
+		return rc;
+	p = strdup(dir);
+	if (!p) {
+		store_index_close(&tmp);
+		return store_fail(STORE_NOMEM, "out of memory");
+	}
+	pthread_mutex_lock(&st->lock);
+	store_index_close(st);
+	st->db = tmp.db;
+	free(st->path);
+	st->path = p;
+	memcpy(st->cfg.snapshot, cfg.snapshot, sizeof(cfg.snapshot));
+	pthread_mutex_unlock(&st->lock);
+	return STORE_OK;
+}

@@ -587,6 +587,16 @@ store_rc store_ref_resolve(const struct store_ref *r,
 store_rc store_ref_open(const struct store_ref *r, const char *key,
 			const char *dir, struct store **out);
 
+/**
+ * Make snapshot store @st (opened from a reference) serve the index of
+ * another snapshot of the same store, kept in directory @dir by
+ * store_ref_open(): what `pxfs mount --follow` does when its tag moves.
+ * Objects are content-addressed, so whatever was being read stays valid;
+ * the index's change log tells watchers which entries changed.  Thread-
+ * safe: calls in other threads see the old index or the new one.
+ */
+store_rc store_switch_index(struct store *st, const char *dir);
+
 /* ---- change notification -------------------------------------------- */
 
 /*

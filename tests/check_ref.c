@@ -250,6 +250,33 @@ START_TEST(test_ref_open_errors)
 }
 END_TEST
 
+START_TEST(test_ref_switch)
+{
+	struct store_ref r;
+	struct store *snap = NULL, *next = NULL;
+	struct store_node n;
+	char k1[65], k2[65], cache[320], d2[400];
+
+	put("a", "one\n", NULL);
+	ck_assert_int_eq(store_publish(st, "t", k1), STORE_OK);
+	put("b", "two\n", NULL);
+	ck_assert_int_eq(store_publish(st, "t", k2), STORE_OK);
+	ck_assert_int_eq(store_ref_make(st, STORE_REF_TAG, "t", &r), STORE_OK);
+	snprintf(cache, sizeof(cache), "%s/cache", dir);
+	ck_assert_int_eq(store_ref_open(&r, k1, cache, &snap), STORE_OK);
+	ck_assert_int_eq(store_walk(snap, "b", &n), STORE_NOTFOUND);
+	ck_assert_int_eq(store_ref_open(&r, k2, cache, &next), STORE_OK);
+	store_close(next);
+	snprintf(d2, sizeof(d2), "%s/%s", cache, k2);
+	ck_assert_int_eq(store_switch_index(snap, d2), STORE_OK);
+	ck_assert_int_eq(store_walk(snap, "b", &n), STORE_OK);
+	/* not a snapshot, or a snapshot of another store */
+	ck_assert_int_eq(store_switch_index(st, d2), STORE_INVAL);
+	ck_assert_int_eq(store_switch_index(snap, spath), STORE_INVAL);
+	store_close(snap);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("ref");
@@ -266,6 +293,7 @@ int main(void)
 	tcase_add_test(tc, test_ref_object_and_link);
 	tcase_add_test(tc, test_ref_publish_and_open);
 	tcase_add_test(tc, test_ref_open_errors);
+	tcase_add_test(tc, test_ref_switch);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
