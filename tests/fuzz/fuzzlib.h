@@ -2,8 +2,8 @@
 /*
  * fuzzlib.h - what the libFuzzer targets in tests/fuzz/ share: a private
  * scratch directory per process, silent store logging, small file
- * helpers, seed making, and (fuzzlib_store.c) a real store to open over
- * a hostile index.
+ * helpers, seed making, (fuzzlib_store.c) a real store to open over a
+ * hostile index and (fuzzlib_redis.c) an in-process fake Redis server.
  *
  * A target must be deterministic enough for libFuzzer to learn from it and
  * must never leave anything behind: every scratch file lives below
@@ -87,5 +87,50 @@ void fz_store_set_index(const void *db, size_t len);
  * mount or the CLI does (bounded by the harness); errors are fine, a
  * crash or hang is a finding. */
 void fz_store_exercise(void);
+
+/* ---- fuzzlib_redis.c: a fake Redis server on 127.0.0.1 ---------------- */
+
+/*
+ * The server answers each command it receives, on any connection, with
+ * the next reply of its script, in order; when the script is used up it
+ * closes the connection that asked (so the client sees EOF at once, never
+ * a hang).  A script line "!" closes the asking connection instead of
+ * answering.  getaddrinfo() is replaced in fuzzers that link this file:
+ * every host name resolves to the server, so any URL the connector
+ * accepts reaches it and nothing leaves the machine.
+ *
+ * Script text, one reply per line (a bulk or an array may span lines):
+ *	+TEXT		status			-TEXT	error
+ *	:N		integer			_	nil
+ *	$TEXT		bulk string; \n \r \t \\ \xHH and \0 are escapes
+ *	*N		array of the next N replies (N <= 64, depth <= 6)
+ *	!		close the connection instead of answering (a nil
+ *			inside an array)
+ * A line of any other kind is skipped.  PXFS_FUZZ_TRACE=1 logs every
+ * command and what it got to stderr.
+ */
+
+/** Start the server (once per process); returns its port. */
+int fz_redis_start(void);
+
+/** Replace the script with @text (@len bytes).  Connections made under
+ * the previous script are closed.  Returns the number of replies. */
+size_t fz_redis_script(const char *text, size_t len);
+
+/** Answer every command by its name instead of from a script: PING,
+ * AUTH, SELECT, CLUSTER SLOTS (all slots on the server itself) and the
+ * rest with +OK.  Cleared by fz_redis_script(). */
+void fz_redis_auto(void);
+
+/**
+ * For making seeds: pass every command on to the real Redis server at
+ * 127.0.0.1:@upstream_port and record its replies as script text, until
+ * the next fz_redis_script() or fz_redis_auto().
+ */
+void fz_redis_record(int upstream_port);
+
+/** The script recorded since the last call (NUL-terminated, *len bytes).
+ * Caller frees with free(). */
+char *fz_redis_recorded(size_t *len);
 
 #endif /* FUZZLIB_H */
