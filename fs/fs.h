@@ -57,6 +57,9 @@ struct fs_opts {
 	bool read_only;		/* also mount read-only in the kernel (-o ro) */
 	bool allow_other;	/* let other users in (-o allow_other) */
 	bool debug;		/* log debug lines and every FUSE request */
+	/* a pxfs:// tag reference whose publications the mount follows,
+	 * @store being its current snapshot (ref_prepare_mount); or NULL */
+	const char *follow;
 };
 
 /**

@@ -27,6 +27,7 @@
 #include "fs_int.h"
 #include "cache.h"
 #include "inode.h"
+#include "follow.h"
 
 #define FS_TIMEOUT	3600.0		/* entry/attr timeout, seconds */
 #define FS_MAX_THREADS	128		/* opens block while fetching */
@@ -189,9 +190,11 @@ static int check_store(const char *path, char **id)
 	return 0;
 }
 
-static int serve(struct fuse_session *se, struct fs *fs, const char *store)
+static int serve(struct fuse_session *se, struct fs *fs, const char *store,
+		 const struct fs_opts *o)
 {
 	struct fuse_loop_config *cfg;
+	struct fs_follow *follow = NULL;
 	store_rc rc;
 	int ret;
 
@@ -203,9 +206,12 @@ static int serve(struct fuse_session *se, struct fs *fs, const char *store)
 	}
 	if (fs_cache_start(fs->cache, fs->st) != 0)
 		return 1;
+	if (o->follow && fs_follow_start(fs->st, o->follow, 0, &follow) != 0)
+		return 1;
 	cfg = fuse_loop_cfg_create();
 	if (!cfg) {
 		store_log(STORE_LOG_ERR, "out of memory");
+		fs_follow_stop(follow);
 		return 1;
 	}
 	fuse_loop_cfg_set_max_threads(cfg, FS_MAX_THREADS);
@@ -216,6 +222,7 @@ static int serve(struct fuse_session *se, struct fs *fs, const char *store)
 	 * (both clean), a negative errno when the connection failed */
 	ret = fuse_session_loop_mt(se, cfg);
 	fuse_loop_cfg_destroy(cfg);
+	fs_follow_stop(follow);
 	return ret < 0 ? 1 : 0;
 }
 
@@ -314,7 +321,7 @@ int fs_main(const struct fs_opts *o)
 		openlog("pxfs", LOG_PID, LOG_DAEMON);
 		log_to_syslog = true;
 	}
-	ret = serve(se, &fs, store);
+	ret = serve(se, &fs, store, o);
 out_unmount:
 	fuse_session_unmount(se);
 out_signals:

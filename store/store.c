@@ -3656,16 +3656,10 @@ store_rc store_switch_index(struct store *st, const char *dir)
 	free(p);
 	if (rc != STORE_OK)
 		return rc;
-	p = strdup(dir);
-	if (!p) {
-		store_index_close(&tmp);
-		return store_fail(STORE_NOMEM, "out of memory");
-	}
+	/* st->path stays: other threads may be quoting it right now */
 	pthread_mutex_lock(&st->lock);
 	store_index_close(st);
 	st->db = tmp.db;
-	free(st->path);
-	st->path = p;
 	memcpy(st->cfg.snapshot, cfg.snapshot, sizeof(cfg.snapshot));
 	pthread_mutex_unlock(&st->lock);
 	return STORE_OK;

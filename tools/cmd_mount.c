@@ -43,6 +43,7 @@ enum {
 	OPT_CACHE_SIZE,
 	OPT_ALLOW_OTHER,
 	OPT_DEBUG,
+	OPT_FOLLOW,
 };
 
 static const struct option mount_longopts[] = {
@@ -51,6 +52,7 @@ static const struct option mount_longopts[] = {
 	{ "cache-size", required_argument, NULL, OPT_CACHE_SIZE },
 	{ "allow-other", no_argument, NULL, OPT_ALLOW_OTHER },
 	{ "debug", no_argument, NULL, OPT_DEBUG },
+	{ "follow", no_argument, NULL, OPT_FOLLOW },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -122,6 +124,8 @@ int cmd_mount(int argc, char **argv)
 	struct fs_opts o;
 	struct store *st = NULL;
 	char snapdir[PATH_MAX];
+	struct store_ref ref;
+	bool follow = false;
 	int c, r;
 
 	memset(&o, 0, sizeof(o));
@@ -153,6 +157,9 @@ int cmd_mount(int argc, char **argv)
 		case OPT_DEBUG:
 			o.debug = true;
 			break;
+		case OPT_FOLLOW:
+			follow = true;
+			break;
 		default:
 			return EXIT_USAGE;
 		}
@@ -165,9 +172,15 @@ int cmd_mount(int argc, char **argv)
 			      sizeof(snapdir));
 	if (r < 0)
 		return EXIT_ERR;
+	if (follow && (r != 0 || store_ref_parse(argv[optind], &ref) !=
+		       STORE_OK || ref.kind != STORE_REF_TAG))
+		return usage_errorf("mount", "--follow needs a tag reference"
+				    " (pxfs://CONNECTOR/tag/NAME?...)");
 	o.store = r == 0 ? snapdir : argv[optind];
 	if (r == 0)
 		o.read_only = true;
+	if (follow)
+		o.follow = argv[optind];
 	o.mountpoint = argv[optind + 1];
 
 	/* everything a user can get wrong, before anything is mounted */

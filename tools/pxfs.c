@@ -256,15 +256,25 @@ static const struct cmd cmds[] = {
 	  "          \"conn_evicts\", \"conn_errors\", \"corrupt\", \"ingested\",\n"
 	  "          \"deduped\"}}; for a mount, its document as is\n" },
 	{ "mount", cmd_mount,
-	  "mount STORE MNT [-f] [-o ro] [--cache-dir DIR] "
-	  "[--cache-size BYTES] [--allow-other]",
+	  "mount STORE|REF MNT [-f] [-o ro] [--cache-dir DIR] "
+	  "[--cache-size BYTES] [--allow-other] [--follow] [--debug]",
 	  "mount a store as a filesystem",
 	  "Mount STORE on directory MNT; returns once the mount is ready.\n"
+	  "REF, a pxfs:// snapshot or tag reference (see 'pxfs help\n"
+	  "publish'), mounts that publication read-only from any machine\n"
+	  "that reaches its connector; objects are fetched lazily.\n"
 	  "  -f                  stay in the foreground, logging to stderr\n"
 	  "  -o ro               read-only\n"
-	  "  --cache-dir DIR     where resolved objects are kept\n"
-	  "  --cache-size BYTES  cache budget (LRU eviction)\n"
-	  "  --allow-other       let other users see the mount\n" },
+	  "  --cache-dir DIR     where resolved objects are kept (default:\n"
+	  "                      $XDG_CACHE_HOME or ~/.cache, else\n"
+	  "                      /var/tmp/pxfs-UID, + /pxfs/STORE-ID)\n"
+	  "  --cache-size BYTES  cache budget, LRU eviction of objects not\n"
+	  "                      open (default: a quarter of the free space,\n"
+	  "                      256M to 16G)\n"
+	  "  --allow-other       let other users see the mount\n"
+	  "  --follow            REF is a tag: switch to each new publication\n"
+	  "                      (files already open keep their version)\n"
+	  "  --debug             log every request\n" },
 	{ "umount", cmd_umount,
 	  "umount MNT",
 	  "unmount a pxfs mount",
