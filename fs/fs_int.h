@@ -17,6 +17,17 @@
 /* Largest read request (-o max_read, and max_write sets max_pages). */
 #define FS_MAX_READ	(1u << 20)
 
+/*
+ * What fi->fh of an open regular file points at: every handle struct
+ * starts with an `unsigned kind` holding one of these, so that read and
+ * release can tell a read-only open (struct fs_file, ops.c) from an open
+ * for writing.
+ */
+enum fs_handle_kind {
+	FS_HANDLE_READ = 1,
+	FS_HANDLE_WRITE,
+};
+
 struct store;
 struct fs_cache;
 struct fs_inode_table;

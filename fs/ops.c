@@ -71,8 +71,9 @@ static const char root_xattrs[] = XATTR_STATS;
  * is finished with the handle, acquire-load before the free) states it.
  */
 
-/* An open regular file. */
+/* An open regular file, read-only. */
 struct fs_file {
+	unsigned kind;			/* FS_HANDLE_READ: first, see fs_int.h */
 	struct fs_cache_obj *obj;	/* held until release */
 	int fd;				/* borrowed from obj */
 	uint64_t size;			/* object bytes */
@@ -551,6 +552,7 @@ static int fs_do_open(struct fs *fs, fuse_ino_t ino, struct fuse_file_info *fi,
 	f = calloc(1, sizeof(*f));
 	if (!f)
 		return ENOMEM;
+	f->kind = FS_HANDLE_READ;
 	/* the factory: fetch, verify, materialize (once, shared) */
 	err = fs_cache_get(fs->cache, n.key, n.size, n.ino, &f->obj);
 	if (err) {
