@@ -2282,6 +2282,59 @@ store_rc store_export_fd(struct store *st, const char *key, int fd,
 	return export(st, key, fd, label, false);
 }
 
+/* Object @key's row and its chunk @idx's entry, checked for plausibility
+ * (an evicted object gives STORE_EVICTED naming @label). */
+static store_rc chunk_get(struct store *st, const char *key, uint32_t idx,
+			  const char *label, bool fetch, struct store_object *o,
+			  struct store_chunk *c)
+{
+	sqlite3_stmt *s;
+	store_rc rc;
+
+	if (!store_is_key(key))
+		return store_fail(STORE_INVAL, "'%s' is not a key",
+				  key ? key : "");
+	pthread_mutex_lock(&st->lock);
+	rc = object_get(st, key, o);
+	if (rc == STORE_OK && fetch && o->evicted)
+		rc = store_fail(STORE_EVICTED, "cannot read '%s' (key %s): the"
+				" object was evicted after its first read",
+				label, key);
+	if (rc == STORE_OK && idx >= o->nchunks)
+		rc = store_fail(STORE_INVAL, "object '%s' has no chunk %u",
+				key, idx);
+	if (rc != STORE_OK)
+		goto out;
+	s = store_index_stmt(st, SQL_CHUNK_GET);
+	if (!s) {
+		rc = STORE_IO;
+		goto out;
+	}
+	sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, idx);
+	rc = store_index_step_row(st, s);
+	if (rc == STORE_OK) {
+		c->coff = (uint64_t)sqlite3_column_int64(s, 0);
+		c->csize = (uint32_t)sqlite3_column_int64(s, 1);
+		c->dsize = (uint32_t)sqlite3_column_int64(s, 2);
+		if (sqlite3_column_bytes(s, 3) != STORE_SHA256_LEN)
+			rc = store_fail(STORE_CORRUPT, "object '%s': bad chunk"
+					" digest", key);
+		else
+			memcpy(c->sha256, sqlite3_column_blob(s, 3),
+			       STORE_SHA256_LEN);
+	} else if (rc == STORE_NOTFOUND) {
+		rc = store_fail(STORE_CORRUPT, "object '%s': chunk %u missing"
+				" from the index", key, idx);
+	}
+	sqlite3_reset(s);
+out:
+	pthread_mutex_unlock(&st->lock);
+	if (rc == STORE_OK)
+		rc = check_chunk(o, c, idx);
+	return rc;
+}
+
 store_rc store_read_chunk(struct store *st, const char *key, uint32_t idx,
 			  void *buf, size_t len, size_t *got,
 			  const char *label)
@@ -2289,57 +2342,12 @@ store_rc store_read_chunk(struct store *st, const char *key, uint32_t idx,
 	struct store_zdec *d = NULL;
 	struct store_object o;
 	struct store_chunk c;
-	sqlite3_stmt *s;
 	void *zbuf = NULL;
 	store_rc rc;
 
 	if (!label)
 		label = key;
-	if (!store_is_key(key))
-		return store_fail(STORE_INVAL, "'%s' is not a key",
-				  key ? key : "");
-	pthread_mutex_lock(&st->lock);
-	rc = object_get(st, key, &o);
-	if (rc == STORE_OK && o.evicted)
-		rc = store_fail(STORE_EVICTED, "cannot read '%s' (key %s): the"
-				" object was evicted after its first read",
-				label, key);
-	if (rc == STORE_OK && idx >= o.nchunks)
-		rc = store_fail(STORE_INVAL, "object '%s' has no chunk %u",
-				key, idx);
-	if (rc == STORE_OK) {
-		s = store_index_stmt(st, SQL_CHUNK_GET);
-		if (!s) {
-			rc = STORE_IO;
-		} else {
-			sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
-			sqlite3_bind_int64(s, 2, idx);
-			rc = store_index_step_row(st, s);
-			if (rc == STORE_OK) {
-				c.coff = (uint64_t)sqlite3_column_int64(s, 0);
-				c.csize = (uint32_t)sqlite3_column_int64(s, 1);
-				c.dsize = (uint32_t)sqlite3_column_int64(s, 2);
-				if (sqlite3_column_bytes(s, 3) !=
-				    STORE_SHA256_LEN)
-					rc = store_fail(STORE_CORRUPT, "object"
-							" '%s': bad chunk"
-							" digest", key);
-				else
-					memcpy(c.sha256,
-					       sqlite3_column_blob(s, 3),
-					       STORE_SHA256_LEN);
-			} else if (rc == STORE_NOTFOUND) {
-				rc = store_fail(STORE_CORRUPT, "object '%s':"
-						" chunk %u missing from the"
-						" index", key, idx);
-			}
-			sqlite3_reset(s);
-		}
-	}
-	pthread_mutex_unlock(&st->lock);
-	if (rc != STORE_OK)
-		return rc;
-	rc = check_chunk(&o, &c, idx);
+	rc = chunk_get(st, key, idx, label, true, &o, &c);
 	if (rc != STORE_OK)
 		return rc;
 	if (len < c.dsize)
@@ -2357,6 +2365,29 @@ out:
 	store_zdec_free(d);
 	free(zbuf);
 	return rc;
+}
+
+store_rc store_check_chunk(struct store *st, const char *key, uint32_t idx,
+			   const void *buf, size_t len)
+{
+	uint8_t digest[STORE_SHA256_LEN];
+	struct store_object o;
+	struct store_chunk c;
+	store_rc rc;
+
+	rc = chunk_get(st, key, idx, key, false, &o, &c);
+	if (rc != STORE_OK)
+		return rc;
+	if (len != c.dsize)
+		return store_fail(STORE_CORRUPT, "object '%s': chunk %u has"
+				  " %u bytes, not %zu", key, idx, c.dsize, len);
+	rc = store_sha256(buf, len, digest);
+	if (rc != STORE_OK)
+		return rc;
+	if (memcmp(digest, c.sha256, sizeof(digest)) != 0)
+		return store_fail(STORE_CORRUPT, "object '%s': chunk %u does"
+				  " not match its digest", key, idx);
+	return STORE_OK;
 }
 
 /* Read the seek table of blob @key (@size bytes) from @conn. */

@@ -293,6 +293,18 @@ store_rc store_export_fd(struct store *st, const char *key, int fd,
 store_rc store_read_chunk(struct store *st, const char *key, uint32_t idx,
 			  void *buf, size_t len, size_t *got, const char *label);
 
+/**
+ * Check that the @len bytes at @buf are chunk @idx of object @key: its
+ * length and SHA-256 are the index's.  For bytes kept outside the store
+ * (a local cache of an earlier run) before they are served again.  Reads
+ * the index only, never the connector, so it works also for an object
+ * evicted after its first read (its digests stay).  Returns STORE_OK,
+ * STORE_CORRUPT when they are not (the message names the chunk), or the
+ * index's error.
+ */
+store_rc store_check_chunk(struct store *st, const char *key, uint32_t idx,
+			   const void *buf, size_t len);
+
 /* ---- changing the namespace ------------------------------------------ */
 
 /**

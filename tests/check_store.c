@@ -519,6 +519,39 @@ START_TEST(test_store_read_chunk)
 }
 END_TEST
 
+START_TEST(test_store_check_chunk)
+{
+	struct store_put_opts po = { 4096, 3 };
+	struct store_object o;
+	char *all = malloc(10000);
+	int fd = make_fd(10000, 9, true);
+
+	ck_assert_int_eq(store_ingest_fd(st, fd, "r", &po, &o), STORE_OK);
+	ck_assert_int_eq(pread(fd, all, 10000, 0), 10000);
+	ck_assert_int_eq(store_check_chunk(st, o.key, 0, all, 4096), STORE_OK);
+	ck_assert_int_eq(store_check_chunk(st, o.key, 2, all + 8192,
+					   10000 - 8192), STORE_OK);
+	/* wrong length, wrong place, a flipped bit: never accepted */
+	ck_assert_int_eq(store_check_chunk(st, o.key, 2, all + 8192, 4096),
+			 STORE_CORRUPT);
+	ck_assert_int_eq(store_check_chunk(st, o.key, 1, all, 4096),
+			 STORE_CORRUPT);
+	all[4096 + 7] ^= 1;
+	ck_assert_int_eq(store_check_chunk(st, o.key, 1, all + 4096, 4096),
+			 STORE_CORRUPT);
+	ck_assert_ptr_nonnull(strstr(store_last_error(), "chunk 1"));
+	ck_assert_int_eq(store_check_chunk(st, o.key, 3, all, 4096),
+			 STORE_INVAL);
+	ck_assert_int_eq(store_check_chunk(st, "nokey", 0, all, 4096),
+			 STORE_INVAL);
+	ck_assert_int_eq(store_check_chunk(st, "0000000000000000000000000000"
+					   "000000000000000000000000000000000000",
+					   0, all, 4096), STORE_NOTFOUND);
+	close(fd);
+	free(all);
+}
+END_TEST
+
 START_TEST(test_store_ingest_bad_options)
 {
 	struct store_put_opts po = { 3000, 3 };
@@ -1064,6 +1097,7 @@ static Suite *store_suite(void)
 	tcase_add_test(tc, test_store_dedupe_and_refs);
 	tcase_add_test(tc, test_store_mkfile_unknown_key);
 	tcase_add_test(tc, test_store_read_chunk);
+	tcase_add_test(tc, test_store_check_chunk);
 	tcase_add_test(tc, test_store_ingest_bad_options);
 	tcase_add_test(tc, test_store_adopt);
 	suite_add_tcase(s, tc);
