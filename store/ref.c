@@ -123,6 +123,7 @@ store_rc store_ref_parse(const char *text, struct store_ref *out)
 {
 	struct store_ref r;
 	const char *p, *q, *end;
+	char canon[STORE_REF_MAX];
 	size_t n;
 	bool seen_dir = false, seen_url = false, seen_prefix = false;
 	bool seen_type = false;
@@ -235,6 +236,10 @@ store_rc store_ref_parse(const char *text, struct store_ref *out)
 	}
 	if (r.kind != STORE_REF_OBJECT && (r.has_size || seen_type))
 		return bad_ref("size= and type= are for object references");
+	/* what parses must print again in STORE_REF_MAX bytes, but a value
+	 * given raw may take three times its length once percent-encoded */
+	if (store_ref_format(&r, canon, sizeof(canon)) != STORE_OK)
+		return bad_ref("too long once written out");
 	*out = r;
 	return STORE_OK;
 }

@@ -129,6 +129,41 @@ START_TEST(test_ref_refusals)
 }
 END_TEST
 
+/* Raw bytes take three each once percent-encoded (found by
+ * tests/fuzz/fuzz_ref): a reference that parses also prints, in
+ * STORE_REF_MAX bytes; one that could not is refused. */
+START_TEST(test_ref_long)
+{
+	char text[STORE_REF_MAX], buf[STORE_REF_MAX];
+	struct store_ref r, q;
+	size_t n;
+
+	n = (size_t)snprintf(text, sizeof(text), "pxfs://redis/object/" K64
+			     "?url=redis://h:1/");
+	memset(text + n, ':', 1000);
+	n += 1000;
+	n += (size_t)snprintf(text + n, sizeof(text) - n, "&prefix=");
+	memset(text + n, '!', 250);
+	n += 250;
+	text[n] = '\0';
+	ck_assert_int_eq(store_ref_parse(text, &r), STORE_OK);
+	ck_assert_int_eq(store_ref_format(&r, buf, sizeof(buf)), STORE_OK);
+	ck_assert_int_eq(store_ref_parse(buf, &q), STORE_OK);
+	ck_assert_str_eq(q.url, r.url);
+	ck_assert_str_eq(q.prefix, r.prefix);
+	/* 1.6 KiB of text, more than STORE_REF_MAX written out */
+	n += (size_t)snprintf(text + n, sizeof(text) - n, "&type=");
+	memset(text + n, '!', 120);
+	n += 120;
+	n += (size_t)snprintf(text + n, sizeof(text) - n,
+			      "&size=18446744073709551615");
+	ck_assert_uint_lt(n, 1700);
+	ck_assert_int_eq(store_ref_parse(text, &r), STORE_INVAL);
+	ck_assert_msg(strstr(store_last_error(), "too long"), "%s",
+		      store_last_error());
+}
+END_TEST
+
 START_TEST(test_ref_object_and_link)
 {
 	struct store_ref r;
@@ -287,6 +322,7 @@ int main(void)
 	tc = tcase_create("parse");
 	tcase_add_test(tc, test_ref_roundtrip);
 	tcase_add_test(tc, test_ref_refusals);
+	tcase_add_test(tc, test_ref_long);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("share");
 	tcase_add_checked_fixture(tc, setup, teardown);
