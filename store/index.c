@@ -43,7 +43,17 @@ static const char *const schema_v1 =
 	" wait_timeout INTEGER NOT NULL DEFAULT 0,"
 	" wait_poll INTEGER NOT NULL DEFAULT 0,"
 	" wait_max INTEGER NOT NULL DEFAULT 0,"
-	" wait_backoff REAL NOT NULL DEFAULT 0);"
+	" wait_backoff REAL NOT NULL DEFAULT 0,"
+	/* an external object (state 3): where its bytes are, and the offset
+	 * of its content there (see external.c) */
+	" source TEXT,"
+	" source_off INTEGER NOT NULL DEFAULT 0);"
+	"CREATE INDEX objects_by_source ON objects(source)"
+	" WHERE source IS NOT NULL;"
+	/* external objects ingested on first read: readers that still hold
+	 * the old key follow it to the content key */
+	"CREATE TABLE external_moved(key TEXT PRIMARY KEY,"
+	" to_key TEXT NOT NULL, moved INTEGER NOT NULL) WITHOUT ROWID;"
 	"CREATE TABLE chunks("
 	" key TEXT NOT NULL,"
 	" idx INTEGER NOT NULL,"
@@ -114,7 +124,8 @@ static const char *const sql_text[SQL__COUNT] = {
 		" ctime = ?4 WHERE ino = ?1",
 	[SQL_NODE_HAS_CHILD] = "SELECT 1 FROM nodes WHERE parent = ?1 LIMIT 1",
 	[SQL_OBJ_GET] = "SELECT key, hash, size, stored_size, chunk_size,"
-		" nchunks, refs, created, state, type, flags FROM objects"
+		" nchunks, refs, created, state, type, flags, source"
+		" FROM objects"
 		" WHERE key = ?1",
 	[SQL_OBJ_INSERT] = "INSERT OR IGNORE INTO objects(key, hash, size,"
 		" stored_size, chunk_size, nchunks, refs, state, type, created)"
@@ -220,6 +231,8 @@ void store_index_row_object(sqlite3_stmt *s, struct store_object *o)
 	copy_text(o->type, sizeof(o->type), s, 9);
 	o->evict_on_read = (sqlite3_column_int64(s, 10) &
 			    STORE_OBJ_EVICT_READ) != 0;
+	o->external = sqlite3_column_int64(s, 8) == STORE_OBJ_EXTERNAL;
+	copy_text(o->source, sizeof(o->source), s, 11);
 }
 
 /* Run a one-row query; STORE_NOTFOUND when it yields none. */

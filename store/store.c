@@ -37,6 +37,7 @@
 #include <zstd.h>
 
 #include "conn.h"
+#include "crash.h"
 #include "hash.h"
 #include "store_int.h"
 #include "zcomp.h"
@@ -937,11 +938,15 @@ static store_rc wr_end(struct store *st, store_rc rc)
 		pthread_mutex_unlock(&st->lock);
 		return rc;
 	}
-	if (rc == STORE_OK)
+	if (rc == STORE_OK) {
+		store_crash_point("index-commit");
 		rc = store_index_exec(st, "COMMIT");
+	}
 	if (rc != STORE_OK) {
 		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
 		st->evict.n = 0;
+	} else {
+		store_crash_point("index-committed");
 	}
 	evict_unnamed(st, &st->evict);
 	pthread_mutex_unlock(&st->lock);
@@ -1002,6 +1007,7 @@ store_rc store_commit(struct store *st)
 		rc = st->conn->ops->sync(st->conn);
 	if (rc == STORE_OK) {
 		st->need_sync = false;
+		store_crash_point("index-commit");
 		rc = store_index_exec(st, "COMMIT");
 	}
 	if (rc != STORE_OK) {
@@ -1012,6 +1018,7 @@ store_rc store_commit(struct store *st)
 	}
 	end_batch(st);
 	st->fresh.n = 0;
+	store_crash_point("index-committed");
 	evict_unnamed(st, &st->evict);
 	pthread_mutex_unlock(&st->lock);
 	pthread_mutex_unlock(&st->lock);
@@ -2029,7 +2036,7 @@ static store_rc load_chunks(struct store *st, const char *key,
 	rc = object_get(st, key, o);
 	if (rc != STORE_OK)
 		return rc;
-	if (o->nchunks == 0)
+	if (o->nchunks == 0 || o->external)
 		return STORE_OK;
 	if (o->nchunks >= STORE_ZCOMP_MAX_FRAMES)
 		return store_fail(STORE_CORRUPT, "object '%s' has a bad chunk"
@@ -2165,7 +2172,7 @@ static store_rc export(struct store *st, const char *key, int fd,
 	struct store_object o;
 	struct zwork w;
 	uint8_t digest[STORE_SHA256_LEN];
-	char hex[STORE_KEY_HEX + 1];
+	char hex[STORE_KEY_HEX + 1], to[STORE_KEY_HEX + 1];
 	uint32_t next = 0;
 	bool started = false;
 	store_rc rc;
@@ -2179,8 +2186,14 @@ static store_rc export(struct store *st, const char *key, int fd,
 	pthread_mutex_lock(&st->lock);
 	rc = load_chunks(st, key, &o, &c);
 	pthread_mutex_unlock(&st->lock);
+	/* an external object, or one ingested meanwhile (external.c) */
+	if (rc == STORE_NOTFOUND && store_external_moved(st, key, to) ==
+	    STORE_OK)
+		return export(st, to, fd, label, whole);
 	if (rc != STORE_OK)
 		return rc;
+	if (o.external)
+		return store_external_export(st, &o, fd, label);
 	if (o.pending) {
 		rc = store_fail(STORE_NOTFOUND, "'%s' is a future that was not"
 				" set yet", label);
@@ -2342,12 +2355,22 @@ store_rc store_read_chunk(struct store *st, const char *key, uint32_t idx,
 	struct store_zdec *d = NULL;
 	struct store_object o;
 	struct store_chunk c;
+	char to[STORE_KEY_HEX + 1];
 	void *zbuf = NULL;
 	store_rc rc;
 
 	if (!label)
 		label = key;
+	o.external = false;
 	rc = chunk_get(st, key, idx, label, true, &o, &c);
+	/* an external object has no chunk table, and one ingested meanwhile
+	 * no row (external.c) */
+	if (rc == STORE_NOTFOUND && store_external_moved(st, key, to) ==
+	    STORE_OK)
+		return store_read_chunk(st, to, idx, buf, len, got, label);
+	if (rc == STORE_CORRUPT && o.external)
+		return store_external_read_chunk(st, &o, idx, buf, len, got,
+						 label);
 	if (rc != STORE_OK)
 		return rc;
 	if (len < c.dsize)
@@ -2371,11 +2394,17 @@ store_rc store_check_chunk(struct store *st, const char *key, uint32_t idx,
 			   const void *buf, size_t len)
 {
 	uint8_t digest[STORE_SHA256_LEN];
+	char to[STORE_KEY_HEX + 1];
 	struct store_object o;
 	struct store_chunk c;
 	store_rc rc;
 
 	rc = chunk_get(st, key, idx, key, false, &o, &c);
+	/* an external object ingested since (external.c); one not yet
+	 * ingested has no digests, so its bytes are fetched again */
+	if (rc == STORE_NOTFOUND && store_external_moved(st, key, to) ==
+	    STORE_OK)
+		return store_check_chunk(st, to, idx, buf, len);
 	if (rc != STORE_OK)
 		return rc;
 	if (len != c.dsize)
@@ -2679,6 +2708,34 @@ static void fsck_left(void *arg, const char *what, uint64_t size)
 	    (unsigned long long)size);
 }
 
+/* Does external object row @s (key, .., source, size, type) still
+ * have its bytes where they were linked from? */
+static void fsck_external(struct fsck_ctx *x, sqlite3_stmt *s)
+{
+	const unsigned char *key = sqlite3_column_text(s, 0);
+	const unsigned char *src = sqlite3_column_text(s, 5);
+	const unsigned char *type = sqlite3_column_text(s, 7);
+	struct store_object o;
+	store_rc rc;
+
+	memset(&o, 0, sizeof(o));
+	snprintf(o.key, sizeof(o.key), "%s", key ? (const char *)key : "");
+	snprintf(o.source, sizeof(o.source), "%s", src ? (const char *)src :
+		 "");
+	snprintf(o.type, sizeof(o.type), "%s", type ? (const char *)type :
+		 "");
+	o.size = (uint64_t)sqlite3_column_int64(s, 6);
+	rc = store_external_check(&o);
+	if (rc == STORE_OK)
+		return;
+	if (rc == STORE_CORRUPT)
+		x->rep->corrupt++;
+	else
+		x->rep->missing++;
+	say(x, "external object %s (%s): %s", o.key, o.source,
+	    store_last_error());
+}
+
 static int null_fd(void)
 {
 	return open("/dev/null", O_WRONLY | O_CLOEXEC);
@@ -2724,7 +2781,8 @@ store_rc store_fsck(struct store *st, bool deep,
 	if (sqlite3_prepare_v2(st->db, "SELECT o.key, o.refs, o.stored_size,"
 			       " (SELECT count(*) FROM nodes n WHERE n.key ="
 			       " o.key) + (SELECT count(*) FROM publications p"
-			       " WHERE p.key = o.key), o.state FROM objects o"
+			       " WHERE p.key = o.key), o.state, o.source,"
+			       " o.size, o.type FROM objects o"
 			       " ORDER BY o.key", -1, &s, NULL) != SQLITE_OK) {
 		rc = store_index_fail(st, "check objects");
 		goto unlock;
@@ -2746,6 +2804,10 @@ store_rc store_fsck(struct store *st, bool deep,
 			rep->unreferenced++;
 			say(&x, "object %s is not referenced by any node",
 			    key);
+		}
+		if (sqlite3_column_int64(s, 4) == STORE_OBJ_EXTERNAL) {
+			fsck_external(&x, s);
+			continue;	/* no blob: its bytes are elsewhere */
 		}
 		if (sqlite3_column_int64(s, 4) != STORE_OBJ_READY)
 			continue;	/* a future, or evicted after reading */
@@ -2873,7 +2935,10 @@ store_rc store_gc(struct store *st, void (*fn)(void *arg, const char *line),
 				      " (SELECT 1 FROM nodes n WHERE n.key ="
 				      " objects.key) AND NOT EXISTS (SELECT 1"
 				      " FROM publications p WHERE p.key ="
-				      " objects.key)");
+				      " objects.key);"
+				      "DELETE FROM external_moved WHERE NOT"
+				      " EXISTS (SELECT 1 FROM objects o WHERE"
+				      " o.key = external_moved.to_key)");
 		if (rc == STORE_OK && fn && sqlite3_changes(st->db) > 0) {
 			snprintf(line, sizeof(line), "removed %d unreferenced"
 				 " object rows", sqlite3_changes(st->db));
@@ -3694,4 +3759,26 @@ store_rc store_switch_index(struct store *st, const char *dir)
 	memcpy(st->cfg.snapshot, cfg.snapshot, sizeof(cfg.snapshot));
 	pthread_mutex_unlock(&st->lock);
 	return STORE_OK;
+}
+
+/* ---- for external.c ---------------------------------------------------- */
+
+store_rc store_txn_begin(struct store *st)
+{
+	return wr_begin(st);
+}
+
+store_rc store_txn_end(struct store *st, store_rc rc)
+{
+	return wr_end(st, rc);
+}
+
+int store_gc_lock_shared(struct store *st)
+{
+	return gc_lock(st, LOCK_SH);
+}
+
+void store_gc_unlock(int fd)
+{
+	gc_unlock(fd);
 }

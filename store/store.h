@@ -109,6 +109,7 @@ void store_log(enum store_log_level level, const char *fmt, ...)
 #define STORE_KEY_HEX		64		/* a key is 64 lowercase hex */
 #define STORE_TYPE_MAX		127		/* longest MIME type kept */
 #define STORE_ROOT_INO		1
+#define STORE_SOURCE_MAX	1279		/* longest external source */
 
 /* Options for store_create(); zero/NULL fields take the defaults. */
 struct store_create_opts {
@@ -230,6 +231,12 @@ struct store_object {
 	bool evict_on_read;		/* will be, after its first read */
 	char type[STORE_TYPE_MAX + 1];	/* MIME type libmagic gave the
 					   content's first bytes at ingest */
+	bool external;			/* bytes outside the store, fetched
+					   on first read (see below) */
+	char source[STORE_SOURCE_MAX + 1];	/* external: where, as
+					   "proxystore-file:/DIR/UUID" or
+					   "proxystore-redis:redis://H:P/DB/UUID";
+					   "" otherwise */
 };
 
 /** Is @s exactly 64 lowercase hex digits? */
@@ -304,6 +311,107 @@ store_rc store_read_chunk(struct store *st, const char *key, uint32_t idx,
  */
 store_rc store_check_chunk(struct store *st, const char *key, uint32_t idx,
 			   const void *buf, size_t len);
+
+/* ---- external objects: ProxyStore interop (external.c) ------------- */
+
+/*
+ * An *external* object is one whose bytes live outside the store, where
+ * a Python ProxyStore put them: a FileConnector directory (DIR/UUID, with
+ * an empty DIR/UUID.ready written after it) or a RedisConnector (the bare
+ * UUID as the key).  Either holds a 2-character serializer id, a newline,
+ * then the payload.  Linking one reads only the 3-byte header and the
+ * length, so the entry's size and type are right before anything is
+ * fetched; the object row records the source and a random key.
+ *
+ * The first read fetches the payload.  When the store is open read-write
+ * it is ingested as an ordinary object on the way (hashed, compressed,
+ * written to the connector) and every entry that named the external
+ * object is pointed at it, so that every later read is verified against
+ * the digests taken then: trust on first use.  A read-only handle streams
+ * the payload from its source each time, checking only its header and
+ * length.  A source whose header or length changed since it was linked
+ * is STORE_CORRUPT; one that is gone is STORE_IO.
+ */
+
+#define STORE_PS_UUID_LEN	36	/* 8-4-4-4-12 lowercase hex */
+
+enum store_ps_kind {
+	STORE_PS_FILE = 1,		/* a FileConnector's store_dir */
+	STORE_PS_REDIS,			/* a RedisConnector's server */
+};
+
+/* Where ProxyStore objects live, as parsed by store_ps_parse(). */
+struct store_ps {
+	enum store_ps_kind kind;
+	char dir[1024];			/* file: absolute, canonical */
+	char host[256];			/* redis: host name or address */
+	unsigned port;			/* redis: 6379 unless given */
+	unsigned db;			/* redis: database number */
+};
+
+/* What the header and the length of one ProxyStore object say. */
+struct store_ps_object {
+	char id[3];			/* serializer id: "BS", "US", "01"... */
+	uint64_t size;			/* payload bytes (without the header) */
+	char type[STORE_TYPE_MAX + 1];	/* MIME type the id stands for */
+};
+
+/**
+ * Parse "file:DIR" (an existing directory, made absolute and canonical)
+ * or "redis://HOST[:PORT][/DB]" (no user or password: a Redis password
+ * comes from $PXFS_PROXYSTORE_PASSWORD).  STORE_INVAL, with the reason
+ * recorded, for anything else.
+ */
+store_rc store_ps_parse(const char *spec, struct store_ps *out);
+
+/** Write @ps back as "file:DIR" or "redis://HOST:PORT/DB" into @buf. */
+void store_ps_format(const struct store_ps *ps, char *buf, size_t cap);
+
+/** Is @s a UUID as ProxyStore writes them (str(uuid.uuid4()))? */
+bool store_ps_is_uuid(const char *s);
+
+/**
+ * Read the header and the length of object @uuid (stat and a 3-byte read;
+ * STRLEN and a 3-byte GETRANGE), never its payload.  STORE_NOTFOUND for
+ * no such object, or a file without its .ready marker; STORE_CORRUPT for
+ * an object shorter than its header or with an unknown serializer id;
+ * STORE_IO when the directory or Redis cannot be reached.
+ */
+store_rc store_ps_stat(const struct store_ps *ps, const char *uuid,
+		       struct store_ps_object *out);
+
+/**
+ * Call @fn for each object of FileConnector directory @ps in UUID order,
+ * with @ready false for those without their .ready marker (still being
+ * written).  Names that are not UUIDs are not ProxyStore's and are left
+ * out.  Stops early, returning STORE_OK, when @fn returns non-zero.
+ * STORE_INVAL for a Redis @ps.
+ */
+store_rc store_ps_list(const struct store_ps *ps,
+		       int (*fn)(void *arg, const char *uuid, bool ready),
+		       void *arg);
+
+/**
+ * Record ProxyStore object @uuid of @ps as an external object of @st
+ * (store_ps_stat first: nothing of the payload is read) and fill @out;
+ * its refs start at 0, so claim it with store_mkfile() in the same batch.
+ * An external object already recorded for the same source is reused.
+ */
+store_rc store_external_add(struct store *st, const struct store_ps *ps,
+			    const char *uuid, struct store_object *out);
+
+/**
+ * Write object @key's content to @ps in ProxyStore's format (the "BS"
+ * bytes serializer id, a newline, the content) under a new UUID, which
+ * is copied to @uuid: through a temporary name, renamed into place and
+ * then marked ready (DIR/UUID.ready) for a directory; through a
+ * temporary key renamed in one MULTI for Redis, so that a consumer sees
+ * the whole object or nothing.  Every chunk is verified before it is
+ * written.  @label names the object in messages.
+ */
+store_rc store_ps_write(struct store *st, const char *key,
+			const struct store_ps *ps, const char *label,
+			char uuid[STORE_PS_UUID_LEN + 1]);
 
 /* ---- changing the namespace ------------------------------------------ */
 

@@ -110,6 +110,7 @@ struct store {
 #define STORE_OBJ_READY		0
 #define STORE_OBJ_PENDING	1	/* a future not set yet */
 #define STORE_OBJ_EVICTED	2	/* evicted after its first read */
+#define STORE_OBJ_EXTERNAL	3	/* bytes outside the store (external.c) */
 
 /* objects.flags */
 #define STORE_OBJ_EVICT_READ	0x1
@@ -241,6 +242,38 @@ store_rc store_index_step_done(struct store *st, sqlite3_stmt *s);
 void store_index_row_node(sqlite3_stmt *s, struct store_node *n);
 void store_index_row_object(sqlite3_stmt *s, struct store_object *o);
 
+/* ---- external.c: external objects (ProxyStore); st->lock not held ---- */
 
+/** Write external object @o's content to @fd: ingested first and then
+ * exported as an ordinary object through a writable handle, streamed
+ * from its source through a read-only one. */
+store_rc store_external_export(struct store *st, const struct store_object *o,
+			       int fd, const char *label);
+/** store_read_chunk() for external object @o. */
+store_rc store_external_read_chunk(struct store *st,
+				   const struct store_object *o, uint32_t idx,
+				   void *buf, size_t len, size_t *got,
+				   const char *label);
+/** The content key external object @key was ingested as (an existing
+ * ordinary object), or STORE_NOTFOUND (nothing recorded as failure). */
+store_rc store_external_moved(struct store *st, const char *key,
+			      char to[STORE_KEY_HEX + 1]);
+/** fsck: does @o's source still hold what was linked?  STORE_NOTFOUND
+ * when it is gone, STORE_CORRUPT when it changed, STORE_IO when it cannot
+ * be reached; the reason recorded. */
+store_rc store_external_check(const struct store_object *o);
+
+/* ---- store.c, for external.c ---- */
+
+/** A write transaction as every change in store.c runs one: its own
+ * BEGIN IMMEDIATE .. COMMIT, or a savepoint inside a batch.  Holds
+ * st->lock from begin to end; end commits @rc == STORE_OK, else undoes,
+ * and returns the outcome. */
+store_rc store_txn_begin(struct store *st);
+store_rc store_txn_end(struct store *st, store_rc rc);
+/** Hold the gc lock shared (a writer's): a descriptor to give to
+ * store_gc_unlock(), or -1 with the failure recorded. */
+int store_gc_lock_shared(struct store *st);
+void store_gc_unlock(int fd);
 
 #endif /* STORE_INT_H */
