@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "conn.h"
+#include "crash.h"
 #include "store_int.h"
 
 #define TMP_PREFIX	"put-"
@@ -198,6 +199,7 @@ static store_rc commit(struct store_conn_put *p, const char *key,
 	}
 
 	key_path(fc, key, true, path);
+	store_crash_point("blob-temp");
 	if (rename(p->path, path) < 0) {
 		saverr = errno;
 		rc = store_fail_errno(saverr, "cannot rename '%s' to '%s'",
@@ -205,6 +207,7 @@ static store_rc commit(struct store_conn_put *p, const char *key,
 		goto out;
 	}
 	renamed = true;
+	store_crash_point("blob-renamed");
 	/*
 	 * Should this fail, the blob stays: the same key may just have been
 	 * committed by another writer whose index relies on it, and the

@@ -88,6 +88,7 @@
 #include <hiredis.h>
 
 #include "conn.h"
+#include "crash.h"
 #include "store_int.h"
 
 #define HDR_LEN		96		/* header bytes at the start of P K */
@@ -1873,6 +1874,7 @@ static store_rc redis_put_commit(struct store_conn_put *p, const char *key)
 	bool unsure = false;
 	store_rc rc;
 
+	store_crash_point("blob-temp");
 	if (!is_key(key)) {
 		rc = bad_key(key);
 	} else if (p->failed) {
@@ -1886,6 +1888,8 @@ static store_rc redis_put_commit(struct store_conn_put *p, const char *key)
 	if (rc != STORE_OK && !unsure)
 		put_drop(p);
 	put_free(p);
+	if (rc == STORE_OK)
+		store_crash_point("blob-renamed");
 	return rc;
 }
 
