@@ -1,32 +1,46 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * cache.c - whole objects materialized in a local directory, single
- * flight, byte budget with LRU eviction, reuse across restarts, and a
- * background resolve queue.
+ * cache.c - objects cached chunk by chunk in sparse files: single flight
+ * per chunk, readahead and resolves on worker threads, a byte budget with
+ * LRU eviction of whole objects, and reuse across restarts.
  *
  * Every object the cache knows is an entry in a hash table keyed by the
- * object key, in one of three states:
+ * object key.  An entry learns its shape (size, chunk size, chunk count)
+ * from the index on first use and then keeps one state byte per chunk:
  *
- *   COLD   nothing on disk (an entry exists only while someone holds it,
- *          e.g. right after a failed fetch, until its waiters have seen it);
- *   BUSY   one thread (the one that moved it out of COLD or READY) is
- *          fetching it, or checking a file found at start; the others
- *          that want it sleep on c->done until the state changes;
- *   READY  <dir>/<key> is whole; if !verified it is a file of an earlier
- *          run that is checked (size, SHA-256) by its first user.
+ *   ABSENT  not in the cache file;
+ *   DISK    in the file according to a map (or a whole file) found at
+ *           start, not checked yet in this run;
+ *   BUSY    one thread is fetching it (or checking a DISK chunk); the
+ *           others that want it sleep on c->done;
+ *   READY   in the file and verified in this run.
  *
- * refs counts the holders: open files, waiters, resolve workers.  While
- * refs > 0 a READY entry has an open fd and is never evicted; at refs 0 it
- * sits on the LRU list, and eviction takes from the list's head until the
- * bytes held fit the budget.  The bytes of a fetch are reserved (and room
- * made) before it starts, so concurrent fetches cannot overshoot together.
+ * A chunk goes READY only after its bytes were written to the file, so a
+ * reader that finds READY chunks covering its range may reply from the fd
+ * at once.  READY chunks never go back while the entry is held, which is
+ * what lets readers splice from the fd without holding anything else.
  *
- * The fetch itself runs without the lock: the BUSY state is what keeps
- * others away from the entry's fd and size.  A fetch writes to a temporary
- * ".tmp.<key>.XXXXXX" and renames it only when store_export_fd() has
- * verified every chunk and the whole SHA-256, so a file under a key is
- * never partial; temporaries left by a crash are removed at start, which
- * is safe because the directory is locked (flock on ".lock") by one daemon.
+ * refs counts the holders: open files, waiters, worker jobs.  While refs >
+ * 0 an entry has an open fd and is never evicted; at refs 0 it sits on the
+ * LRU list (its map saved), and eviction takes from the list's head until
+ * the bytes held fit the budget.  The bytes of a fetch are reserved (and
+ * room made) before it starts, so concurrent fetches cannot overshoot
+ * together.  The fetch itself runs without the lock: the BUSY state keeps
+ * the others away from the chunk.
+ *
+ * Files: <key> for a complete object, <key>.part (sparse) plus <key>.map
+ * for a partial one.  The map is written (temp, rename; no fsync) when an
+ * entry goes idle and at close; since every chunk a map claims is checked
+ * against the index's digest before it is served, a stale or torn map
+ * after a crash costs a fetch, never a wrong byte.  Temporaries (".tmp.")
+ * left by a crash are removed at start, which is safe because the
+ * directory is locked (flock on ".lock") by one daemon.
+ *
+ * Workers take chunks from a queue of jobs (a range of chunks of a held
+ * object): readahead for sequential readers goes first, resolves
+ * (fs_cache_resolve_async) after.  Two workers on one job fetch and
+ * decompress two chunks at once, which is how a cold sequential read uses
+ * every core while the reader is served.
  */
 #include <assert.h>
 #include <dirent.h>
@@ -41,47 +55,83 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
-
 #include "store.h"
 #include "cache.h"
 #include "inode.h"
 
-#define NWORKERS	2		/* resolve queue threads */
+#define NWORKERS_MIN	2		/* worker threads, at least */
+#define NWORKERS_MAX	8
 #define HASH_MIN	256		/* buckets; a power of two */
 #define PATH_LABEL	1024		/* room for a node's path in messages */
-#define CHECK_BUF	(1u << 20)	/* read size when checking a file */
+#define RA_MIN		2		/* chunks ahead at the first sequential
+					   read */
+#define RA_MAX_BYTES	(32u << 20)	/* at most this far ahead */
+#define BUFS_KEPT	12		/* idle chunk buffers kept */
+#define MAP_MAGIC	"PXFSMAP1"
+#define MAP_HDR		24		/* magic, u64 size, u32 chunk, u32 n */
+#define MAP_MAX_CHUNKS	(1u << 27)	/* zstd's frame limit */
 
-enum obj_state {
-	OBJ_COLD,
-	OBJ_BUSY,
-	OBJ_READY,
+enum chunk_state {
+	CH_ABSENT = 0,
+	CH_DISK,
+	CH_BUSY,
+	CH_READY,
 };
 
 struct fs_cache_obj {
 	struct fs_cache_obj *hnext;	/* hash chain; protected by c->lock */
-	struct fs_cache_obj *prev;	/* LRU links, on the list iff READY and
-					   refs == 0; protected by c->lock */
+	struct fs_cache_obj *prev;	/* LRU links, on the list iff refs == 0;
+					   protected by c->lock */
 	struct fs_cache_obj *next;
 	char key[STORE_KEY_HEX + 1];	/* immutable */
-	enum obj_state state;		/* protected by c->lock */
-	bool verified;			/* content checked in this run;
-					   protected by c->lock */
-	unsigned refs;			/* holders; protected by c->lock */
-	uint64_t size;			/* bytes held or reserved on disk; owned
-					   by the BUSY thread, else c->lock */
-	int fd;				/* content, while READY and refs > 0,
-					   else -1; same rule as size */
+	/* the rest is protected by c->lock */
+	unsigned refs;			/* holders */
+	bool checked;			/* shape checked against the index */
+	bool shaping;			/* a thread is asking the index */
+	bool whole;			/* the file is <key>, not <key>.part */
+	bool map_dirty;			/* presence changed since the map */
+	bool fetched;			/* this run fetched some of it */
+	bool hooked;			/* the complete hook was called */
+	bool reused;			/* counted in stats.reused */
+	bool bad_logged;		/* "cached copy is bad" said once */
+	bool nospc;			/* a cache write failed: drop when idle */
+	bool err_logged;		/* a failed fetch was said; until one
+					   succeeds, the next are not */
+	uint64_t size;			/* content bytes (from the index once
+					   checked; before, from the files) */
+	uint32_t chunk_size;
+	uint32_t nchunks;
+	uint8_t *cs;			/* chunk states, nchunks of them; NULL
+					   while the shape is unknown */
+	uint32_t npresent;		/* chunks DISK or READY (or BUSY being
+					   checked) */
+	uint64_t bytes;			/* bytes in c->stats.bytes */
+	int fd;				/* the file, while refs > 0, else -1 */
 	int err;			/* errno of the last failed fetch */
-	uint64_t seq;			/* fetches finished, for waiters */
+	uint64_t fails;			/* failed fetches, for waiters */
 	int64_t mtime;			/* file time at start, for LRU order */
+	char *label;			/* a node's path, for messages */
 };
 
+/* A range of chunks of a held object for the workers. */
 struct job {
 	struct job *next;
-	char key[STORE_KEY_HEX + 1];
+	struct fs_cache_obj *o;		/* held by the job; NULL for a resolve
+					   not started yet */
+	char key[STORE_KEY_HEX + 1];	/* a resolve not started: the object */
 	uint64_t size;
-	uint64_t ino;
+	uint64_t ino;			/* names the object in messages */
+	uint32_t next_chunk;		/* next chunk to take */
+	uint32_t end;			/* chunks below this */
+	unsigned users;			/* workers on a chunk of it */
+	bool queued;			/* still on the queue */
+	bool ahead;			/* readahead (else a resolve) */
+};
+
+/* An idle chunk buffer. */
+struct buf {
+	struct buf *next;
+	size_t cap;
 };
 
 struct fs_cache {
@@ -90,9 +140,12 @@ struct fs_cache {
 	int lockfd;			/* holds the flock; immutable */
 	struct store *st;		/* set once by fs_cache_start() */
 	uint64_t budget;		/* immutable */
+	fs_cache_complete_fn hook;	/* set before start */
+	void *hook_arg;
 
 	pthread_mutex_t lock;
-	pthread_cond_t done;		/* a BUSY entry changed state */
+	pthread_cond_t done;		/* a BUSY chunk or a shaping entry
+					   changed state */
 	struct fs_cache_obj **buckets;	/* protected by lock */
 	size_t nbuckets;		/* protected by lock */
 	uint64_t nobjs;			/* entries; protected by lock */
@@ -102,11 +155,73 @@ struct fs_cache {
 	struct fs_cache_stats stats;	/* protected by lock */
 
 	pthread_cond_t work;		/* jobs queued or stopping */
-	struct job *jobs, *jobs_tail;	/* protected by lock */
+	struct job *jobs;		/* readahead first; protected by lock */
+	struct job *jobs_ahead_tail;	/* last readahead job, or NULL */
+	struct job *jobs_tail;		/* protected by lock */
 	bool stopping;			/* protected by lock */
-	pthread_t workers[NWORKERS];
+	pthread_t workers[NWORKERS_MAX];
 	int nworkers;
+
+	pthread_mutex_t buflock;
+	struct buf *bufs;		/* protected by buflock */
+	unsigned nbufs;			/* protected by buflock */
 };
+
+static uint32_t chunk_len(const struct fs_cache_obj *o, uint32_t i)
+{
+	uint64_t off = (uint64_t)i * o->chunk_size;
+
+	return o->size - off < o->chunk_size ? (uint32_t)(o->size - off) :
+	       o->chunk_size;
+}
+
+static bool is_complete(const struct fs_cache_obj *o)
+{
+	return o->whole || (o->checked && o->nchunks == 0);
+}
+
+/* ---- chunk buffers ------------------------------------------------------ */
+
+static void *buf_get(struct fs_cache *c, size_t need)
+{
+	struct buf **pp, *b = NULL;
+
+	pthread_mutex_lock(&c->buflock);
+	for (pp = &c->bufs; *pp; pp = &(*pp)->next) {
+		if ((*pp)->cap >= need) {
+			b = *pp;
+			*pp = b->next;
+			c->nbufs--;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&c->buflock);
+	if (!b) {
+		b = malloc(sizeof(*b) + need);
+		if (!b)
+			return NULL;
+		b->cap = need;
+	}
+	return b + 1;
+}
+
+static void buf_put(struct fs_cache *c, void *p)
+{
+	struct buf *b;
+
+	if (!p)
+		return;
+	b = (struct buf *)p - 1;
+	pthread_mutex_lock(&c->buflock);
+	if (c->nbufs < BUFS_KEPT) {
+		b->next = c->bufs;
+		c->bufs = b;
+		c->nbufs++;
+		b = NULL;
+	}
+	pthread_mutex_unlock(&c->buflock);
+	free(b);
+}
 
 /* ---- table and LRU (all with c->lock held) ---------------------------- */
 
@@ -160,7 +275,6 @@ static struct fs_cache_obj *obj_new(struct fs_cache *c, const char *key)
 	if (!o)
 		return NULL;
 	snprintf(o->key, sizeof(o->key), "%s", key);
-	o->state = OBJ_COLD;
 	o->fd = -1;
 	pp = &c->buckets[key_hash(key, c->nbuckets)];
 	o->hnext = *pp;
@@ -177,6 +291,8 @@ static void obj_free(struct fs_cache *c, struct fs_cache_obj *o)
 	assert(*pp == o && o->refs == 0 && o->fd < 0);
 	*pp = o->hnext;
 	c->nobjs--;
+	free(o->cs);
+	free(o->label);
 	free(o);
 }
 
@@ -200,6 +316,31 @@ static void lru_append(struct fs_cache *c, struct fs_cache_obj *o)
 	c->lru.prev = o;
 }
 
+static void unlink_name(struct fs_cache *c, const char *key, const char *ext)
+{
+	char name[STORE_KEY_HEX + 8];
+
+	snprintf(name, sizeof(name), "%s%s", key, ext);
+	if (unlinkat(c->dirfd, name, 0) < 0 && errno != ENOENT)
+		store_log(STORE_LOG_WARNING, "cannot remove '%s/%s': %s",
+			  c->dir, name, strerror(errno));
+}
+
+/* Remove @o's files and forget what they held (its chunks go ABSENT). */
+static void drop_files(struct fs_cache *c, struct fs_cache_obj *o)
+{
+	unlink_name(c, o->key, "");
+	unlink_name(c, o->key, ".part");
+	unlink_name(c, o->key, ".map");
+	c->stats.bytes -= o->bytes;
+	o->bytes = 0;
+	o->whole = false;
+	o->npresent = 0;
+	o->map_dirty = false;
+	if (o->cs)
+		memset(o->cs, CH_ABSENT, o->nchunks);
+}
+
 /* Remove the oldest idle object from disk and from the table. */
 static bool evict_oldest(struct fs_cache *c)
 {
@@ -207,12 +348,9 @@ static bool evict_oldest(struct fs_cache *c)
 
 	if (o == &c->lru)
 		return false;
-	assert(o->state == OBJ_READY && o->refs == 0);
+	assert(o->refs == 0);
 	lru_remove(o);
-	if (unlinkat(c->dirfd, o->key, 0) < 0 && errno != ENOENT)
-		store_log(STORE_LOG_WARNING, "cannot evict '%s/%s': %s",
-			  c->dir, o->key, strerror(errno));
-	c->stats.bytes -= o->size;
+	drop_files(c, o);
 	c->stats.evictions++;
 	obj_free(c, o);
 	return true;
@@ -233,8 +371,51 @@ static void hold(struct fs_cache *c, struct fs_cache_obj *o)
 		lru_remove(o);
 }
 
-/* Drop one hold; at zero, park a ready object on the LRU list (closing
- * its fd: idle objects cost no descriptor) or forget a cold one. */
+/* Save @o's presence map (with c->lock held; @o idle or held). */
+static void map_save(struct fs_cache *c, struct fs_cache_obj *o)
+{
+	char tmp[STORE_KEY_HEX + 16], name[STORE_KEY_HEX + 8];
+	size_t nb = ((size_t)o->nchunks + 7) / 8, len = MAP_HDR + nb, i;
+	unsigned char *m;
+	int fd;
+
+	if (!o->map_dirty || o->whole || !o->cs)
+		return;
+	m = calloc(1, len);
+	if (!m)
+		return;		/* the chunks are fetched again next run */
+	memcpy(m, MAP_MAGIC, 8);
+	for (i = 0; i < 8; i++)
+		m[8 + i] = (unsigned char)(o->size >> (8 * i));
+	for (i = 0; i < 4; i++) {
+		m[16 + i] = (unsigned char)(o->chunk_size >> (8 * i));
+		m[20 + i] = (unsigned char)(o->nchunks >> (8 * i));
+	}
+	for (i = 0; i < o->nchunks; i++)
+		if (o->cs[i] == CH_DISK || o->cs[i] == CH_READY)
+			m[MAP_HDR + i / 8] |= (unsigned char)(1u << (i % 8));
+	snprintf(tmp, sizeof(tmp), ".tmp.%s.map", o->key);
+	snprintf(name, sizeof(name), "%s.map", o->key);
+	fd = openat(c->dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC |
+		    O_NOFOLLOW, 0600);
+	if (fd >= 0 && write(fd, m, len) == (ssize_t)len && close(fd) == 0) {
+		fd = -1;
+		if (renameat(c->dirfd, tmp, c->dirfd, name) == 0)
+			o->map_dirty = false;
+	}
+	if (fd >= 0)
+		close(fd);
+	if (o->map_dirty) {
+		store_log(STORE_LOG_WARNING, "cannot save the chunk map of key "
+			  "%s in '%s': %s", o->key, c->dir, strerror(errno));
+		unlinkat(c->dirfd, tmp, 0);
+	}
+	free(m);
+}
+
+/* Drop one hold; at zero, park the object on the LRU list (closing its
+ * fd: idle objects cost no descriptor) or forget it if nothing of it is
+ * cached. */
 static void unhold(struct fs_cache *c, struct fs_cache_obj *o)
 {
 	assert(o->refs > 0);
@@ -245,13 +426,19 @@ static void unhold(struct fs_cache *c, struct fs_cache_obj *o)
 		close(o->fd);
 		o->fd = -1;
 	}
-	if (o->state == OBJ_READY) {
-		lru_append(c, o);
-		make_room(c, 0);
-	} else {
-		assert(o->state == OBJ_COLD);
-		obj_free(c, o);
+	if (o->nospc) {
+		/* the disk filled up under it: leave nothing partial */
+		o->nospc = false;
+		drop_files(c, o);
 	}
+	if (o->cs && o->npresent == 0 && !is_complete(o)) {
+		drop_files(c, o);
+		obj_free(c, o);
+		return;
+	}
+	map_save(c, o);
+	lru_append(c, o);
+	make_room(c, 0);
 }
 
 /* ---- opening the directory -------------------------------------------- */
@@ -281,11 +468,6 @@ static int mkdirs(const char *dir)
 	return rc;
 }
 
-static bool is_key_name(const char *s)
-{
-	return store_is_key(s);
-}
-
 static int cmp_mtime(const void *a, const void *b)
 {
 	const struct fs_cache_obj *x = *(struct fs_cache_obj *const *)a;
@@ -294,11 +476,101 @@ static int cmp_mtime(const void *a, const void *b)
 	return (x->mtime > y->mtime) - (x->mtime < y->mtime);
 }
 
-/* Take stock of the files of an earlier run, oldest first on the LRU. */
-static int scan(struct fs_cache *c)
+static bool valid_shape(uint64_t size, uint32_t chunk, uint64_t n)
 {
-	struct fs_cache_obj **found = NULL;
-	size_t nfound = 0, cap = 0, i;
+	if (chunk < STORE_CHUNK_MIN || chunk > STORE_CHUNK_MAX ||
+	    (chunk & (chunk - 1)))
+		return false;
+	return n <= MAP_MAX_CHUNKS && n == (size + chunk - 1) / chunk;
+}
+
+static uint64_t le(const unsigned char *p, int n)
+{
+	uint64_t v = 0;
+
+	while (n-- > 0)
+		v = v << 8 | p[n];
+	return v;
+}
+
+/* Load <key>.map into partial entry @o (shape and DISK chunks). */
+static bool map_load(struct fs_cache *c, struct fs_cache_obj *o)
+{
+	char name[STORE_KEY_HEX + 8];
+	unsigned char hdr[MAP_HDR], *bits = NULL;
+	uint64_t size, n;
+	uint32_t chunk, i;
+	size_t nb;
+	bool ok = false;
+	int fd;
+
+	snprintf(name, sizeof(name), "%s.map", o->key);
+	fd = openat(c->dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return false;
+	if (read(fd, hdr, sizeof(hdr)) != (ssize_t)sizeof(hdr) ||
+	    memcmp(hdr, MAP_MAGIC, 8) != 0)
+		goto out;
+	size = le(hdr + 8, 8);
+	chunk = (uint32_t)le(hdr + 16, 4);
+	n = le(hdr + 20, 4);
+	if (!valid_shape(size, chunk, n) || n == 0)
+		goto out;
+	nb = ((size_t)n + 7) / 8;
+	bits = malloc(nb);
+	o->cs = calloc(n, 1);
+	if (!bits || !o->cs ||
+	    pread(fd, bits, nb, MAP_HDR) != (ssize_t)nb)
+		goto out;
+	o->size = size;
+	o->chunk_size = chunk;
+	o->nchunks = (uint32_t)n;
+	for (i = 0; i < o->nchunks; i++) {
+		if (bits[i / 8] & (1u << (i % 8))) {
+			o->cs[i] = CH_DISK;
+			o->npresent++;
+			o->bytes += chunk_len(o, i);
+		}
+	}
+	ok = o->npresent > 0;
+out:
+	if (!ok) {
+		free(o->cs);
+		o->cs = NULL;
+		o->npresent = 0;
+		o->bytes = 0;
+	}
+	free(bits);
+	close(fd);
+	return ok;
+}
+
+/* What a name in the directory is: 0 a whole object, 1 a partial one's
+ * data, 2 its map, -1 something else.  *key gets the key. */
+static int name_kind(const char *name, char key[STORE_KEY_HEX + 1])
+{
+	size_t n = strlen(name);
+
+	if (n < STORE_KEY_HEX)
+		return -1;
+	memcpy(key, name, STORE_KEY_HEX);
+	key[STORE_KEY_HEX] = '\0';
+	if (!store_is_key(key))
+		return -1;
+	if (n == STORE_KEY_HEX)
+		return 0;
+	if (strcmp(name + STORE_KEY_HEX, ".part") == 0)
+		return 1;
+	if (strcmp(name + STORE_KEY_HEX, ".map") == 0)
+		return 2;
+	return -1;
+}
+
+static int scan_pass(struct fs_cache *c, int pass,
+		     struct fs_cache_obj ***found, size_t *nfound,
+		     size_t *cap)
+{
+	char key[STORE_KEY_HEX + 1];
 	struct dirent *d;
 	DIR *dp;
 	int fd, rc = 0;
@@ -312,44 +584,81 @@ static int scan(struct fs_cache *c)
 		close(fd);
 		return rc;
 	}
-	while ((d = readdir(dp))) {
+	rewinddir(dp);
+	while (rc == 0 && (d = readdir(dp))) {
 		struct fs_cache_obj *o;
 		struct stat sb;
+		int kind;
 
-		if (strncmp(d->d_name, ".tmp.", 5) == 0) {
-			/* a fetch cut short by a crash: never whole */
+		if (pass == 0 && strncmp(d->d_name, ".tmp.", 5) == 0) {
+			/* a write cut short by a crash: never whole */
 			unlinkat(c->dirfd, d->d_name, 0);
 			continue;
 		}
-		if (!is_key_name(d->d_name))
+		kind = name_kind(d->d_name, key);
+		if (kind < 0)
 			continue;
 		if (fstatat(c->dirfd, d->d_name, &sb, AT_SYMLINK_NOFOLLOW) < 0
 		    || !S_ISREG(sb.st_mode))
 			continue;
-		if (nfound == cap) {
-			size_t ncap = cap ? cap * 2 : 64;
-			void *n = realloc(found, ncap * sizeof(*found));
+		o = *find_slot(c, key);
+		if (pass == 2) {
+			/* maps: only a partial object's own is kept */
+			if (kind == 2 && (!o || o->whole))
+				unlinkat(c->dirfd, d->d_name, 0);
+			continue;
+		}
+		if ((pass == 0 && kind != 0) || (pass == 1 && kind != 1))
+			continue;
+		if (pass == 1 && o) {
+			/* whole already: the partial is a leftover */
+			unlinkat(c->dirfd, d->d_name, 0);
+			continue;
+		}
+		if (*nfound == *cap) {
+			size_t ncap = *cap ? *cap * 2 : 64;
+			void *n = realloc(*found, ncap * sizeof(**found));
 
 			if (!n) {
 				rc = ENOMEM;
 				break;
 			}
-			found = n;
-			cap = ncap;
+			*found = n;
+			*cap = ncap;
 		}
-		o = obj_new(c, d->d_name);
+		o = obj_new(c, key);
 		if (!o) {
 			rc = ENOMEM;
 			break;
 		}
-		o->state = OBJ_READY;
-		o->size = (uint64_t)sb.st_size;
 		o->mtime = (int64_t)sb.st_mtim.tv_sec * 1000000000 +
 			   sb.st_mtim.tv_nsec;
-		c->stats.bytes += o->size;
-		found[nfound++] = o;
+		if (pass == 0) {
+			o->whole = true;
+			o->size = (uint64_t)sb.st_size;
+			o->bytes = o->size;
+		} else if (!map_load(c, o)) {
+			/* no usable map: nothing known to be in it */
+			unlinkat(c->dirfd, d->d_name, 0);
+			obj_free(c, o);
+			continue;
+		}
+		c->stats.bytes += o->bytes;
+		(*found)[(*nfound)++] = o;
 	}
 	closedir(dp);
+	return rc;
+}
+
+/* Take stock of the files of an earlier run, oldest first on the LRU. */
+static int scan(struct fs_cache *c)
+{
+	struct fs_cache_obj **found = NULL;
+	size_t nfound = 0, cap = 0, i;
+	int rc, pass;
+
+	for (pass = 0, rc = 0; pass < 3 && rc == 0; pass++)
+		rc = scan_pass(c, pass, &found, &nfound, &cap);
 	if (nfound > 1)
 		qsort(found, nfound, sizeof(*found), cmp_mtime);
 	for (i = 0; i < nfound; i++)
@@ -373,6 +682,7 @@ int fs_cache_open(const char *dir, uint64_t budget, struct fs_cache **out)
 	c->budget = budget;
 	c->lru.next = c->lru.prev = &c->lru;
 	pthread_mutex_init(&c->lock, NULL);
+	pthread_mutex_init(&c->buflock, NULL);
 	pthread_cond_init(&c->done, NULL);
 	pthread_cond_init(&c->work, NULL);
 	c->dir = strdup(dir);
@@ -428,212 +738,555 @@ fail:
 	return rc;
 }
 
-/* ---- materializing ---------------------------------------------------- */
-
-static void label_of(struct fs_cache *c, uint64_t ino, char *buf, size_t len)
+void fs_cache_set_complete_hook(struct fs_cache *c, fs_cache_complete_fn fn,
+				void *arg)
 {
-	fs_inode_path(c->st, ino, buf, len);
+	assert(!c->st);
+	c->hook = fn;
+	c->hook_arg = arg;
+}
+
+/* ---- shape and file --------------------------------------------------- */
+
+/*
+ * Learn @o's shape from the index's row @info (with c->lock held).  Files
+ * of an earlier run that do not fit it are dropped.
+ */
+static int shape(struct fs_cache *c, struct fs_cache_obj *o,
+		 const struct store_object *info, uint64_t ino)
+{
+	char label[PATH_LABEL];
+	bool fits;
+
+	if (info->size > 0 ? !valid_shape(info->size, info->chunk_size,
+					  info->nchunks) :
+	    info->nchunks != 0) {
+		fs_inode_path(c->st, ino, label, sizeof(label));
+		store_log(STORE_LOG_ERR, "cannot read '%s' (key %s): the index"
+			  " gives it a bad chunk table", label, o->key);
+		return EIO;
+	}
+	if (o->cs)		/* a partial file from its map */
+		fits = o->size == info->size &&
+		       o->chunk_size == info->chunk_size &&
+		       o->nchunks == info->nchunks;
+	else			/* a whole file, or nothing */
+		fits = !o->whole || o->size == info->size;
+	if (!fits) {
+		store_log(STORE_LOG_WARNING, "cached copy of key %s in '%s' "
+			  "does not fit the index: fetching it again", o->key,
+			  c->dir);
+		drop_files(c, o);
+		free(o->cs);
+		o->cs = NULL;
+	}
+	o->size = info->size;
+	o->chunk_size = info->chunk_size;
+	o->nchunks = info->nchunks;
+	if (!o->cs) {
+		o->cs = calloc(o->nchunks ? o->nchunks : 1, 1);
+		if (!o->cs)
+			return ENOMEM;
+		if (o->whole) {
+			memset(o->cs, CH_DISK, o->nchunks);
+			o->npresent = o->nchunks;
+		}
+	}
+	o->checked = true;
+	return 0;
 }
 
 /*
- * Fetch @o into a temporary and rename it into place.  On success o->fd
- * is open on the content.  The failure is logged here, once.
+ * Open @o's file if it is not (with c->lock held).  A whole file that
+ * vanished behind our back is forgotten: its chunks are fetched again.
  */
-static int fetch(struct fs_cache *c, struct fs_cache_obj *o, uint64_t ino)
+static int ensure_fd(struct fs_cache *c, struct fs_cache_obj *o)
 {
-	char tmp[PATH_MAX], label[PATH_LABEL];
-	const char *tmpname, *why;
-	struct stat sb;
-	int fd, err = 0;
-	store_rc rc;
+	char name[STORE_KEY_HEX + 8];
+	int err;
 
-	label_of(c, ino, label, sizeof(label));
-	if (snprintf(tmp, sizeof(tmp), "%s/.tmp.%s.XXXXXX", c->dir,
-		     o->key) >= (int)sizeof(tmp)) {
-		store_log(STORE_LOG_ERR, "cannot resolve '%s' (key %s): cache "
-			  "directory name too long", label, o->key);
-		return ENAMETOOLONG;
+	if (o->fd >= 0)
+		return 0;
+	if (o->whole) {
+		o->fd = openat(c->dirfd, o->key, O_RDWR | O_CLOEXEC |
+			       O_NOFOLLOW);
+		if (o->fd >= 0)
+			return 0;
+		if (errno != ENOENT)
+			goto fail;
+		drop_files(c, o);
 	}
-	tmpname = tmp + strlen(c->dir) + 1;
-	fd = mkostemp(tmp, O_CLOEXEC);
-	if (fd < 0) {
-		err = errno;
-		store_log(STORE_LOG_ERR, "cannot resolve '%s' (key %s): cannot "
-			  "create '%s': %s", label, o->key, tmp, strerror(err));
-		return err;
-	}
-	/* claim the space first: a full disk fails before any fetch */
-	if (o->size > 0 && fallocate(fd, FALLOC_FL_KEEP_SIZE, 0,
-				     (off_t)o->size) < 0 &&
-	    (errno == ENOSPC || errno == EDQUOT)) {
-		err = errno;
-		store_log(STORE_LOG_ERR, "cannot resolve '%s' (key %s): cache "
-			  "directory '%s': %s", label, o->key, c->dir,
-			  strerror(err));
-		goto fail;
-	}
-	rc = store_export_fd(c->st, o->key, fd, label);
-	if (rc != STORE_OK) {
-		err = rc == STORE_NOSPC ? ENOSPC :
-		      rc == STORE_NOMEM ? ENOMEM : EIO;
-		why = store_last_error();
-		/* name the path and the key once, not twice */
-		if (strstr(why, label) && strstr(why, o->key))
-			store_log(STORE_LOG_ERR, "cannot resolve: %s", why);
-		else
-			store_log(STORE_LOG_ERR, "cannot resolve '%s' (key %s): "
-				  "%s", label, o->key, why);
-		goto fail;
-	}
-	if (fstat(fd, &sb) < 0 || (uint64_t)sb.st_size != o->size) {
-		err = EIO;
-		store_log(STORE_LOG_ERR, "cannot resolve '%s' (key %s): got "
-			  "%lld bytes, the index says %llu", label, o->key,
-			  (long long)sb.st_size, (unsigned long long)o->size);
-		goto fail;
-	}
-	if (renameat(c->dirfd, tmpname, c->dirfd, o->key) < 0) {
-		err = errno;
-		store_log(STORE_LOG_ERR, "cannot resolve '%s' (key %s): cannot "
-			  "rename '%s': %s", label, o->key, tmp,
-			  strerror(err));
-		goto fail;
-	}
-	o->fd = fd;
-	return 0;
+	snprintf(name, sizeof(name), "%s.part", o->key);
+	o->fd = openat(c->dirfd, name, O_RDWR | O_CREAT | O_CLOEXEC |
+		       O_NOFOLLOW, 0600);
+	if (o->fd >= 0)
+		return 0;
 fail:
-	unlinkat(c->dirfd, tmpname, 0);
-	close(fd);
+	err = errno;
+	store_log(STORE_LOG_ERR, "cannot open '%s/%s%s': %s", c->dir, o->key,
+		  o->whole ? "" : ".part", strerror(err));
 	return err;
 }
 
-/* SHA-256 of @fd's @size bytes, as 64 hex digits into @hex. */
-static int sha256_fd(int fd, uint64_t size, char hex[STORE_KEY_HEX + 1])
+/* All chunks present: the partial file becomes <key> (c->lock held). */
+static void complete(struct fs_cache *c, struct fs_cache_obj *o)
 {
-	unsigned char md[32];
-	unsigned int mdlen = 0, i;
-	uint64_t off = 0;
-	EVP_MD_CTX *ctx = NULL;
-	char *buf = NULL;
-	int rc = EIO;
+	char name[STORE_KEY_HEX + 8];
 
-	buf = malloc(CHECK_BUF);
-	ctx = EVP_MD_CTX_new();
-	if (!buf || !ctx) {
-		rc = ENOMEM;
-		goto out;
+	snprintf(name, sizeof(name), "%s.part", o->key);
+	if (renameat(c->dirfd, name, c->dirfd, o->key) < 0) {
+		store_log(STORE_LOG_ERR, "cannot rename '%s/%s': %s", c->dir,
+			  name, strerror(errno));
+		return;		/* served from the .part all the same */
 	}
-	if (EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1)
-		goto out;
-	while (off < size) {
-		size_t want = size - off < CHECK_BUF ? (size_t)(size - off) :
-			      CHECK_BUF;
-		ssize_t n = pread(fd, buf, want, (off_t)off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			goto out;
-		if (EVP_DigestUpdate(ctx, buf, (size_t)n) != 1)
-			goto out;
-		off += (uint64_t)n;
-	}
-	if (EVP_DigestFinal_ex(ctx, md, &mdlen) != 1 || mdlen != 32)
-		goto out;
-	for (i = 0; i < 32; i++)
-		snprintf(hex + 2 * i, 3, "%02x", md[i]);
-	rc = 0;
-out:
-	EVP_MD_CTX_free(ctx);
-	free(buf);
-	return rc;
+	unlink_name(c, o->key, ".map");
+	o->whole = true;
+	o->map_dirty = false;
+	c->stats.resolves++;
 }
 
-/*
- * Check a file found at start: its size must be @size and its content
- * must hash to its key.  On success o->fd is open on it; otherwise it is
- * removed (it will be fetched again) and the reason logged.
- */
-static bool check_reused(struct fs_cache *c, struct fs_cache_obj *o,
-			 uint64_t size, uint64_t ino)
+/* A chunk of a whole file went missing: it is partial again (c->lock
+ * held). */
+static void demote(struct fs_cache *c, struct fs_cache_obj *o)
 {
-	char hex[STORE_KEY_HEX + 1], label[PATH_LABEL];
-	const char *why = NULL;
-	struct stat sb;
-	int fd;
+	char name[STORE_KEY_HEX + 8];
 
-	fd = openat(c->dirfd, o->key, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
-		return false;	/* gone meanwhile: just fetch it */
-	if (fstat(fd, &sb) < 0 || (uint64_t)sb.st_size != size)
-		why = "wrong size";
-	else if (sha256_fd(fd, size, hex) != 0)
-		why = "unreadable";
-	else if (strcmp(hex, o->key) != 0)
-		why = "content does not match its key";
-	if (!why) {
-		o->fd = fd;
-		return true;
+	snprintf(name, sizeof(name), "%s.part", o->key);
+	if (renameat(c->dirfd, o->key, c->dirfd, name) < 0) {
+		/* cannot say what it holds: nothing, then */
+		store_log(STORE_LOG_WARNING, "cannot rename '%s/%s': %s",
+			  c->dir, o->key, strerror(errno));
+		drop_files(c, o);
+		return;
 	}
-	label_of(c, ino, label, sizeof(label));
-	store_log(STORE_LOG_WARNING, "cached copy of '%s' (key %s) in '%s' is "
-		  "bad (%s): fetching it again", label, o->key, c->dir, why);
-	close(fd);
-	unlinkat(c->dirfd, o->key, 0);
+	o->whole = false;
+	o->map_dirty = true;
+}
+
+/* ---- chunks ----------------------------------------------------------- */
+
+/* The first node path we learn names the object in messages. */
+static const char *obj_label(struct fs_cache *c, struct fs_cache_obj *o,
+			     uint64_t ino)
+{
+	char label[PATH_LABEL];
+	char *dup;
+
+	pthread_mutex_lock(&c->lock);
+	dup = o->label;
+	pthread_mutex_unlock(&c->lock);
+	if (dup)
+		return dup;
+	fs_inode_path(c->st, ino, label, sizeof(label));
+	dup = strdup(label);
+	pthread_mutex_lock(&c->lock);
+	if (!o->label)
+		o->label = dup;
+	else
+		free(dup);
+	dup = o->label;
+	pthread_mutex_unlock(&c->lock);
+	return dup ? dup : o->key;
+}
+
+/* Is DISK chunk @i of @o (in @buf now) what the index says?  Lock not
+ * held; @o's label is set. */
+static bool check_disk(struct fs_cache *c, struct fs_cache_obj *o,
+		       uint32_t i, int fd, void *buf, uint32_t len)
+{
+	uint64_t off = (uint64_t)i * o->chunk_size;
+	const char *why = NULL;
+	ssize_t n;
+	bool say;
+
+	n = pread(fd, buf, len, (off_t)off);
+	if (n != (ssize_t)len)
+		why = "short file";
+	else if (store_check_chunk(c->st, o->key, i, buf, len) != STORE_OK)
+		why = store_last_error();
+	if (!why)
+		return true;
+	pthread_mutex_lock(&c->lock);
+	say = !o->bad_logged;
+	o->bad_logged = true;
+	pthread_mutex_unlock(&c->lock);
+	if (say)
+		store_log(STORE_LOG_WARNING, "cached copy of '%s' (key %s) in "
+			  "'%s' is bad (%s): fetching it again", o->label,
+			  o->key, c->dir, why);
 	return false;
 }
 
-/*
- * Make BUSY entry @o (owned by this thread, lock not held) whole on disk.
- * @reused: a file of an earlier run is there to check first.
- */
-static int materialize(struct fs_cache *c, struct fs_cache_obj *o,
-		       uint64_t size, uint64_t ino, bool reused)
+/* Should this failure be logged?  Readers and readahead meeting one
+ * broken object say so once, until a fetch of it works again. */
+static bool say_once(struct fs_cache *c, struct fs_cache_obj *o)
 {
+	bool say;
+
+	pthread_mutex_lock(&c->lock);
+	say = !o->err_logged;
+	o->err_logged = true;
+	pthread_mutex_unlock(&c->lock);
+	return say;
+}
+
+/* Fetch chunk @i of @o into its place in @fd.  Lock not held. */
+static int fetch(struct fs_cache *c, struct fs_cache_obj *o, uint32_t i,
+		 int fd, void *buf, uint32_t len)
+{
+	uint64_t off = (uint64_t)i * o->chunk_size;
 	bool retried = false;
+	size_t got = 0;
+	ssize_t n;
+	store_rc rc;
 	int err;
 
-	if (reused && check_reused(c, o, size, ino)) {
-		pthread_mutex_lock(&c->lock);
-		c->stats.reused++;
-		c->stats.hits++;
-		pthread_mutex_unlock(&c->lock);
-		return 0;
+	rc = store_read_chunk(c->st, o->key, i, buf, len, &got, o->label);
+	if (rc == STORE_OK && got != len)
+		rc = STORE_CORRUPT;	/* the index disagrees with itself */
+	if (rc != STORE_OK) {
+		if (say_once(c, o))
+			store_log(STORE_LOG_ERR, "%s", store_last_error());
+		return rc == STORE_NOMEM ? ENOMEM : EIO;
 	}
-	pthread_mutex_lock(&c->lock);
-	c->stats.bytes -= o->size;	/* the bad or missing file, if any */
-	make_room(c, size);
-	c->stats.bytes += size;		/* reserved for the fetch */
-	o->size = size;
-	c->stats.misses++;
-	pthread_mutex_unlock(&c->lock);
 	for (;;) {
-		err = fetch(c, o, ino);
-		if (err != ENOSPC || retried)
+		n = pwrite(fd, buf, len, (off_t)off);
+		if (n == (ssize_t)len)
+			return 0;
+		err = n < 0 ? errno : ENOSPC;
+		if ((err != ENOSPC && err != EDQUOT) || retried)
 			break;
 		/* the disk is full: give it what we hold idle, once */
 		retried = true;
 		pthread_mutex_lock(&c->lock);
-		if (c->lru.next == &c->lru) {
-			pthread_mutex_unlock(&c->lock);
-			break;
-		}
 		while (evict_oldest(c))
 			;
 		pthread_mutex_unlock(&c->lock);
-		store_log(STORE_LOG_NOTICE, "cache directory '%s' full: evicted "
-			  "idle objects, retrying key %s", c->dir, o->key);
 	}
+	if (say_once(c, o))
+		store_log(STORE_LOG_ERR, "cannot cache '%s' (key %s) in '%s': "
+			  "%s", o->label, o->key, c->dir, strerror(err));
+	pthread_mutex_lock(&c->lock);
+	o->nospc = err == ENOSPC || err == EDQUOT;
+	pthread_mutex_unlock(&c->lock);
 	return err;
 }
+
+/*
+ * Make ABSENT or DISK chunk @i of held @o READY: this thread claims it,
+ * and fetches it (or checks it, then fetches it if it is bad).  Called and
+ * returns with c->lock held; drops it while working.  @ahead: for a
+ * worker (counted as readahead).
+ */
+static int chunk_load(struct fs_cache *c, struct fs_cache_obj *o, uint32_t i,
+		      uint64_t ino, bool ahead)
+{
+	uint32_t len = chunk_len(o, i);
+	bool from_disk, ok = false, done_now = false, hook = false;
+	void *buf = NULL;
+	int err, fd;
+
+	err = ensure_fd(c, o);
+	if (err)
+		return err;
+	from_disk = o->cs[i] == CH_DISK;
+	assert(from_disk || o->cs[i] == CH_ABSENT);
+	o->cs[i] = CH_BUSY;
+	if (!from_disk) {
+		make_room(c, len);
+		o->bytes += len;
+		c->stats.bytes += len;
+	}
+	fd = o->fd;
+	pthread_mutex_unlock(&c->lock);
+
+	obj_label(c, o, ino);
+	buf = buf_get(c, len ? len : 1);
+	if (!buf) {
+		err = ENOMEM;
+	} else if (from_disk && check_disk(c, o, i, fd, buf, len)) {
+		ok = true;
+	} else {
+		err = fetch(c, o, i, fd, buf, len);
+		ok = err == 0;
+		done_now = true;
+	}
+	buf_put(c, buf);
+
+	pthread_mutex_lock(&c->lock);
+	if (ok) {
+		o->cs[i] = CH_READY;
+		if (!from_disk)
+			o->npresent++;
+		if (from_disk && !done_now && !o->reused) {
+			o->reused = true;
+			c->stats.reused++;
+		}
+	} else {
+		o->cs[i] = CH_ABSENT;
+		if (from_disk)
+			o->npresent--;
+		o->bytes -= len;
+		c->stats.bytes -= len;
+		if (o->whole)
+			demote(c, o);
+		o->err = err;
+		o->fails++;
+		c->stats.errors++;
+	}
+	if (done_now) {
+		c->stats.misses++;
+		if (ahead)
+			c->stats.readahead++;
+		if (ok) {
+			o->fetched = true;
+			o->map_dirty = true;
+			o->err_logged = false;
+		}
+	}
+	if (ok && o->npresent == o->nchunks && !o->whole) {
+		complete(c, o);
+		hook = o->whole && o->fetched && !o->hooked && c->hook;
+		if (hook)
+			o->hooked = true;
+	}
+	pthread_cond_broadcast(&c->done);
+	if (hook) {
+		pthread_mutex_unlock(&c->lock);
+		c->hook(c->hook_arg, o->key, ino);
+		pthread_mutex_lock(&c->lock);
+	}
+	return ok ? 0 : err;
+}
+
+/*
+ * Make chunk @i of held @o READY (c->lock held).  With @wait, a chunk
+ * another thread is busy with is waited for, sharing its failure;
+ * without, it is left to that thread.
+ */
+static int chunk_ensure(struct fs_cache *c, struct fs_cache_obj *o,
+			uint32_t i, uint64_t ino, bool wait, bool ahead)
+{
+	bool waited = false;
+
+	for (;;) {
+		uint64_t fails;
+
+		switch ((enum chunk_state)o->cs[i]) {
+		case CH_READY:
+			if (wait && !waited)
+				c->stats.hits++;
+			return 0;
+		case CH_BUSY:
+			if (!wait)
+				return 0;
+			if (!waited)
+				c->stats.waits++;
+			waited = true;
+			fails = o->fails;
+			while (o->cs[i] == CH_BUSY)
+				pthread_cond_wait(&c->done, &c->lock);
+			if (o->cs[i] != CH_READY && o->fails != fails)
+				return o->err;
+			continue;
+		case CH_ABSENT:
+		case CH_DISK:
+			return chunk_load(c, o, i, ino, ahead);
+		}
+	}
+}
+
+/* ---- the workers ------------------------------------------------------ */
+
+static void job_unqueue(struct fs_cache *c, struct job *j)
+{
+	struct job **pp = &c->jobs, *prev = NULL;
+
+	while (*pp != j) {
+		prev = *pp;
+		pp = &(*pp)->next;
+	}
+	*pp = j->next;
+	if (c->jobs_tail == j)
+		c->jobs_tail = prev;
+	if (c->jobs_ahead_tail == j)
+		c->jobs_ahead_tail = prev && prev->ahead ? prev : NULL;
+	j->next = NULL;
+	j->queued = false;
+}
+
+/* Queue @j: readahead before every resolve, each kind in order. */
+static void job_queue(struct fs_cache *c, struct job *j)
+{
+	j->queued = true;
+	if (j->ahead) {
+		struct job **pp = c->jobs_ahead_tail ?
+				  &c->jobs_ahead_tail->next : &c->jobs;
+
+		j->next = *pp;
+		*pp = j;
+		c->jobs_ahead_tail = j;
+		if (!j->next)
+			c->jobs_tail = j;
+	} else {
+		j->next = NULL;
+		if (c->jobs_tail)
+			c->jobs_tail->next = j;
+		else
+			c->jobs = j;
+		c->jobs_tail = j;
+	}
+	pthread_cond_signal(&c->work);
+}
+
+static void job_free(struct fs_cache *c, struct job *j)
+{
+	if (j->o)
+		unhold(c, j->o);
+	free(j);
+}
+
+static void *worker(void *arg)
+{
+	struct fs_cache *c = arg;
+
+	pthread_mutex_lock(&c->lock);
+	for (;;) {
+		struct fs_cache_obj *o;
+		struct job *j;
+		uint32_t i;
+		int err;
+
+		while (!c->stopping && !c->jobs)
+			pthread_cond_wait(&c->work, &c->lock);
+		if (c->stopping)
+			break;
+		j = c->jobs;
+		if (!j->o) {
+			/* a resolve: hold the object, then share it out */
+			job_unqueue(c, j);
+			pthread_mutex_unlock(&c->lock);
+			/* a failure is logged by fs_cache_get() */
+			err = fs_cache_get(c, j->key, j->size, j->ino, &o);
+			pthread_mutex_lock(&c->lock);
+			if (err) {
+				free(j);
+				continue;
+			}
+			j->o = o;
+			j->next_chunk = 0;
+			j->end = o->nchunks;
+			job_queue(c, j);
+			continue;
+		}
+		if (j->next_chunk >= j->end) {
+			job_unqueue(c, j);
+			if (j->users == 0)
+				job_free(c, j);
+			continue;
+		}
+		i = j->next_chunk++;
+		j->users++;
+		err = chunk_ensure(c, j->o, i, j->ino, false, true);
+		if (err)	/* logged; do not repeat it for every chunk */
+			j->next_chunk = j->end;
+		j->users--;
+		if (!j->queued && j->users == 0)
+			job_free(c, j);
+	}
+	pthread_mutex_unlock(&c->lock);
+	return NULL;
+}
+
+int fs_cache_start(struct fs_cache *c, struct store *st)
+{
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	int i, n, rc;
+
+	assert(!c->st && c->nworkers == 0);
+	c->st = st;
+	n = ncpu < NWORKERS_MIN ? NWORKERS_MIN :
+	    ncpu > NWORKERS_MAX ? NWORKERS_MAX : (int)ncpu;
+	for (i = 0; i < n; i++) {
+		rc = pthread_create(&c->workers[i], NULL, worker, c);
+		if (rc) {
+			store_log(STORE_LOG_ERR, "cannot start cache worker: "
+				  "%s", strerror(rc));
+			return rc;
+		}
+		c->nworkers++;
+	}
+	return 0;
+}
+
+/*
+ * Readahead for reader @ra reading [@off, @off + @len), chunks up to
+ * @last (c->lock held): a reader that goes on where it stopped gets a
+ * window of chunks fetched ahead, doubling up to RA_MAX_BYTES; any other
+ * read stops it.
+ */
+static void plan_readahead(struct fs_cache *c, struct fs_cache_obj *o,
+		      struct fs_cache_ra *ra, uint64_t off, uint64_t len,
+		      uint32_t last, uint64_t ino)
+{
+	uint32_t max = RA_MAX_BYTES / o->chunk_size, start, end;
+	struct job *j;
+	bool seq;
+
+	if (max < RA_MIN)
+		max = RA_MIN;
+	/* the kernel's own readahead may come a little out of order; a
+	 * first read is sequential only at the start */
+	if (ra->next)
+		seq = off + o->chunk_size >= ra->next &&
+		      off <= ra->next + o->chunk_size;
+	else
+		seq = off == 0;
+	if (seq) {
+		ra->window = ra->window ? ra->window * 2 : RA_MIN;
+		if (ra->window > max)
+			ra->window = max;
+	} else {
+		ra->window = 0;
+		ra->until = 0;
+	}
+	ra->next = off + len;
+	if (!ra->window)
+		return;
+	start = last + 1 > ra->until ? last + 1 : ra->until;
+	end = o->nchunks - last - 1 > ra->window ? last + 1 + ra->window :
+	      o->nchunks;
+	if (start >= end)
+		return;
+	/* never push out what others cached just to read ahead */
+	if (c->stats.bytes + (uint64_t)(end - start) * o->chunk_size >
+	    c->budget)
+		return;
+	ra->until = end;
+	j = calloc(1, sizeof(*j));
+	if (!j)
+		return;		/* the reader fetches them itself */
+	hold(c, o);
+	j->o = o;
+	j->ino = ino;
+	j->next_chunk = start;
+	j->end = end;
+	j->ahead = true;
+	job_queue(c, j);
+}
+
+/* ---- the calls -------------------------------------------------------- */
 
 int fs_cache_get(struct fs_cache *c, const char *key, uint64_t size,
 		 uint64_t ino, struct fs_cache_obj **out)
 {
+	struct store_object info;
 	struct fs_cache_obj *o;
-	bool waited = false;
+	char label[PATH_LABEL];
+	store_rc rc;
 	int err = 0;
 
+	(void)size;	/* the index's row is what counts */
 	*out = NULL;
 	assert(c->st);
 	pthread_mutex_lock(&c->lock);
@@ -646,68 +1299,35 @@ int fs_cache_get(struct fs_cache *c, const char *key, uint64_t size,
 		}
 	}
 	hold(c, o);
-	for (;;) {
-		bool reused;
-
-		if (o->state == OBJ_BUSY) {
-			uint64_t seq = o->seq;
-
-			if (!waited)
-				c->stats.waits++;
-			waited = true;
-			while (o->state == OBJ_BUSY)
-				pthread_cond_wait(&c->done, &c->lock);
-			/* share the failure of the fetch we waited for */
-			if (o->state == OBJ_COLD && o->seq != seq) {
-				err = o->err;
-				break;
-			}
+	while (!o->checked && !err) {
+		if (o->shaping) {
+			pthread_cond_wait(&c->done, &c->lock);
 			continue;
 		}
-		if (o->state == OBJ_READY && o->verified) {
-			if (o->fd < 0) {
-				o->fd = openat(c->dirfd, o->key,
-					       O_RDONLY | O_CLOEXEC);
-				if (o->fd < 0 && errno == ENOENT) {
-					/* removed behind our back */
-					c->stats.bytes -= o->size;
-					o->size = 0;
-					o->state = OBJ_COLD;
-					continue;
-				}
-				if (o->fd < 0) {
-					err = errno;
-					store_log(STORE_LOG_ERR, "cannot open "
-						  "'%s/%s': %s", c->dir,
-						  o->key, strerror(err));
-					break;
-				}
-			}
-			if (!waited)
-				c->stats.hits++;
-			break;
-		}
-		/* COLD, or a file of an earlier run: this thread does it */
-		reused = o->state == OBJ_READY;
-		o->state = OBJ_BUSY;
+		o->shaping = true;
 		pthread_mutex_unlock(&c->lock);
-		err = materialize(c, o, size, ino, reused);
+		rc = store_object_info(c->st, key, &info);
+		if (rc != STORE_OK) {
+			fs_inode_path(c->st, ino, label, sizeof(label));
+			store_log(STORE_LOG_ERR, "cannot read '%s' (key %s): "
+				  "%s", label, key, store_last_error());
+		}
 		pthread_mutex_lock(&c->lock);
-		if (err) {
-			c->stats.bytes -= o->size;
-			o->size = 0;
-			o->state = OBJ_COLD;
-			o->err = err;
+		o->shaping = false;
+		pthread_cond_broadcast(&c->done);
+		if (rc != STORE_OK) {
+			err = rc == STORE_NOMEM ? ENOMEM : EIO;
 			c->stats.errors++;
 		} else {
-			o->state = OBJ_READY;
-			o->verified = true;
-			if (!reused)
-				c->stats.resolves++;
+			err = shape(c, o, &info, ino);
 		}
-		o->seq++;
-		pthread_cond_broadcast(&c->done);
-		break;
+	}
+	if (!err && o->nchunks == 0 && !o->hooked && c->hook) {
+		/* nothing to fetch: complete at first sight */
+		o->hooked = true;
+		pthread_mutex_unlock(&c->lock);
+		c->hook(c->hook_arg, o->key, ino);
+		pthread_mutex_lock(&c->lock);
 	}
 	if (err)
 		unhold(c, o);
@@ -717,7 +1337,33 @@ int fs_cache_get(struct fs_cache *c, const char *key, uint64_t size,
 	return err;
 }
 
-int fs_cache_obj_fd(const struct fs_cache_obj *o)
+int fs_cache_read(struct fs_cache *c, struct fs_cache_obj *o,
+		  struct fs_cache_ra *ra, uint64_t off, uint64_t len,
+		  uint64_t ino)
+{
+	uint32_t first, last, i;
+	int err;
+
+	pthread_mutex_lock(&c->lock);
+	assert(o->refs > 0 && o->checked);
+	if (len == 0 || off >= o->size) {
+		pthread_mutex_unlock(&c->lock);
+		return 0;
+	}
+	if (len > o->size - off)
+		len = o->size - off;
+	first = (uint32_t)(off / o->chunk_size);
+	last = (uint32_t)((off + len - 1) / o->chunk_size);
+	err = ensure_fd(c, o);
+	if (!err && ra)
+		plan_readahead(c, o, ra, off, len, last, ino);
+	for (i = first; i <= last && !err; i++)
+		err = chunk_ensure(c, o, i, ino, true, false);
+	pthread_mutex_unlock(&c->lock);
+	return err;
+}
+
+int fs_cache_obj_fd(struct fs_cache_obj *o)
 {
 	return o->fd;
 }
@@ -738,57 +1384,9 @@ bool fs_cache_has(struct fs_cache *c, const char *key)
 
 	pthread_mutex_lock(&c->lock);
 	o = *find_slot(c, key);
-	has = o && o->state == OBJ_READY;
+	has = o && is_complete(o);
 	pthread_mutex_unlock(&c->lock);
 	return has;
-}
-
-/* ---- the resolve queue ------------------------------------------------ */
-
-static void *worker(void *arg)
-{
-	struct fs_cache *c = arg;
-
-	pthread_mutex_lock(&c->lock);
-	for (;;) {
-		struct fs_cache_obj *o;
-		struct job *j;
-
-		while (!c->stopping && !c->jobs)
-			pthread_cond_wait(&c->work, &c->lock);
-		if (c->stopping)
-			break;
-		j = c->jobs;
-		c->jobs = j->next;
-		if (!c->jobs)
-			c->jobs_tail = NULL;
-		pthread_mutex_unlock(&c->lock);
-		/* a failure is logged and counted by fs_cache_get() */
-		if (fs_cache_get(c, j->key, j->size, j->ino, &o) == 0)
-			fs_cache_put(c, o);
-		free(j);
-		pthread_mutex_lock(&c->lock);
-	}
-	pthread_mutex_unlock(&c->lock);
-	return NULL;
-}
-
-int fs_cache_start(struct fs_cache *c, struct store *st)
-{
-	int i, rc;
-
-	assert(!c->st && c->nworkers == 0);
-	c->st = st;
-	for (i = 0; i < NWORKERS; i++) {
-		rc = pthread_create(&c->workers[i], NULL, worker, c);
-		if (rc) {
-			store_log(STORE_LOG_ERR, "cannot start resolve worker: "
-				  "%s", strerror(rc));
-			return rc;
-		}
-		c->nworkers++;
-	}
-	return 0;
 }
 
 int fs_cache_resolve_async(struct fs_cache *c, const char *key,
@@ -802,13 +1400,8 @@ int fs_cache_resolve_async(struct fs_cache *c, const char *key,
 	j->size = size;
 	j->ino = ino;
 	pthread_mutex_lock(&c->lock);
-	if (c->jobs_tail)
-		c->jobs_tail->next = j;
-	else
-		c->jobs = j;
-	c->jobs_tail = j;
+	job_queue(c, j);
 	c->stats.queued++;
-	pthread_cond_signal(&c->work);
 	pthread_mutex_unlock(&c->lock);
 	return 0;
 }
@@ -842,12 +1435,14 @@ void fs_cache_close(struct fs_cache *c)
 	pthread_mutex_unlock(&c->lock);
 	for (w = 0; w < c->nworkers; w++)
 		pthread_join(c->workers[w], NULL);
+	pthread_mutex_lock(&c->lock);
 	while (c->jobs) {
 		struct job *j = c->jobs;
 
-		c->jobs = j->next;
-		free(j);
+		job_unqueue(c, j);
+		job_free(c, j);
 	}
+	pthread_mutex_unlock(&c->lock);
 	for (i = 0; c->buckets && i < c->nbuckets; i++) {
 		struct fs_cache_obj *o = c->buckets[i];
 
@@ -855,19 +1450,29 @@ void fs_cache_close(struct fs_cache *c)
 			struct fs_cache_obj *next = o->hnext;
 
 			assert(o->refs == 0);
+			map_save(c, o);
 			if (o->fd >= 0)
 				close(o->fd);
+			free(o->cs);
+			free(o->label);
 			free(o);
 			o = next;
 		}
 	}
 	free(c->buckets);
+	while (c->bufs) {
+		struct buf *b = c->bufs;
+
+		c->bufs = b->next;
+		free(b);
+	}
 	if (c->lockfd >= 0)
 		close(c->lockfd);	/* releases the flock */
 	if (c->dirfd >= 0)
 		close(c->dirfd);
 	pthread_cond_destroy(&c->work);
 	pthread_cond_destroy(&c->done);
+	pthread_mutex_destroy(&c->buflock);
 	pthread_mutex_destroy(&c->lock);
 	free(c->dir);
 	free(c);

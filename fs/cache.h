@@ -1,21 +1,35 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * cache.h - the factory's local cache: whole objects materialized as files.
+ * cache.h - the factory's local cache: objects kept chunk by chunk in
+ * sparse files.
  *
- * An object is materialized on first use: store_export_fd() writes its
- * verified content into a temporary file of the cache directory, which is
- * then renamed to <dir>/<key>, so a file under a key is always whole.
- * Any number of concurrent users of one cold object cause one fetch (the
- * first does it, the others wait and share the result).  A byte budget is
- * kept by evicting, least recently used first, objects nobody holds; an
- * object larger than the budget is served while held and evicted when
- * released.  A file found in the directory at start is reused after its
- * size and SHA-256 are checked, on first use.  A background queue
- * materializes objects asked for with fs_cache_resolve_async().
+ * An object is cut into the chunks of its blob (chunk_size bytes each, the
+ * last one shorter).  A read of bytes [a, b) makes present only the chunks
+ * that cover them: each is fetched from the connector, decompressed and
+ * verified against the index's digest of it (store_read_chunk()), then
+ * written at its place in a sparse file of the cache directory,
+ * <dir>/<key>.part, whose presence map (one bit per chunk) is kept in
+ * <dir>/<key>.map.  Once every chunk is present the file is renamed to
+ * <dir>/<key> and the map removed.  Readers are then served from the
+ * file's fd (and the kernel's page cache).
+ *
+ * Any number of concurrent readers of one chunk cause one fetch (the first
+ * claims it, the others wait and share the result).  A reader that moves
+ * forward through an object makes the cache fetch the chunks after it in
+ * the background (readahead), on worker threads, so that decompression of
+ * the upcoming chunks runs on the other cores while the current one is
+ * served.  fs_cache_resolve_async() fetches every chunk of an object.
+ *
+ * A byte budget is kept by evicting whole objects that nobody holds, least
+ * recently used first; an object held open may outgrow it and is then
+ * evicted when released.  Files and maps found in the directory at start
+ * are reused: each chunk they claim is checked against its digest on first
+ * use (a chunk that fails is fetched again), so a map written before a
+ * crash can be wrong without harm.
  *
  * The cache knows nothing of FUSE: the op layer holds an object for each
- * open file and reads from its fd.  (A later chunk-level sparse cache can
- * replace whole-object materialization behind the same calls.)
+ * open file, asks fs_cache_read() for the bytes of each read request and
+ * replies from the object's fd.
  */
 #ifndef FS_CACHE_H
 #define FS_CACHE_H
@@ -28,19 +42,45 @@ struct fs_cache;
 struct fs_cache_obj;
 
 struct fs_cache_stats {
-	uint64_t hits;		/* gets served by a materialized object */
-	uint64_t misses;	/* gets that fetched */
-	uint64_t waits;		/* gets that waited for another's fetch */
+	uint64_t hits;		/* chunks a read found present */
+	uint64_t misses;	/* chunks fetched from the connector */
+	uint64_t waits;		/* chunks a read waited for (another's fetch) */
+	uint64_t readahead;	/* of the misses, fetched ahead of a reader or
+				   by a resolve */
 	uint64_t evictions;	/* objects removed to keep the budget */
 	uint64_t bytes;		/* bytes held (and reserved by fetches) */
 	uint64_t budget;	/* the byte budget */
-	uint64_t objects;	/* objects materialized or being fetched */
+	uint64_t objects;	/* objects cached (whole or in part) or held */
 	uint64_t open;		/* objects held by someone */
-	uint64_t reused;	/* files of an earlier run checked and reused */
-	uint64_t resolves;	/* objects materialized by this run */
+	uint64_t reused;	/* objects of an earlier run found and reused */
+	uint64_t resolves;	/* objects made complete by this run */
 	uint64_t queued;	/* fs_cache_resolve_async() requests */
-	uint64_t errors;	/* failed fetches and checks */
+	uint64_t errors;	/* failed fetches and cache writes */
 };
+
+/*
+ * A reader's position, for readahead: one per open file, zeroed when the
+ * file is opened, passed to every fs_cache_read() of that file.  Only the
+ * cache touches it (under its lock).
+ */
+struct fs_cache_ra {
+	uint64_t next;		/* where a sequential read would go on */
+	uint32_t window;	/* chunks to keep fetched ahead; 0: none */
+	uint32_t until;		/* chunks below this were asked for */
+};
+
+/*
+ * Called when object @key (named by node @ino) became complete in the
+ * cache -- every chunk present and verified -- and this run fetched at
+ * least part of it: the point where an object's first complete resolve
+ * finishes (evict-on-read hangs on it).  It runs on the thread that
+ * fetched the last chunk, with no cache lock held, so it may block and may
+ * call the store.  Called once per object while the cache keeps it (so
+ * again only if the object was evicted and fetched anew): make it
+ * idempotent.
+ */
+typedef void (*fs_cache_complete_fn)(void *arg, const char *key,
+				     uint64_t ino);
 
 /**
  * Prepare cache directory @dir (created 0700 with its parents if missing):
@@ -53,42 +93,65 @@ struct fs_cache_stats {
 int fs_cache_open(const char *dir, uint64_t budget, struct fs_cache **out);
 
 /**
+ * Call @fn (with @arg) whenever an object becomes complete; see
+ * fs_cache_complete_fn.  Call before fs_cache_start().  Not thread-safe.
+ */
+void fs_cache_set_complete_hook(struct fs_cache *c, fs_cache_complete_fn fn,
+				void *arg);
+
+/**
  * Serve objects of @st (borrowed; must outlive the cache) and start the
- * resolve workers.  Call once, after forking.  Returns 0 or an errno.
+ * worker threads (readahead and resolves).  Call once, after forking.
+ * Returns 0 or an errno.
  */
 int fs_cache_start(struct fs_cache *c, struct store *st);
 
-/** Stop the workers and free @c; materialized files stay for the next
- * run.  Nothing may be held.  NULL is a harmless no-op. */
+/** Stop the workers, save the presence maps and free @c; cached files
+ * stay for the next run.  Nothing may be held.  NULL is a harmless
+ * no-op. */
 void fs_cache_close(struct fs_cache *c);
 
 /**
- * Hold object @key of @size bytes, materializing it first if needed
- * (blocking; a fetch or a check of a reused file may take long).  @ino
- * names a node of the object, for messages.  A failure is logged once,
- * with the node's path and the key.
+ * Hold object @key of @size bytes for reading.  Fetches nothing: it only
+ * learns the object's chunk layout from the index (once per object).
+ * @ino names a node of the object, for messages.
  * Returns: 0 with *out held (release with fs_cache_put()), or EIO (the
- * object is missing or corrupt), ENOSPC (the cache directory is full),
- * ENOMEM; *out is NULL then.  Thread-safe.
+ * index has no such object, or it is corrupt), ENOMEM; *out is NULL then.
+ * Thread-safe.
  */
 int fs_cache_get(struct fs_cache *c, const char *key, uint64_t size,
 		 uint64_t ino, struct fs_cache_obj **out);
 
-/** Read-only fd on held object @o's content (for pread and splice).
- * Borrowed; valid until @o is released. */
-int fs_cache_obj_fd(const struct fs_cache_obj *o);
+/**
+ * Make bytes [@off, @off + @len) of held object @o present in its cache
+ * file, fetching the chunks that are not (and waiting for those another
+ * thread is fetching), and start the readahead that reader @ra's pattern
+ * calls for (@ra may be NULL: none).  Blocks while fetching.  A failure is
+ * logged once, with the node's path (@ino) and the key.
+ * Returns: 0, then fs_cache_obj_fd() holds those bytes; EIO (missing or
+ * corrupt blob, connector down), ENOSPC (cache directory full), ENOMEM.
+ * Thread-safe.
+ */
+int fs_cache_read(struct fs_cache *c, struct fs_cache_obj *o,
+		  struct fs_cache_ra *ra, uint64_t off, uint64_t len,
+		  uint64_t ino);
+
+/** Read-only use fd on held object @o's cache file (for pread and
+ * splice), valid after a successful fs_cache_read() of the bytes to read.
+ * Borrowed; valid until @o is released.  Thread-safe. */
+int fs_cache_obj_fd(struct fs_cache_obj *o);
 
 /** Release a hold taken by fs_cache_get().  Thread-safe. */
 void fs_cache_put(struct fs_cache *c, struct fs_cache_obj *o);
 
-/** Is object @key materialized (whole in the directory)?  Never fetches
- * nor blocks on a fetch.  Thread-safe. */
+/** Is object @key complete in the cache (every chunk present)?  Never
+ * fetches nor blocks on a fetch.  Thread-safe. */
 bool fs_cache_has(struct fs_cache *c, const char *key);
 
 /**
- * Queue the materialization of object @key (@size bytes, named by node
- * @ino) on a worker thread and return at once.  Returns 0 or ENOMEM.
- * Thread-safe.
+ * Queue the fetch of every chunk of object @key (@size bytes, named by
+ * node @ino) not yet present, on the worker threads, and return at once.
+ * Returns 0 or ENOMEM.  Thread-safe.
  */
 int fs_cache_resolve_async(struct fs_cache *c, const char *key,
 			   uint64_t size, uint64_t ino);

@@ -4,26 +4,29 @@
  *
  * Every regular file in the mount is a proxy for an immutable object of the
  * store.  Metadata (lookup, getattr, readdir, xattrs) is answered from the
- * store's index alone; the first open of a file runs its factory, which
- * exports the object (fetched from the connector, verified chunk by chunk
- * and as a whole against its SHA-256 key) into a local cache directory, and
- * every read is then served from that cache file and the kernel page cache.
+ * store's index alone; reads run the file's factory chunk by chunk: the
+ * chunks that cover a read are fetched from the connector, verified
+ * against the index's digest of each and kept in a sparse file of a local
+ * cache directory, from which that read and every later one is served
+ * (and from the kernel page cache).
  *
  * The root of the mount answers the xattr user.pxfs.stats with one line of
  * JSON (the metrics of the running daemon):
  *
  *	{"pid":N,"uptime_us":N,
  *	 "connector":{"gets":N,"get_bytes":N,"errors":N,"corrupt":N},
- *	 "cache":{"hits":N,"misses":N,"waits":N,"evictions":N,"bytes":N,
+ *	 "cache":{"hits":N,"misses":N,"waits":N,"readahead":N,
+ *		  "evictions":N,"bytes":N,
  *		  "budget":N,"objects":N,"open":N,"reused":N,"dir":"..."},
  *	 "resolves":N,"resolve_queued":N,"errors":N,"inodes":N,
  *	 "ops":{"lookup":{"count":N,"total_us":N,"max_us":N},...}}
  *
  * connector: the store's connector traffic since the daemon opened it;
- * cache.hits: opens served by a materialized object, misses: opens that
- * started a fetch, waits: opens that joined a fetch already running;
- * resolves: objects materialized; errors: failed materializations and
- * index failures; ops: latency of each FUSE operation, in microseconds.
+ * cache.hits: chunks a read found cached, misses: chunks fetched, waits:
+ * chunks a read waited for (another thread's fetch), readahead: the
+ * misses fetched ahead of a reader or by a resolve; resolves: objects
+ * made complete; errors: failed fetches and index failures; ops: latency
+ * of each FUSE operation, in microseconds.
  */
 #ifndef FS_FS_H
 #define FS_FS_H

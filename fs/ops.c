@@ -75,8 +75,9 @@ static const char root_xattrs[] = XATTR_STATS;
 struct fs_file {
 	unsigned kind;			/* FS_HANDLE_READ: first, see fs_int.h */
 	struct fs_cache_obj *obj;	/* held until release */
-	int fd;				/* borrowed from obj */
+	uint64_t ino;			/* names the object in messages */
 	uint64_t size;			/* object bytes */
+	struct fs_cache_ra ra;		/* this reader's readahead */
 	atomic_uint done;		/* reads finished with the handle */
 };
 
@@ -553,13 +554,13 @@ static int fs_do_open(struct fs *fs, fuse_ino_t ino, struct fuse_file_info *fi,
 	if (!f)
 		return ENOMEM;
 	f->kind = FS_HANDLE_READ;
-	/* the factory: fetch, verify, materialize (once, shared) */
+	/* the factory runs chunk by chunk as reads come (fs_op_read) */
 	err = fs_cache_get(fs->cache, n.key, n.size, n.ino, &f->obj);
 	if (err) {
 		free(f);
 		return err;
 	}
-	f->fd = fs_cache_obj_fd(f->obj);
+	f->ino = n.ino;
 	f->size = n.size;
 	fi->keep_cache = fs_inode_note_open(fs->inodes, n.ino, n.key);
 	fi->noflush = 1;
@@ -597,26 +598,31 @@ static void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size,
 	struct fs_file *f = (struct fs_file *)(uintptr_t)fi->fh;
 	struct fuse_bufvec bv = FUSE_BUFVEC_INIT(0);
 	uint64_t fsize = f->size;
+	int err = 0;
 
 	(void)ino;
-	/* straight from the cache file: libfuse splices when it can */
-	bv.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
-	bv.buf[0].fd = f->fd;
-	handle_done(&f->done);
-	if (off < 0) {
-		fuse_reply_err(req, EINVAL);
-		goto out;
-	}
-	if ((uint64_t)off >= fsize) {
-		fuse_reply_buf(req, NULL, 0);
-		goto out;
-	}
-	if (size > fsize - (uint64_t)off)
+	if (off < 0)
+		err = EINVAL;
+	else if ((uint64_t)off < fsize && size > fsize - (uint64_t)off)
 		size = (size_t)(fsize - (uint64_t)off);
-	bv.buf[0].size = size;
-	bv.buf[0].pos = off;
-	fuse_reply_data(req, &bv, FUSE_BUF_SPLICE_MOVE);
-out:
+	/* the chunks under [off, off + size): fetched now if they are not
+	 * cached yet, then served straight from the cache file, which
+	 * libfuse splices when it can */
+	if (!err && (uint64_t)off < fsize)
+		err = fs_cache_read(fs->cache, f->obj, &f->ra, (uint64_t)off,
+				    size, f->ino);
+	bv.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
+	bv.buf[0].fd = err ? -1 : fs_cache_obj_fd(f->obj);
+	handle_done(&f->done);
+	if (err) {
+		fuse_reply_err(req, err);
+	} else if ((uint64_t)off >= fsize) {
+		fuse_reply_buf(req, NULL, 0);
+	} else {
+		bv.buf[0].size = size;
+		bv.buf[0].pos = off;
+		fuse_reply_data(req, &bv, FUSE_BUF_SPLICE_MOVE);
+	}
 	op_done(fs, FS_OP_READ, t0);
 }
 
@@ -731,11 +737,13 @@ static int build_stats(struct fs *fs, struct sbuf *b)
 		  PRIu64 ",\"errors\":%" PRIu64 ",\"corrupt\":%" PRIu64 "},",
 		  m.conn_gets, m.conn_get_bytes, m.conn_errors, m.corrupt);
 	sb_printf(b, "\"cache\":{\"hits\":%" PRIu64 ",\"misses\":%" PRIu64
-		  ",\"waits\":%" PRIu64 ",\"evictions\":%" PRIu64
+		  ",\"waits\":%" PRIu64 ",\"readahead\":%" PRIu64
+		  ",\"evictions\":%" PRIu64
 		  ",\"bytes\":%" PRIu64 ",\"budget\":%" PRIu64
 		  ",\"objects\":%" PRIu64 ",\"open\":%" PRIu64
 		  ",\"reused\":%" PRIu64 ",\"dir\":\"",
-		  cs.hits, cs.misses, cs.waits, cs.evictions, cs.bytes,
+		  cs.hits, cs.misses, cs.waits, cs.readahead, cs.evictions,
+		  cs.bytes,
 		  cs.budget, cs.objects, cs.open, cs.reused);
 	sb_json_str(b, fs_cache_dir(fs->cache));
 	sb_printf(b, "\"},\"resolves\":%" PRIu64 ",\"resolve_queued\":%"

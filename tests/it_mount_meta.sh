@@ -159,7 +159,8 @@ mstat "$M" '",".join(sorted(d))' >"$T/keys"
 [ "$(cat "$T/keys")" = "cache,connector,errors,inodes,ops,pid,resolve_queued,resolves,uptime_us" ] ||
 	fail "stats keys: $(cat "$T/keys")"
 [ "$(mstat "$M" 'sorted(d["cache"]) == sorted(["hits", "misses", "waits",
-	"evictions", "bytes", "budget", "objects", "open", "reused", "dir"])')" = True ] ||
+	"readahead", "evictions", "bytes", "budget", "objects", "open", "reused",
+	"dir"])')" = True ] ||
 	fail "cache keys: $(mstat "$M" 'sorted(d["cache"])')"
 [ "$(mstat "$M" 'all(sorted(v) == ["count", "max_us", "total_us"]
 	for v in d["ops"].values())')" = True ] || fail "ops entries"
