@@ -38,8 +38,8 @@ int cmd_resolve(int argc, char **argv);
 /**
  * tools/ref_mount.c: when @arg (a mount's STORE operand) is a pxfs://
  * snapshot or tag reference, resolve a tag to its snapshot, fetch and
- * verify the snapshot once into the user's cache ($XDG_CACHE_HOME or
- * ~/.cache, else /var/tmp/pxfs-UID, + /pxfs/refs) and write the
+ * verify the snapshot once into the user's cache ($XDG_CACHE_HOME/pxfs/refs
+ * or ~/.cache/pxfs/refs, else /var/tmp/pxfs-UID/refs) and write the
  * directory of that local read-only snapshot store into @store_dir (@cap
  * bytes).  Returns 0 then; 1 when @arg is not a reference (nothing done);
  * -1 after printing one error line for @verb (a bad or object reference,
