@@ -45,6 +45,14 @@
 #   blob_count STORE       print the number of blobs STORE's connector has
 #   blob_leftover STORE    make a 1234-byte leftover of an interrupted put
 #                          and print the name fsck gives it
+# Redis servers of a test's own (stopped by pid at exit however it exits):
+#   free_port              print a loopback TCP port nothing listens on
+#   redis_start [OPTS...]  start redis-server (options as its command line;
+#                          --port P to restart on P, else a free port)
+#                          with its data in $T/redis-PORT; sets REDIS_PORT
+#                          and REDIS_PID; fails the test if it does not
+#                          answer PING within 5 s
+#   redis_stop PID         stop that server (SIGKILL after 5 s)
 # shellcheck shell=bash
 
 set -eu
@@ -471,4 +479,63 @@ blob_leftover() {
 	_scli "$1" SET "$p{$id}" "p $(( $(date +%s) - 7200 )) 1 1234" >/dev/null
 	head -c 1234 /dev/urandom | _scli "$1" -x SET "$p{$id}0" >/dev/null
 	echo "$p{$id}"
+}
+
+# ---- Redis servers of a test's own ----------------------------------------
+
+free_port() {
+	python3 -c '
+import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])
+s.close()'
+}
+
+redis_stop() {
+	local pid=$1 i
+	if ! kill -0 "$pid" 2>/dev/null; then
+		wait "$pid" 2>/dev/null || true
+		return 0
+	fi
+	kill -CONT "$pid" 2>/dev/null
+	kill "$pid" 2>/dev/null
+	for i in $(seq 100); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.05
+	done
+	kill -9 "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null || true
+}
+
+redis_start() {
+	local port= prev= a try i d auth=() pw=
+	for a in "$@"; do
+		[ "$prev" = --port ] && port=$a
+		[ "$prev" = --requirepass ] && pw=$a
+		prev=$a
+	done
+	[ -z "$pw" ] || auth=(--no-auth-warning -a "$pw")
+	for try in 1 2 3 4 5; do
+		a=${port:-$(free_port)}
+		d=$T/redis-$a
+		mkdir -p "$d"
+		redis-server --bind 127.0.0.1 --port "$a" --save '' \
+			--appendonly no --dir "$d" --logfile "$d/log" "$@" \
+			>/dev/null 2>&1 </dev/null &
+		REDIS_PID=$!
+		at_exit "redis_stop $REDIS_PID"
+		for i in $(seq 100); do
+			if [ "$(redis-cli -p "$a" "${auth[@]}" PING 2>/dev/null)" \
+			     = PONG ]; then
+				REDIS_PORT=$a
+				return 0
+			fi
+			kill -0 "$REDIS_PID" 2>/dev/null || break
+			sleep 0.05
+		done
+		redis_stop "$REDIS_PID"
+		[ -z "$port" ] || break	# a given port: no other to try
+	done
+	fail "redis-server did not start: $(tail -n 2 "$d/log" 2>/dev/null)"
 }
