@@ -246,6 +246,7 @@ store_rc store_ps_parse(const char *spec, struct store_ps *out)
 {
 	char real[PATH_MAX];
 	struct stat sb;
+	size_t len;
 
 	memset(out, 0, sizeof(*out));
 	if (!spec)
@@ -265,10 +266,11 @@ store_rc store_ps_parse(const char *spec, struct store_ps *out)
 	if (!S_ISDIR(sb.st_mode))
 		return store_fail(STORE_NOTDIR, "ProxyStore directory '%s' is"
 				  " not a directory", spec + 5);
-	if (strlen(real) >= sizeof(out->dir) - STORE_PS_UUID_LEN - 16)
+	len = strlen(real);
+	if (len >= sizeof(out->dir) - STORE_PS_UUID_LEN - 16)
 		return store_fail(STORE_NAMETOOLONG, "ProxyStore directory"
 				  " '%s' has too long a name", spec + 5);
-	snprintf(out->dir, sizeof(out->dir), "%s", real);
+	memcpy(out->dir, real, len + 1);
 	out->kind = STORE_PS_FILE;
 	return STORE_OK;
 }
