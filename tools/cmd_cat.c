@@ -54,7 +54,7 @@ int cmd_cat(int argc, char **argv)
 		if (ret != 0)
 			goto out;
 		fflush(stdout);
-		rc = store_export_fd(st, n.key, STDOUT_FILENO, path);
+		rc = export_node(st, &n, STDOUT_FILENO, path);
 		if (rc != STORE_OK) {
 			ret = store_error("cat", rc);
 			goto out;

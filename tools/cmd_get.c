@@ -143,7 +143,7 @@ static int get_file(struct store *st, const char *path,
 		return EXIT_ERR;
 	progress_start("get", n->size);
 	progress_fd(fd, 0);
-	rc = store_export_fd(st, n->key, fd, path);
+	rc = export_node(st, n, fd, path);
 	progress_end();
 	if (rc != STORE_OK) {
 		ret = store_error("get", rc);

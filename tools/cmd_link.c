@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cmds.h"
+#include "proxystore.h"
 #include "store.h"
 #include "util.h"
 
@@ -114,6 +115,8 @@ int cmd_link(int argc, char **argv)
 	int ret;
 	int c;
 
+	if (proxystore_wanted(argc, argv))
+		return proxystore_link(argc, argv);
 	while ((c = getopt_cmd(argc, argv, "", opts)) != -1) {
 		switch (c) {
 		case OPT_TYPE:

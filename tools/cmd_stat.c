@@ -21,10 +21,12 @@ static const struct option opts[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
-/* "pending" (a future not set yet), "evicted" (after its first read) or
- * "ready". */
+/* "pending" (a future not set yet), "evicted" (after its first read),
+ * "external" (in a ProxyStore, fetched on first read) or "ready". */
 static const char *object_state(const struct store_object *o)
 {
+	if (o->external)
+		return "external";
 	if (o->pending)
 		return "pending";
 	if (o->evicted)
@@ -72,6 +74,11 @@ static void print_json(const char *path, const struct store_node *n,
 		json_field("state", object_state(o), false);
 		printf(",\n  \"evict_on_read\": %s",
 		       o->evict_on_read ? "true" : "false");
+		printf(",\n  \"source\": ");
+		if (o->external)
+			json_str(stdout, o->source);
+		else
+			printf("null");
 	}
 	if (target)
 		json_field("target", target, false);
@@ -90,7 +97,10 @@ static void print_text(const char *path, const struct store_node *n,
 	if (o) {
 		printf("type:        %s\n", n->type);
 		printf("key:         %s\n", n->key);
-		printf("hash:        %s\n", o->pending ? "(pending)" : o->hash);
+		printf("hash:        %s\n", o->pending ? "(pending)" :
+		       o->external ? "(taken at the first read)" : o->hash);
+		if (o->external)
+			printf("source:      %s\n", o->source);
 	}
 	printf("size:        %" PRIu64 " (%s)\n", n->size,
 	       human_size(n->size, a, sizeof(a)));

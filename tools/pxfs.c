@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "cmds.h"
+#include "proxystore.h"
 #include "store.h"
 #include "util.h"
 
@@ -102,10 +103,12 @@ static const struct cmd cmds[] = {
 	  "          \"gid\", \"size\", \"mtime\", \"mtime_ns\", \"ctime_ns\";\n"
 	  "          files add \"type\", \"key\", \"hash\", \"stored_size\",\n"
 	  "          \"chunk_size\", \"chunks\", \"refs\", \"pending\",\n"
-	  "          \"state\" (pending|ready|evicted), \"evict_on_read\";\n"
+	  "          \"state\" (pending|ready|evicted|external),\n"
+	  "          \"evict_on_read\", \"source\" (string or null);\n"
 	  "          symlinks add \"target\"}\n"
-	  "A file's state is pending (a future not set yet), ready, or\n"
-	  "evicted (an evict-on-read object after its first read).\n" },
+	  "A file's state is pending (a future not set yet), ready, evicted\n"
+	  "(an evict-on-read object after its first read), or external (a\n"
+	  "ProxyStore object at its source, fetched on first read).\n" },
 	{ "cat", cmd_cat,
 	  "cat STORE PATH...",
 	  "write files' content to stdout",
@@ -144,7 +147,8 @@ static const struct cmd cmds[] = {
 	  "Create directory PATH.\n"
 	  "  -p, --parents  create missing parents; no error if it exists\n" },
 	{ "link", cmd_link,
-	  "link STORE KEY|REF PATH [--type TYPE] [--force]",
+	  "link STORE {KEY|REF|--proxystore LOC UUID} PATH [--type TYPE] "
+	  "[--force]",
 	  "make an entry for an object the connector already holds",
 	  "Make file PATH a proxy for the object KEY (64 hex digits, the\n"
 	  "SHA-256 of its content), which the store's connector already\n"
@@ -154,9 +158,43 @@ static const struct cmd cmds[] = {
 	  "connector as STORE (the same blob directory, or the same Redis\n"
 	  "URL and prefix).  The blob is verified once before the entry is\n"
 	  "made.\n"
+	  "With --proxystore, PATH is a proxy for the object a Python\n"
+	  "ProxyStore put under UUID at LOC instead: file:DIR (its\n"
+	  "FileConnector's store_dir; the object needs its UUID.ready\n"
+	  "marker) or redis://HOST[:PORT][/DB] (its RedisConnector).  Only\n"
+	  "the 3-byte header and the length are read: the size is the\n"
+	  "payload's and the type the serializer's (BS, 01: bytes; US, 02:\n"
+	  "text; NP: numpy; PL: polars; PD, PK, CP, 03, 04: pickles).  The\n"
+	  "first read fetches the payload (trust on first use).\n"
+	  "  --proxystore LOC  link ProxyStore object UUID at LOC\n"
 	  "  --type TYPE  MIME type (default: the reference's type, else the\n"
-	  "               object's detected type)\n"
+	  "               object's detected type, or the serializer's)\n"
 	  "  --force      replace an existing file or symlink PATH\n" },
+	{ "import", cmd_import,
+	  "import [--json] STORE --proxystore file:DIR [--to DIR]",
+	  "link every ready object of a ProxyStore directory",
+	  "Make an entry named by its UUID for every object of ProxyStore\n"
+	  "FileConnector directory DIR that has its .ready marker, as 'link\n"
+	  "--proxystore' does: from headers and lengths alone, in one\n"
+	  "transaction (a bad object changes nothing).  Objects without\n"
+	  "their marker and names already taken are left alone.\n"
+	  "  --proxystore file:DIR  the directory (required)\n"
+	  "  --to DIR     directory in the store (made like mkdir -p; /)\n"
+	  "  --json       {\"store\", \"to\", \"imported\": [{\"path\",\n"
+	  "               \"uuid\", \"key\", \"size\", \"type\"}], \"bytes\",\n"
+	  "               \"existing\", \"not_ready\"}\n" },
+	{ "export", cmd_export,
+	  "export [--json] STORE PATH --proxystore LOC",
+	  "hand a file to Python ProxyStore; print its key",
+	  "Write file PATH's content in ProxyStore's format (serializer id\n"
+	  "BS, a newline, the bytes) under a new UUID at LOC and print the\n"
+	  "UUID: a ProxyStore Store on LOC gets the bytes with\n"
+	  "store.get(FileKey(filename=UUID)) or RedisKey(redis_key=UUID).\n"
+	  "The object appears whole or not at all (a temporary renamed into\n"
+	  "place, then UUID.ready; a temporary key renamed in one MULTI).\n"
+	  "  --proxystore LOC  file:DIR or redis://HOST[:PORT][/DB]\n"
+	  "  --json       {\"path\", \"key\", \"size\", \"uuid\",\n"
+	  "               \"proxystore\"}\n" },
 	{ "publish", cmd_publish,
 	  "publish [--json] STORE [--tag NAME]",
 	  "share the namespace: publish a snapshot, print its reference",

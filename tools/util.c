@@ -283,6 +283,10 @@ int evict_if_read_once(const char *verb, struct store *st, const char *key)
 	store_rc rc;
 
 	rc = store_object_info(st, key, &o);
+	/* gone: an external object that this read ingested under its
+	 * content key, or one removed meanwhile; nothing to evict */
+	if (rc == STORE_NOTFOUND)
+		return 0;
 	if (rc != STORE_OK)
 		return store_error(verb, rc);
 	if (!o.evict_on_read || o.evicted)
@@ -295,6 +299,25 @@ int evict_if_read_once(const char *verb, struct store *st, const char *key)
 	if (rc != STORE_OK)
 		return store_error(verb, rc);
 	return 0;
+}
+
+store_rc export_node(struct store *st, const struct store_node *n, int fd,
+		     const char *path)
+{
+	struct store_object o;
+	struct store *rw = NULL;
+	store_rc rc;
+
+	rc = store_object_info(st, n->key, &o);
+	if (rc != STORE_OK || !o.external)
+		return store_export_fd(st, n->key, fd, path);
+	/* A store we may not write (a snapshot, another user's) streams
+	 * from the source instead: no harm, just no record. */
+	if (store_open(store_path(st), 0, &rw) != STORE_OK)
+		return store_export_fd(st, n->key, fd, path);
+	rc = store_export_fd(rw, n->key, fd, path);
+	store_close(rw);
+	return rc;
 }
 
 /* ---- store paths -------------------------------------------------------- */

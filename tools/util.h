@@ -133,6 +133,17 @@ int wait_ready(const char *verb, struct store *st, const char *path,
  */
 int evict_if_read_once(const char *verb, struct store *st, const char *key);
 
+/**
+ * Write file @n's object (at @path) to @fd, as store_export_fd() does.
+ * An external object (a ProxyStore one, not read yet) is read through a
+ * read-write handle of its own when the store allows one, so that this
+ * first read ingests it and every later read is verified (trust on first
+ * use); otherwise, as through @st, it is streamed from its source.
+ * Returns the store's code; the message is left for store_error().
+ */
+store_rc export_node(struct store *st, const struct store_node *n, int fd,
+		     const char *path);
+
 /* ---- store paths -------------------------------------------------------- */
 
 #define SPATH_MAX	4096	/* longest store path we accept */
