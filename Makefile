@@ -12,6 +12,8 @@
 #   make test       install the Debian packages, then check, asan and
 #                   fuzz-smoke
 #   make demo       install the Debian packages, build, run the demo
+#   make crash      the crash-consistency test, CRASH_ITERS (400)
+#                   iterations with a random seed (CRASH_SEED to replay)
 #   make bench      benchmarks (ratios against references in one run)
 
 CC     ?= cc
@@ -60,7 +62,7 @@ LIBFUZZ  := $(O)/tests/fuzz/libfuzzlib.a
 PXFS     := $(O)/pxfs
 
 .PHONY: all check unit integration asan tsan test demo bench deps clean \
-	install fuzz fuzz-smoke fuzz-seeds fuzz-build
+	install fuzz fuzz-smoke fuzz-seeds fuzz-build crash
 
 all: $(PXFS) $(CHECKS)
 
@@ -161,6 +163,14 @@ demo: deps
 bench: deps
 	$(MAKE) WERROR=1 $(PXFS)
 	@PXFS=$(abspath $(PXFS)) tests/bench/run.sh
+
+# it_crash.sh at length (make check runs 50 iterations, seed 1).
+CRASH_ITERS ?= 400
+crash: $(PXFS)
+	@seed=$${CRASH_SEED:-$$(od -An -N2 -tu2 /dev/urandom | tr -d ' ')}; \
+	echo "make crash: $(CRASH_ITERS) iterations, CRASH_SEED=$$seed"; \
+	CRASH_ITERS=$(CRASH_ITERS) CRASH_SEED=$$seed IT_TIMEOUT=3600 \
+		PXFS=$(abspath $(PXFS)) tests/run_it.sh it_crash
 
 install: $(PXFS)
 	install -d $(DESTDIR)$(PREFIX)/bin
