@@ -9,8 +9,10 @@
 #                   corpus; fuzz-smoke runs each a few seconds and replays
 #                   every regression input (CI); fuzz-seeds remakes the
 #                   seed corpora
-#   make test       install the Debian packages, then check, asan and
-#                   fuzz-smoke
+#   make tsan-smoke the concurrency tests (threads, single flight, many
+#                   readers and writers) under TSan, in build-tsan/
+#   make test       install the Debian packages, then check, asan,
+#                   tsan-smoke and fuzz-smoke
 #   make demo       install the Debian packages, build, run the demo
 #   make crash      the crash-consistency test, CRASH_ITERS (400)
 #                   iterations with a random seed (CRASH_SEED to replay)
@@ -62,7 +64,7 @@ LIBFUZZ  := $(O)/tests/fuzz/libfuzzlib.a
 PXFS     := $(O)/pxfs
 
 .PHONY: all check unit integration asan tsan test demo bench deps clean \
-	install fuzz fuzz-smoke fuzz-seeds fuzz-build crash
+	install fuzz fuzz-smoke fuzz-seeds fuzz-build crash tsan-smoke
 
 all: $(PXFS) $(CHECKS)
 
@@ -123,6 +125,12 @@ tsan:
 	$(MAKE) O=build-tsan SANFL=-fsanitize=thread WERROR=1 \
 		CFLAGS="-O1 -g" check
 
+# Only the tests where threads share things, every report fatal.
+tsan-smoke:
+	$(MAKE) O=build-tsan SANFL=-fsanitize=thread WERROR=1 \
+		CFLAGS="-O1 -g" all
+	@tests/tsan_smoke.sh build-tsan
+
 # libFuzzer needs clang; libstore is built again with coverage
 # instrumentation, ASan and UBSan, in its own tree.
 FUZZ_CC      ?= clang
@@ -154,6 +162,7 @@ deps:
 test: deps
 	$(MAKE) WERROR=1 check
 	$(MAKE) asan
+	$(MAKE) tsan-smoke
 	$(MAKE) fuzz-smoke
 
 demo: deps
