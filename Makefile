@@ -50,6 +50,7 @@ TOOLS_SRC := $(sort $(wildcard tools/*.c))
 CHECK_SRC := $(sort $(wildcard tests/check_*.c))
 FUZZ_SRC  := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZLIB_SRC := $(sort $(wildcard tests/fuzz/fuzzlib*.c))
+POSIX_SRC := $(sort $(wildcard tests/posix/*.c))
 
 STORE_OBJ := $(STORE_SRC:%.c=$(O)/%.o)
 FS_OBJ    := $(FS_SRC:%.c=$(O)/%.o)
@@ -57,6 +58,7 @@ TOOLS_OBJ := $(TOOLS_SRC:%.c=$(O)/%.o)
 CHECKS    := $(CHECK_SRC:tests/%.c=$(O)/tests/%)
 FUZZLIB_OBJ := $(FUZZLIB_SRC:%.c=$(O)/%.o)
 FUZZERS   := $(FUZZ_SRC:tests/%.c=$(O)/tests/%)
+POSIX     := $(POSIX_SRC:tests/%.c=$(O)/tests/%)
 
 LIBSTORE := $(O)/store/libstore.a
 LIBFS    := $(O)/fs/libfs.a
@@ -66,7 +68,7 @@ PXFS     := $(O)/pxfs
 .PHONY: all check unit integration asan tsan test demo bench deps clean \
 	install fuzz fuzz-smoke fuzz-seeds fuzz-build crash tsan-smoke
 
-all: $(PXFS) $(CHECKS)
+all: $(PXFS) $(CHECKS) $(POSIX)
 
 $(O)/store/%.o: PKG_CFLAGS = $(call pkgcflags,$(STORE_PKGS))
 $(O)/fs/%.o:    PKG_CFLAGS = $(call pkgcflags,$(FS_PKGS)) -Istore
@@ -95,6 +97,12 @@ $(O)/tests/check_%: $(O)/tests/check_%.o $(LIBSTORE)
 	$(CC) $(SANFL) -pthread $(LDFLAGS) -o $@ $< $(LIBSTORE) \
 		$(call pkglibs,$(TEST_PKGS) $(STORE_PKGS))
 
+# The conformance suite and fsx that tests/it_posix.sh runs on a mount:
+# plain C programs of one file each, no libraries.
+$(O)/tests/posix/%: tests/posix/%.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $<
+
 # The fuzz targets, built only by the fuzz-build below (clang, libFuzzer).
 # fuzzlib*.o go in an archive so that a target links only the helpers it
 # uses (fuzzlib_redis.o replaces getaddrinfo).
@@ -115,7 +123,7 @@ check: unit integration
 unit: $(CHECKS)
 	@set -e; for t in $(CHECKS); do echo "== $$t"; $$t; done
 
-integration: $(PXFS)
+integration: $(PXFS) $(POSIX)
 	@PXFS=$(abspath $(PXFS)) tests/run_it.sh
 
 asan:
