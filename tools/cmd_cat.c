@@ -6,8 +6,11 @@
  * is waited for; an evict-on-read object is evicted once it has been
  * written out whole.
  */
+#include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -17,13 +20,33 @@
 
 static const struct option no_opts[] = { { NULL, 0, NULL, 0 } };
 
+/*
+ * Finish the progress pipe.  When the reader of stdout went away, leave
+ * as cat(1) does, by SIGPIPE and without a message, but with the progress
+ * line erased.  Otherwise 0, or -1 with errno set.
+ */
+static int end_stream(struct store *st)
+{
+	if (progress_stream_end() == 0)
+		return 0;
+	if (errno == EPIPE) {
+		progress_end();
+		store_close(st);
+		signal(SIGPIPE, SIG_DFL);
+		raise(SIGPIPE);
+	}
+	return -1;
+}
+
 int cmd_cat(int argc, char **argv)
 {
 	struct store *st = NULL;
 	char path[SPATH_MAX];
 	struct store_node n;
+	uint64_t total = 0;
 	store_rc rc;
 	int ret = EXIT_OK;
+	int out = -1;
 
 	if (getopt_cmd(argc, argv, "", no_opts) != -1)
 		return EXIT_USAGE;
@@ -37,6 +60,20 @@ int cmd_cat(int argc, char **argv)
 	}
 	if (open_store("cat", argv[optind], STORE_OPEN_RDONLY, &st) < 0)
 		return EXIT_ERR;
+	/* the progress line's total, when stdout is not the terminal */
+	for (int i = optind + 1; i < argc; i++) {
+		spath_norm("cat", argv[i], path, sizeof(path));
+		if (store_walk(st, path, &n) == STORE_OK && S_ISREG(n.mode))
+			total += n.size;
+	}
+	if (!isatty(STDOUT_FILENO))
+		progress_start("cat", total);
+	out = progress_stream(STDOUT_FILENO);
+	if (out < 0) {
+		ret = errorf("cat", "cannot write to standard output: %s",
+			     strerror(errno));
+		goto out;
+	}
 	for (int i = optind + 1; i < argc; i++) {
 		spath_norm("cat", argv[i], path, sizeof(path));
 		rc = store_walk(st, path, &n);
@@ -54,8 +91,10 @@ int cmd_cat(int argc, char **argv)
 		if (ret != 0)
 			goto out;
 		fflush(stdout);
-		rc = export_node(st, &n, STDOUT_FILENO, path);
+		rc = export_node(st, &n, out, path);
 		if (rc != STORE_OK) {
+			if (out != STDOUT_FILENO)
+				end_stream(st);
 			ret = store_error("cat", rc);
 			goto out;
 		}
@@ -64,6 +103,11 @@ int cmd_cat(int argc, char **argv)
 			goto out;
 	}
 out:
+	if (out >= 0 && out != STDOUT_FILENO && end_stream(st) < 0 &&
+	    ret == EXIT_OK)
+		ret = errorf("cat", "cannot write to standard output: %s",
+			     strerror(errno));
+	progress_end();
 	store_close(st);
 	return ret;
 }

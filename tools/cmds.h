@@ -8,6 +8,7 @@
 #ifndef PXFS_CMDS_H
 #define PXFS_CMDS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 int cmd_init(int argc, char **argv);
@@ -47,5 +48,15 @@ int cmd_resolve(int argc, char **argv);
  */
 int ref_prepare_mount(const char *verb, const char *arg, char *store_dir,
 		      size_t cap);
+
+/*
+ * tools/mount_helper.c: "pxfs STORE MNT [-o OPTS]", the command line
+ * mount(8) (through mount.fuse3 or mount.fuse.pxfs) gives a helper for
+ * type fuse.pxfs.  wanted: does @argv (pxfs's own) look like one (a
+ * STORE with a slash, or a pxfs:// reference, and a MNT)?  mount_helper
+ * takes the arguments after "pxfs" and returns the exit status.
+ */
+bool mount_helper_wanted(int argc, char **argv);
+int mount_helper(int argc, char **argv);
 
 #endif /* PXFS_CMDS_H */

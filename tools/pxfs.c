@@ -349,13 +349,16 @@ const char *cmd_usage_line(const char *verb)
 
 static void print_overview(FILE *f)
 {
-	fprintf(f, "usage: pxfs COMMAND [ARGS...]\n"
+	fprintf(f, "usage: pxfs [-q|-v] COMMAND [ARGS...]\n"
 		"       pxfs help COMMAND | pxfs COMMAND --help | "
-		"pxfs --version\n\n"
+		"pxfs --version\n"
+		"       pxfs STORE MNT [-o OPTIONS]   (as mount(8) runs it)\n\n"
 		"pxfs keeps files as compressed, content-addressed objects in "
 		"a store\nand shows them as a filesystem.\n\ncommands:\n");
 	for (size_t i = 0; i < NCMDS; i++)
 		fprintf(f, "  %-8s %s\n", cmds[i].name, cmds[i].summary);
+	fprintf(f, "\nGlobal options: -q, --quiet: no progress line, errors "
+		"only; -v, --verbose:\nmore log lines (-vv: debug).\n");
 	fprintf(f, "\nExit status: 0 success, 1 error (one line on stderr), "
 		"2 usage error.\nPaths inside a store are written a/b or "
 		"/a/b; '.' and '..' are refused.\n");
@@ -398,8 +401,26 @@ static bool wants_help(int argc, char **argv)
 int main(int argc, char **argv)
 {
 	const struct cmd *c;
+	int level = VERBOSITY_NORMAL;
 	int rc;
 
+	/* global options, before the command */
+	while (argc > 1 && argv[1][0] == '-') {
+		if (strcmp(argv[1], "-q") == 0 ||
+		    strcmp(argv[1], "--quiet") == 0)
+			level = VERBOSITY_QUIET;
+		else if (strcmp(argv[1], "-v") == 0 ||
+			 strcmp(argv[1], "--verbose") == 0)
+			level = level < VERBOSITY_NORMAL ? VERBOSITY_VERBOSE :
+				level + 1;
+		else if (strcmp(argv[1], "-vv") == 0)
+			level = VERBOSITY_DEBUG;
+		else
+			break;
+		argc--;
+		argv++;
+	}
+	set_verbosity(level);
 	if (argc < 2) {
 		print_overview(stderr);
 		return EXIT_USAGE;
@@ -412,10 +433,18 @@ int main(int argc, char **argv)
 		print_overview(stdout);
 		return EXIT_OK;
 	}
+	if (argv[1][0] == '-') {
+		errorf(NULL, "unknown option '%s'", argv[1]);
+		fprintf(stderr, "usage: pxfs [-q|-v] COMMAND [ARGS...] "
+			"(see 'pxfs help')\n");
+		return EXIT_USAGE;
+	}
 	c = find_cmd(argv[1]);
+	if (!c && mount_helper_wanted(argc, argv))
+		return mount_helper(argc - 1, argv + 1);
 	if (!c) {
 		errorf(NULL, "unknown command '%s'", argv[1]);
-		fprintf(stderr, "usage: pxfs COMMAND [ARGS...] "
+		fprintf(stderr, "usage: pxfs [-q|-v] COMMAND [ARGS...] "
 			"(see 'pxfs help')\n");
 		return EXIT_USAGE;
 	}

@@ -4,9 +4,11 @@
  * option values, opening a store, store paths, JSON and the progress line.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -598,6 +600,29 @@ int write_all(int fd, const void *buf, size_t len)
 	return 0;
 }
 
+/* ---- verbosity ---------------------------------------------------------- */
+
+static int verbosity_level = VERBOSITY_NORMAL;
+
+void set_verbosity(int level)
+{
+	enum store_log_level max = STORE_LOG_NOTICE;
+
+	verbosity_level = level;
+	if (level <= VERBOSITY_QUIET)
+		max = STORE_LOG_ERR;
+	else if (level == VERBOSITY_VERBOSE)
+		max = STORE_LOG_INFO;
+	else if (level >= VERBOSITY_DEBUG)
+		max = STORE_LOG_DEBUG;
+	store_set_log(NULL, max);
+}
+
+int verbosity(void)
+{
+	return verbosity_level;
+}
+
 /* ---- progress ----------------------------------------------------------- */
 
 /*
@@ -617,6 +642,7 @@ static struct {
 	struct timespec start;
 	atomic_int fd;			/* being read, or -1 */
 	atomic_uint_fast64_t done;	/* bytes before fd */
+	long interval_ns;		/* between redraws */
 } prog = {
 	.lock = PTHREAD_MUTEX_INITIALIZER,
 	.cond = PTHREAD_COND_INITIALIZER,
@@ -653,7 +679,7 @@ static void progress_draw(void)
 	human_size(prog.total, b, sizeof(b));
 	human_size(secs > 0.01 ? (uint64_t)((double)done / secs) : 0, r,
 		   sizeof(r));
-	if (done > 0 && done < prog.total && secs > 0.5) {
+	if (done > 0 && done < prog.total && secs > 0.1) {
 		double left = (double)(prog.total - done) * secs /
 			      (double)done;
 
@@ -677,8 +703,8 @@ static void *progress_main(void *arg)
 	pthread_mutex_lock(&prog.lock);
 	while (!prog.stop) {
 		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_nsec += 250000000;
-		if (until.tv_nsec >= 1000000000) {
+		until.tv_nsec += prog.interval_ns;
+		while (until.tv_nsec >= 1000000000) {
 			until.tv_sec++;
 			until.tv_nsec -= 1000000000;
 		}
@@ -692,8 +718,16 @@ static void *progress_main(void *arg)
 
 void progress_start(const char *verb, uint64_t total)
 {
-	if (prog.on || !isatty(STDERR_FILENO))
+	long ms;
+
+	if (prog.on || verbosity_level <= VERBOSITY_QUIET ||
+	    !isatty(STDERR_FILENO))
 		return;
+	/* PXFS_PROGRESS_MS: redraw interval (tests make it short) */
+	prog.interval_ns = 250000000;
+	if (getenv("PXFS_PROGRESS_MS") &&
+	    parse_int(getenv("PXFS_PROGRESS_MS"), 10, 10000, &ms) == 0)
+		prog.interval_ns = ms * 1000000;
 	prog.verb = verb;
 	prog.total = total;
 	prog.stop = false;
@@ -720,6 +754,99 @@ void progress_end(void)
 	pthread_mutex_unlock(&prog.lock);
 	pthread_join(prog.thread, NULL);
 	prog.on = false;
+	/* the last state, also when the thread never got a CPU to draw on:
+	 * anything that ran a whole interval shows at least once */
+	if (elapsed(&prog.start) * 1e9 >= (double)prog.interval_ns)
+		progress_draw();
 	fputs("\r\033[K", stderr);
 	fflush(stderr);
+}
+
+/*
+ * The copy thread of progress_stream(): what the store writes into the
+ * pipe goes on to the real output, and counts as done.  When the output
+ * fails, the pipe is closed, so the writer fails too (EPIPE) instead of
+ * blocking on a pipe nobody reads.
+ */
+static struct {
+	bool on;
+	pthread_t thread;
+	int rfd, wfd;		/* the pipe */
+	int out;		/* the real output */
+	int err;		/* errno of a failed copy; read after join */
+	struct sigaction old_pipe;	/* SIGPIPE ignored while streaming */
+} stream = { .rfd = -1, .wfd = -1 };
+
+static void *stream_main(void *arg)
+{
+	static char buf[1 << 16];
+
+	(void)arg;
+	for (;;) {
+		ssize_t n = read(stream.rfd, buf, sizeof(buf));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		if (write_all(stream.out, buf, (size_t)n) < 0) {
+			stream.err = errno;
+			break;
+		}
+		atomic_fetch_add(&prog.done, (uint_fast64_t)n);
+	}
+	close(stream.rfd);
+	stream.rfd = -1;
+	return NULL;
+}
+
+int progress_stream(int fd)
+{
+	struct sigaction sa;
+	struct stat sb;
+	int p[2];
+
+	if (!prog.on || stream.on)
+		return fd;
+	if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode)) {
+		progress_fd(fd, 0);
+		return fd;
+	}
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -1;
+	stream.rfd = p[0];
+	stream.wfd = p[1];
+	stream.out = fd;
+	stream.err = 0;
+	progress_fd(-1, 0);
+	/* a reader that goes away is EPIPE, for the caller to handle */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_IGN;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGPIPE, &sa, &stream.old_pipe);
+	if (pthread_create(&stream.thread, NULL, stream_main, NULL) != 0) {
+		sigaction(SIGPIPE, &stream.old_pipe, NULL);
+		close(p[0]);
+		close(p[1]);
+		stream.rfd = stream.wfd = -1;
+		return fd;	/* no progress, but the output works */
+	}
+	stream.on = true;
+	return p[1];
+}
+
+int progress_stream_end(void)
+{
+	if (!stream.on)
+		return 0;
+	close(stream.wfd);
+	stream.wfd = -1;
+	pthread_join(stream.thread, NULL);
+	sigaction(SIGPIPE, &stream.old_pipe, NULL);
+	stream.on = false;
+	if (stream.err) {
+		errno = stream.err;
+		return -1;
+	}
+	return 0;
 }

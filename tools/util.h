@@ -195,6 +195,19 @@ const char *time_utc(int64_t ns, char *buf, size_t len);
 /** Write all of @buf to @fd; 0 or -1 with errno set. */
 int write_all(int fd, const void *buf, size_t len);
 
+/* ---- verbosity ---------------------------------------------------------- */
+
+/* pxfs -q (quiet): no progress line, only errors logged.  pxfs -v
+ * (verbose): the store's informational log lines too; -vv: debug lines. */
+#define VERBOSITY_QUIET		(-1)
+#define VERBOSITY_NORMAL	0
+#define VERBOSITY_VERBOSE	1
+#define VERBOSITY_DEBUG		2
+
+/** Set the verbosity of this run (and the store's log level). */
+void set_verbosity(int level);
+int verbosity(void);
+
 /* ---- progress ----------------------------------------------------------- */
 
 /**
@@ -210,5 +223,19 @@ void progress_start(const char *verb, uint64_t total);
 void progress_fd(int fd, uint64_t done);
 /** Erase the line and stop the thread.  Safe to call when not started. */
 void progress_end(void);
+
+/**
+ * For output to @fd that progress cannot follow by its offset (a pipe, a
+ * terminal): when a progress line is shown, a pipe whose other end a
+ * thread copies to @fd, counting the bytes as done; returns the
+ * descriptor to write to instead of @fd.  When no line is shown (stderr
+ * is not a terminal, -q) or @fd is a regular file, returns @fd itself
+ * and progress_fd(@fd) follows its offset.  -1 on failure, errno set.
+ */
+int progress_stream(int fd);
+/** Close the descriptor progress_stream() returned and wait until the
+ * copy is done.  Returns 0, or -1 with errno set when the copy to @fd
+ * failed (EPIPE: the reader went away).  A no-op without a stream. */
+int progress_stream_end(void);
 
 #endif /* PXFS_UTIL_H */

@@ -1,0 +1,67 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# it_cli_progress.sh - the progress line of put, get and cat (bytes, rate,
+# ETA) on a terminal, faked with script(1), and silence otherwise: when
+# stderr is not a terminal, with -q, and for cat when stdout is the
+# terminal.  Also the global options -q and -v.
+. "$(dirname "$0")/lib.sh"
+
+command -v script >/dev/null || skip "script (util-linux) is not installed"
+S=$T/store
+new_store "$S"
+head -c 20000000 /dev/urandom >"$T/f"
+export PXFS_PROGRESS_MS=10
+
+# on_tty CMD: run the shell command CMD with a terminal for its stdin,
+# stdout and stderr; what the terminal showed goes to $T/tty, one line
+# per redraw
+on_tty() {
+	script -qec "$1" /dev/null </dev/null | tr '\r' '\n' >"$T/tty"
+}
+
+# ---- put --------------------------------------------------------------------
+on_tty "'$PXFS' put '$S' '$T/f'"
+grep -Eq '^put: [0-9.]+ [KM]?i?B / 19\.1 MiB +[0-9]+%  [0-9.]+ [KM]?i?B/s' \
+	"$T/tty" || fail "put drew no progress line: $(head -c 600 "$T/tty")"
+grep -q 'put 1 file' "$T/tty" || fail "put's summary is missing"
+
+# ---- cat: a slow reader, so the line is drawn and an ETA shown -------------
+on_tty "'$PXFS' cat '$S' f | (sleep 1; cat >'$T/out')"
+cmp "$T/f" "$T/out" || fail "cat through the progress pipe differs"
+grep -Eq '^cat: [0-9.]+ [KM]?i?B / 19\.1 MiB +[0-9]+%  [0-9.]+ [KM]?i?B/s  ETA [0-9]+:[0-9]{2}:[0-9]{2}' \
+	"$T/tty" || fail "cat drew no progress line: $(head -c 600 "$T/tty")"
+# cat to the terminal itself: no line over the content
+seq 1 400000 >"$T/lines"
+expect_ok "$PXFS" put "$S" "$T/lines"
+on_tty "'$PXFS' cat '$S' lines"
+grep -q '^400000' "$T/tty" || fail "cat to the terminal: $(tail -c 300 "$T/tty")"
+grep -q 'cat:' "$T/tty" && fail "cat drew a line over its output"
+# a reader that goes away: no hang, no line left behind
+on_tty "'$PXFS' cat '$S' f | head -c 1000 >/dev/null; echo done"
+grep -q 'done' "$T/tty" || fail "cat into a closed pipe hung"
+
+# ---- get --------------------------------------------------------------------
+on_tty "'$PXFS' get '$S' f '$T/got'"
+cmp "$T/f" "$T/got" || fail "get differs"
+grep -Eq '^get: [0-9.]+ [KM]?i?B / 19\.1 MiB' "$T/tty" ||
+	fail "get drew no progress line: $(head -c 600 "$T/tty")"
+
+# ---- silent: not a terminal, or -q -----------------------------------------
+"$PXFS" cat "$S" f 2>"$T/err" | cat >/dev/null
+[ ! -s "$T/err" ] || fail "cat wrote to a stderr that is not a terminal"
+"$PXFS" put "$S" "$T/f" --to quiet >/dev/null 2>"$T/err"
+[ ! -s "$T/err" ] || fail "put wrote to a stderr that is not a terminal"
+on_tty "'$PXFS' -q cat '$S' f | cat >/dev/null; '$PXFS' -q get '$S' f '$T/got2'; '$PXFS' --quiet put '$S' '$T/f' --to q2"
+grep -Eq '^(cat|get|put):' "$T/tty" && fail "-q drew progress: $(head -c 600 "$T/tty")"
+cmp "$T/f" "$T/got2" || fail "get -q differs"
+
+# ---- global options ---------------------------------------------------------
+expect_ok "$PXFS" -v ls "$S"
+expect_ok "$PXFS" -q -v ls "$S"
+expect_ok "$PXFS" --verbose --quiet help
+expect_usage "$PXFS" -x ls "$S"
+expect_err "unknown option '-x'"
+expect_usage "$PXFS" -q
+expect_ok "$PXFS" help
+printf '%s\n' "$OUT" | grep -q -- '-q, --quiet' || fail "help lacks -q"
+exit 0
