@@ -29,7 +29,7 @@
 
 #include "fuzzlib.h"
 
-#define CONTENT_MAX	(4u << 20)	/* content zstd may decode per input */
+#define CONTENT_MAX	(4u << 20)	/* content zstd may decode */
 
 static struct store *st;
 static int null_fd = -1;
@@ -134,7 +134,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (o.size != (uint64_t)n || o.stored_size != size ||
 		    strcmp(o.key, key))
 			fz_die("adopted %llu bytes (%llu stored) where zstd"
-			       " decodes %lld of %zu", (unsigned long long)o.size,
+			       " decodes %lld of %zu",
+			       (unsigned long long)o.size,
 			       (unsigned long long)o.stored_size, n, size);
 		/* what was verified once must read back through the
 		 * chunk table adopt recorded */

@@ -41,10 +41,11 @@
 #include "fuzzlib.h"
 
 #define PREFIX		"fz:"
-#define KEY_INLINE	"1111111111111111111111111111111111111111111111111111111111111111"
-#define KEY_SEG		"2222222222222222222222222222222222222222222222222222222222222222"
-#define KEY_PUT		"3333333333333333333333333333333333333333333333333333333333333333"
-#define SEGMENT		"1024"		/* PXFS_REDIS_SEGMENT_SIZE */
+#define K16(c)		c c c c c c c c c c c c c c c c
+#define KEY_INLINE	K16("1111")	/* 64 hex digits */
+#define KEY_SEG		K16("2222")
+#define KEY_PUT		K16("3333")
+#define SEGMENT		"1024"	/* PXFS_REDIS_SEGMENT_SIZE */
 #define INLINE_LEN	500
 #define SEG_LEN		5000
 #define MAX_OPS		8
@@ -302,7 +303,8 @@ static void make_seeds(void)
 		"s", "S", "g", "G", "sgSG", "l", "L", "R", "e", "E",
 		"p", "P", "x", "t", "T", "as", "dS", "lR",
 	};
-	static const char topo[] = "*1\n*3\n:0\n:16383\n*2\n$127.0.0.1\n:7001\n";
+	static const char topo[] =
+		"*1\n*3\n:0\n:16383\n*2\n$127.0.0.1\n:7001\n";
 	char name[64], head[256];
 	int rport = start_redis();
 

@@ -19,7 +19,8 @@
 #define K64 "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 
 static const char *const seeds[][2] = {
-	{ "file-snapshot", "pxfs://file/snapshot/" K64 "?dir=/data/store/objects" },
+	{ "file-snapshot",
+	  "pxfs://file/snapshot/" K64 "?dir=/data/store/objects" },
 	{ "file-tag", "pxfs://file/tag/nightly-2024.01_a?dir=/shared/blobs" },
 	{ "file-object", "pxfs://file/object/" K64 "?dir=/x%20y/objects"
 	  "&size=1048576&type=text%2Fplain%3B%20charset%3Dutf-8" },

@@ -132,7 +132,7 @@ static void parse(const uint8_t *tail, size_t len, uint64_t blob_size)
 		fz_die("table of %zu bytes in a blob of %" PRIu64, tsize,
 		       blob_size);
 	if (tsize > len)
-		return;	/* the store would fetch more: not in the input */
+		return;	/* the store would fetch more than the input */
 	if (store_zseek_parse(tail + len - tsize, tsize, blob_size, &fr,
 			      &n) != STORE_OK) {
 		if (fr || n)

@@ -63,9 +63,10 @@ static struct reply *script;	/* protected by lock */
 static size_t nscript, next;	/* protected by lock */
 static unsigned gen;		/* protected by lock */
 static bool automatic;		/* protected by lock */
-static int upstream = -1;	/* recording: a real server; protected by lock */
-static redisReader *reader;	/* its replies; protected by lock */
-static struct out *recorded;	/* the script recorded; protected by lock */
+/* recording (protected by lock): a real server, its replies, the script */
+static int upstream = -1;
+static redisReader *reader;
+static struct out *recorded;
 static int port;		/* set once before the thread starts */
 static bool trace;		/* $PXFS_FUZZ_TRACE: log every command */
 static int lfd = -1;
@@ -175,9 +176,10 @@ static size_t unescape(char *s, size_t n)
 				c = '\t';
 			else if (e == '0')
 				c = '\0';
-			else if (e == 'x' && i + 2 < n && unhex(s[i + 1]) >= 0 &&
-				 unhex(s[i + 2]) >= 0) {
-				c = (char)(unhex(s[i + 1]) << 4 | unhex(s[i + 2]));
+			else if (e == 'x' && i + 2 < n &&
+				 unhex(s[i + 1]) >= 0 && unhex(s[i + 2]) >= 0) {
+				c = (char)(unhex(s[i + 1]) << 4 |
+					   unhex(s[i + 2]));
 				i += 2;
 			} else
 				c = e;

@@ -9,9 +9,10 @@
 # Each target fuzz_NAME first replays every input in regress/NAME (crashes
 # found before, which must stay fixed), then fuzzes for SECONDS on a copy
 # of corpus/NAME: BUILD/corpus/NAME, kept between runs so that longer
-# campaigns add up; --smoke uses a fresh copy instead.  A crash leaves its
-# input in BUILD/artifacts/; once fixed, add it to regress/NAME.
-# Prints executions per target and exits 1 when any target failed.
+# campaigns add up; --smoke uses a fresh copy instead.  FUZZ_JOBS targets
+# run at once (default: one per CPU).  A crash leaves its input in
+# BUILD/artifacts/; once fixed, add it to regress/NAME.  Prints
+# executions per target and exits 1 when any target failed.
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -52,7 +53,9 @@ max_len() {
 
 # Scratch files of the targets go here (tmpfs when there is one) and are
 # removed even when a target crashes.
-tmp=$(mktemp -d "$( [ -w /dev/shm ] && echo /dev/shm || echo "${TMPDIR:-/tmp}")/pxfs-fuzz-run.XXXXXX")
+parent=${TMPDIR:-/tmp}
+[ -w /dev/shm ] && parent=/dev/shm
+tmp=$(mktemp -d "$parent/pxfs-fuzz-run.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 export PXFS_FUZZ_TMP=$tmp
 
@@ -71,18 +74,17 @@ if [ "$mode" = seeds ]; then
 	exit 0
 fi
 
-failed=0
-mkdir -p "$build/artifacts"
-for n in "${names[@]}"; do
-	bin=$bindir/fuzz_$n
-	log=$tmp/$n.log
+# One target: replay its regressions, then fuzz.  Prints one result (and
+# on failure the log's tail); exits non-zero on failure.
+run_one() {
+	local n=$1 bin=$bindir/fuzz_$1 log=$tmp/$1.log corpus f rc runs
+	local start elapsed size
+	local regress=() opts=()
+
 	if [ ! -x "$bin" ]; then
 		echo "FAIL   $n: no $bin"
-		failed=1
-		continue
+		return 1
 	fi
-
-	regress=()
 	if [ -d "$here/regress/$n" ]; then
 		for f in "$here/regress/$n"/*; do
 			[ -f "$f" ] && regress+=("$f")
@@ -93,8 +95,7 @@ for n in "${names[@]}"; do
 		echo "FAIL   $n: a regression input fails again"
 		grep -E 'ERROR|SUMMARY|fuzz:|Running:' "$log" | tail -n 8 |
 			sed 's/^/    | /'
-		failed=1
-		continue
+		return 1
 	fi
 
 	if [ "$mode" = smoke ]; then
@@ -120,10 +121,28 @@ for n in "${names[@]}"; do
 		echo "FAIL   $n after ${runs:-?} runs (${elapsed}s):"
 		grep -E 'ERROR|SUMMARY|fuzz:|Test unit written|^#' "$log" |
 			tail -n 12 | sed 's/^/    | /'
-		failed=1
-	else
-		printf 'PASS   %-12s %10s runs in %ss, corpus %s, %s regression inputs\n' \
-		       "$n" "${runs:-?}" "$elapsed" "$size" "${#regress[@]}"
+		return 1
 	fi
+	printf 'PASS   %-10s %10s runs in %ss, corpus %s, %s %s\n' \
+	       "$n" "${runs:-?}" "$elapsed" "$size" "${#regress[@]}" \
+	       "regression inputs"
+}
+
+# FUZZ_JOBS targets at a time (one per CPU by default), results printed
+# in order.
+jobs=${FUZZ_JOBS:-$(nproc 2>/dev/null || echo 1)}
+mkdir -p "$build/artifacts"
+pids=()
+for n in "${names[@]}"; do
+	while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do
+		wait -n
+	done
+	run_one "$n" >"$tmp/$n.result" 2>&1 &
+	pids+=($!)
+done
+failed=0
+for k in "${!names[@]}"; do
+	wait "${pids[$k]}" || failed=1
+	cat "$tmp/${names[$k]}.result"
 done
 exit $failed
