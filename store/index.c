@@ -320,6 +320,37 @@ out:
 	return rc;
 }
 
+/*
+ * An index may come from someone else (a published snapshot).  Our reads
+ * run on its tables, and a view in place of one could make them run any
+ * query, one that never ends included; create_schema() makes no views,
+ * so an index holding one is refused before anything is read.  (Its
+ * triggers run only on writes, which a snapshot never gets.)
+ */
+static store_rc check_schema(struct store *st)
+{
+	sqlite3_stmt *s = NULL;
+	store_rc rc;
+	const char *q = "SELECT 1 FROM sqlite_master WHERE type = 'view'"
+			" LIMIT 1";
+
+	if (sqlite3_prepare_v2(st->db, q, -1, &s, NULL) != SQLITE_OK) {
+		rc = store_index_fail(st, "read schema");
+		if (rc == STORE_IO)
+			rc = STORE_CORRUPT;
+		goto out;
+	}
+	rc = store_index_step_row(st, s);
+	if (rc == STORE_OK)
+		rc = store_fail(STORE_CORRUPT, "index of '%s' holds a view:"
+				" only its tables are read", st->path);
+	else if (rc == STORE_NOTFOUND)
+		rc = STORE_OK;
+out:
+	sqlite3_finalize(s);
+	return rc;
+}
+
 store_rc store_index_open(struct store *st, const char *dbpath, bool create)
 {
 	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
@@ -362,6 +393,9 @@ store_rc store_index_open(struct store *st, const char *dbpath, bool create)
 		if (rc != STORE_OK)
 			goto fail;
 	}
+	rc = check_schema(st);
+	if (rc != STORE_OK)
+		goto fail;
 	rc = get_version(st, &version);
 	if (rc != STORE_OK)
 		goto fail;

@@ -948,19 +948,47 @@ END_TEST
  * fsck says so and leaves nothing open behind it. */
 START_TEST(test_store_fsck_failed_step)
 {
+	static const char junk[64] = "not a b-tree page";
 	struct store_fsck_report r;
-	int before;
+	sqlite3_stmt *s = NULL;
+	sqlite3 *db = NULL;
+	int64_t roots[8];
+	int n = 0, page, before, fd;
+	char p[400];
 
 	put("a", 100, 1, NULL);
 	store_close(st);
 	st = NULL;
-	/* prepares fine, fails when stepped: abs() of INT64_MIN */
-	index_exec("ALTER TABLE nodes RENAME TO n0;"
-		   "CREATE VIEW nodes AS SELECT * FROM n0 WHERE"
-		   " abs(-9223372036854775807 - 1) > 0");
+	/* break the pages of nodes and of its indexes: the schema, and so
+	 * every prepare, still reads; every step on them fails */
+	snprintf(p, sizeof(p), "%s/index.db", spath);
+	ck_assert_int_eq(sqlite3_open(p, &db), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_prepare_v2(db, "PRAGMA page_size", -1, &s,
+					    NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_step(s), SQLITE_ROW);
+	page = sqlite3_column_int(s, 0);
+	sqlite3_finalize(s);
+	ck_assert_int_eq(sqlite3_prepare_v2(db, "SELECT rootpage FROM"
+					    " sqlite_master WHERE tbl_name ="
+					    " 'nodes' AND rootpage > 1", -1,
+					    &s, NULL), SQLITE_OK);
+	while (n < 8 && sqlite3_step(s) == SQLITE_ROW)
+		roots[n++] = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+	ck_assert_int_gt(n, 0);
+	fd = open(p, O_WRONLY);
+	ck_assert_int_ge(fd, 0);
+	for (int i = 0; i < n; i++)
+		ck_assert_int_eq(pwrite(fd, junk, sizeof(junk),
+					(off_t)(roots[i] - 1) * page),
+				 (ssize_t)sizeof(junk));
+	close(fd);
+
 	before = count_fds();
 	ck_assert_int_eq(store_open(spath, 0, &st), STORE_OK);
-	ck_assert_int_ne(store_fsck(st, false, NULL, NULL, &r), STORE_OK);
+	ck_assert_int_eq(store_fsck(st, false, NULL, NULL, &r),
+			 STORE_CORRUPT);
 	store_close(st);
 	st = NULL;
 	ck_assert_int_eq(count_fds(), before);
