@@ -113,6 +113,16 @@ static const char *const seeds[][2] = {
 	  " ELSE i - 1 END, 'x', 16877, 0, 0, 0, 0 FROM c;" },
 	{ "publication", "INSERT INTO publications SELECT key, 'tag', 0 FROM"
 	  " objects;" },
+	{ "external-file", "UPDATE objects SET state = 3, source ="
+	  " 'proxystore-file:/nonexistent/12345678-1234-4234-8234-"
+	  "123456789abc', source_off = 3 WHERE size > 0;" },
+	{ "external-redis", "UPDATE objects SET state = 3, source ="
+	  " 'proxystore-redis:redis://h:6379/0/12345678-1234-4234-8234-"
+	  "123456789abc', source_off = 3 WHERE size > 0;" },
+	{ "external-path", "UPDATE objects SET state = 3, source ="
+	  " 'proxystore-file:/etc/passwd', source_off = -1;" },
+	{ "external-moved", "INSERT INTO external_moved SELECT key, key, 0"
+	  " FROM objects;" },
 };
 
 static bool is_word_at(const char *s, const char *w)

@@ -105,6 +105,10 @@ const char *fz_store_base(void)
 
 	if (base[0])
 		return base;
+	/* a hostile row may name a Redis (an external object's source):
+	 * every host is the fake server, so nothing leaves the machine */
+	fz_redis_start();
+	fz_redis_auto();
 	join(base, sizeof(base), fz_scratch(), "store");
 	join(base_index, sizeof(base_index), base, "index.db");
 	if (store_create(base, &o) != STORE_OK ||

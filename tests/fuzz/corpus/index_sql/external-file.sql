@@ -1,0 +1,1 @@
+UPDATE objects SET state = 3, source = 'proxystore-file:/nonexistent/12345678-1234-4234-8234-123456789abc', source_off = 3 WHERE size > 0;

@@ -1,0 +1,1 @@
+INSERT INTO external_moved SELECT key, key, 0 FROM objects;

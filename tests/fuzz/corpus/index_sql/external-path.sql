@@ -1,0 +1,1 @@
+UPDATE objects SET state = 3, source = 'proxystore-file:/etc/passwd', source_off = -1;

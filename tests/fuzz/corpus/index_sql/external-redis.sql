@@ -1,0 +1,1 @@
+UPDATE objects SET state = 3, source = 'proxystore-redis:redis://h:6379/0/12345678-1234-4234-8234-123456789abc', source_off = 3 WHERE size > 0;
