@@ -61,6 +61,14 @@ bool fs_inode_note_open(struct fs_inode_table *t, uint64_t ino,
 uint64_t fs_inode_count(struct fs_inode_table *t);
 
 /**
+ * The inos the kernel holds now (not the root), for invalidating them
+ * all.  Returns 0 with *inos (caller owns it; free with free()) and
+ * *count set, or ENOMEM.  Thread-safe.
+ */
+int fs_inode_snapshot(struct fs_inode_table *t, uint64_t **inos,
+		      size_t *count);
+
+/**
  * Write the path of node @ino below the mount root ("/a/b") into @buf of
  * @len bytes, for messages, from the store's index.  If the node or one
  * of its parents cannot be found, writes "<ino N>".  Always NUL-terminates
