@@ -2990,13 +2990,37 @@ static uint64_t total_u64(double d)
 	return (uint64_t)d;
 }
 
+/* PRAGMA data_version: it changes when another connection commits. */
+static int64_t data_version(struct store *st)
+{
+	sqlite3_stmt *s = NULL;
+	int64_t v = -1;
+
+	if (sqlite3_prepare_v2(st->db, "PRAGMA data_version", -1, &s,
+			       NULL) == SQLITE_OK &&
+	    sqlite3_step(s) == SQLITE_ROW)
+		v = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	return v;
+}
+
 store_rc store_totals(struct store *st, struct store_totals *out)
 {
 	sqlite3_stmt *s = NULL;
 	store_rc rc = STORE_OK;
+	int64_t version, changes;
 
 	memset(out, 0, sizeof(*out));
 	pthread_mutex_lock(&st->lock);
+	/* the counts scan the whole index: an index that nobody changed
+	 * since (not this handle, not another) gives the same answer */
+	version = data_version(st);
+	changes = sqlite3_total_changes64(st->db);
+	if (st->totals_ok && version >= 0 && version == st->totals_version &&
+	    changes == st->totals_changes) {
+		*out = st->totals;
+		goto out;
+	}
 	if (sqlite3_prepare_v2(st->db, "SELECT"
 			       " (SELECT count(*) FROM nodes WHERE mode & ?1"
 			       " = ?2),"
@@ -3026,6 +3050,10 @@ store_rc store_totals(struct store *st, struct store_totals *out)
 	out->bytes = total_u64(sqlite3_column_double(s, 4));
 	out->stored_bytes = total_u64(sqlite3_column_double(s, 5));
 	out->logical_bytes = total_u64(sqlite3_column_double(s, 6));
+	st->totals = *out;
+	st->totals_version = version;
+	st->totals_changes = changes;
+	st->totals_ok = version >= 0;
 out:
 	sqlite3_finalize(s);
 	pthread_mutex_unlock(&st->lock);

@@ -96,6 +96,12 @@ struct store {
 					   durable: conn->sync before COMMIT */
 	struct store_keylist evict;	/* evict after commit */
 	struct store_keylist fresh;	/* blobs this batch wrote */
+	/* store_totals() of an unchanged index, kept: it scans every node,
+	 * and statfs asks it (find calls statfs per directory) */
+	bool totals_ok;			/* totals below are valid */
+	int64_t totals_version;		/* PRAGMA data_version then */
+	int64_t totals_changes;		/* sqlite3_total_changes64() then */
+	struct store_totals totals;
 
 	struct store_conn *conn;	/* thread-safe itself */
 

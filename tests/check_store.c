@@ -944,6 +944,35 @@ START_TEST(test_store_totals_hostile_sizes)
 }
 END_TEST
 
+/* Totals are kept while the index is unchanged, and follow every change:
+ * this handle's, and another handle's (another process's). */
+START_TEST(test_store_totals_follow_changes)
+{
+	struct store_totals t;
+	struct store *other = NULL;
+	struct store_attr da = { 040755, 0, 0, 0 };
+
+	put("a", 100, 1, NULL);
+	ck_assert_int_eq(store_totals(st, &t), STORE_OK);
+	ck_assert_uint_eq(t.files, 1);
+	ck_assert_int_eq(store_totals(st, &t), STORE_OK);
+	ck_assert_uint_eq(t.files, 1);
+	put("b", 200, 2, NULL);
+	ck_assert_int_eq(store_totals(st, &t), STORE_OK);
+	ck_assert_uint_eq(t.files, 2);
+	ck_assert_uint_eq(t.logical_bytes, 300);
+	ck_assert_int_eq(store_open(spath, 0, &other), STORE_OK);
+	ck_assert_int_eq(store_mkdir(other, STORE_ROOT_INO, "d", &da, 0, NULL),
+			 STORE_OK);
+	ck_assert_int_eq(store_unlink(other, STORE_ROOT_INO, "a"), STORE_OK);
+	ck_assert_int_eq(store_totals(st, &t), STORE_OK);
+	ck_assert_uint_eq(t.files, 1);
+	ck_assert_uint_eq(t.dirs, 2);
+	ck_assert_uint_eq(t.logical_bytes, 200);
+	store_close(other);
+}
+END_TEST
+
 /* An index whose reads fail half way (found by tests/fuzz/fuzz_index):
  * fsck says so and leaves nothing open behind it. */
 START_TEST(test_store_fsck_failed_step)
@@ -1135,6 +1164,7 @@ static Suite *store_suite(void)
 	tcase_add_test(tc, test_store_corrupt_blob);
 	tcase_add_test(tc, test_store_fsck_deep_whole_hash);
 	tcase_add_test(tc, test_store_totals_hostile_sizes);
+	tcase_add_test(tc, test_store_totals_follow_changes);
 	tcase_add_test(tc, test_store_fsck_failed_step);
 	suite_add_tcase(s, tc);
 
