@@ -59,8 +59,10 @@
 #include "cache.h"
 #include "inode.h"
 
-#define NWORKERS_MIN	2		/* worker threads, at least */
-#define NWORKERS_MAX	8
+#define NWORKERS_MIN	4		/* worker threads, at least */
+#define NWORKERS_MAX	16
+#define NWORKERS_CPU	2		/* per CPU: a fetch waits for I/O
+					   about half of the time */
 #define HASH_MIN	256		/* buckets; a power of two */
 #define PATH_LABEL	1024		/* room for a node's path in messages */
 #define RA_MIN		2		/* chunks ahead at the first sequential
@@ -95,8 +97,8 @@ struct fs_cache_obj {
 	bool reused;			/* counted in stats.reused */
 	bool bad_logged;		/* "cached copy is bad" said once */
 	bool nospc;			/* a cache write failed: drop when idle */
-	bool err_logged;		/* a failed fetch was said; until one
-					   succeeds, the next are not */
+	bool err_logged;		/* a failed fetch was said; the next
+					   are not, until the object is idle */
 	uint64_t size;			/* content bytes (from the index once
 					   checked; before, from the files) */
 	uint32_t chunk_size;
@@ -128,7 +130,7 @@ struct job {
 	bool ahead;			/* readahead (else a resolve) */
 };
 
-/* An idle chunk buffer. */
+/* An idle chunk buffer (its cap bytes follow). */
 struct buf {
 	struct buf *next;
 	size_t cap;
@@ -422,6 +424,7 @@ static void unhold(struct fs_cache *c, struct fs_cache_obj *o)
 	if (--o->refs > 0)
 		return;
 	c->nheld--;
+	o->err_logged = false;
 	if (o->fd >= 0) {
 		close(o->fd);
 		o->fd = -1;
@@ -918,7 +921,7 @@ static bool check_disk(struct fs_cache *c, struct fs_cache_obj *o,
 }
 
 /* Should this failure be logged?  Readers and readahead meeting one
- * broken object say so once, until a fetch of it works again. */
+ * broken object say so once, until nobody holds it any more. */
 static bool say_once(struct fs_cache *c, struct fs_cache_obj *o)
 {
 	bool say;
@@ -930,17 +933,45 @@ static bool say_once(struct fs_cache *c, struct fs_cache_obj *o)
 	return say;
 }
 
+/*
+ * Claim the disk blocks of chunk @i before fetching it: a full disk
+ * fails before any fetch, and writing into allocated blocks is an
+ * overwrite, which ext4 does many times faster than a write that must
+ * allocate (delayed allocation).  On ENOSPC, idle objects go first.
+ */
+static int claim(struct fs_cache *c, int fd, uint64_t off, uint32_t len)
+{
+	bool retried = false;
+
+	for (;;) {
+		if (fallocate(fd, 0, (off_t)off, (off_t)len) == 0)
+			return 0;
+		if (errno == EOPNOTSUPP || errno == ENOSYS || errno == EINTR)
+			return 0;	/* the write will say */
+		if ((errno != ENOSPC && errno != EDQUOT) || retried)
+			return errno;
+		/* the disk is full: give it what we hold idle, once */
+		retried = true;
+		pthread_mutex_lock(&c->lock);
+		while (evict_oldest(c))
+			;
+		pthread_mutex_unlock(&c->lock);
+	}
+}
+
 /* Fetch chunk @i of @o into its place in @fd.  Lock not held. */
 static int fetch(struct fs_cache *c, struct fs_cache_obj *o, uint32_t i,
 		 int fd, void *buf, uint32_t len)
 {
 	uint64_t off = (uint64_t)i * o->chunk_size;
-	bool retried = false;
 	size_t got = 0;
 	ssize_t n;
 	store_rc rc;
 	int err;
 
+	err = claim(c, fd, off, len);
+	if (err)
+		goto fail_write;
 	rc = store_read_chunk(c->st, o->key, i, buf, len, &got, o->label);
 	if (rc == STORE_OK && got != len)
 		rc = STORE_CORRUPT;	/* the index disagrees with itself */
@@ -949,20 +980,11 @@ static int fetch(struct fs_cache *c, struct fs_cache_obj *o, uint32_t i,
 			store_log(STORE_LOG_ERR, "%s", store_last_error());
 		return rc == STORE_NOMEM ? ENOMEM : EIO;
 	}
-	for (;;) {
-		n = pwrite(fd, buf, len, (off_t)off);
-		if (n == (ssize_t)len)
-			return 0;
-		err = n < 0 ? errno : ENOSPC;
-		if ((err != ENOSPC && err != EDQUOT) || retried)
-			break;
-		/* the disk is full: give it what we hold idle, once */
-		retried = true;
-		pthread_mutex_lock(&c->lock);
-		while (evict_oldest(c))
-			;
-		pthread_mutex_unlock(&c->lock);
-	}
+	n = pwrite(fd, buf, len, (off_t)off);
+	if (n == (ssize_t)len)
+		return 0;
+	err = n < 0 ? errno : ENOSPC;
+fail_write:
 	if (say_once(c, o))
 		store_log(STORE_LOG_ERR, "cannot cache '%s' (key %s) in '%s': "
 			  "%s", o->label, o->key, c->dir, strerror(err));
@@ -1041,7 +1063,6 @@ static int chunk_load(struct fs_cache *c, struct fs_cache_obj *o, uint32_t i,
 		if (ok) {
 			o->fetched = true;
 			o->map_dirty = true;
-			o->err_logged = false;
 		}
 	}
 	if (ok && o->npresent == o->nchunks && !o->whole) {
@@ -1205,8 +1226,8 @@ int fs_cache_start(struct fs_cache *c, struct store *st)
 
 	assert(!c->st && c->nworkers == 0);
 	c->st = st;
-	n = ncpu < NWORKERS_MIN ? NWORKERS_MIN :
-	    ncpu > NWORKERS_MAX ? NWORKERS_MAX : (int)ncpu;
+	n = ncpu > 0 ? (int)ncpu * NWORKERS_CPU : NWORKERS_MIN;
+	n = n < NWORKERS_MIN ? NWORKERS_MIN : n > NWORKERS_MAX ? NWORKERS_MAX : n;
 	for (i = 0; i < n; i++) {
 		rc = pthread_create(&c->workers[i], NULL, worker, c);
 		if (rc) {
