@@ -16,6 +16,8 @@
 #   make demo       install the Debian packages, build, run the demo
 #   make crash      the crash-consistency test, CRASH_ITERS (400)
 #                   iterations with a random seed (CRASH_SEED to replay)
+#   make load       the load test for LOAD_SECONDS (60) over LOAD_FILES
+#                   (10000): 64 readers, 8 writers
 #   make bench      benchmarks (ratios against references in one run)
 
 CC     ?= cc
@@ -66,7 +68,7 @@ LIBFUZZ  := $(O)/tests/fuzz/libfuzzlib.a
 PXFS     := $(O)/pxfs
 
 .PHONY: all check unit integration asan tsan test demo bench deps clean \
-	install fuzz fuzz-smoke fuzz-seeds fuzz-build crash tsan-smoke
+	install fuzz fuzz-smoke fuzz-seeds fuzz-build crash tsan-smoke load
 
 all: $(PXFS) $(CHECKS) $(POSIX)
 
@@ -187,7 +189,16 @@ crash: $(PXFS)
 	@seed=$${CRASH_SEED:-$$(od -An -N2 -tu2 /dev/urandom | tr -d ' ')}; \
 	echo "make crash: $(CRASH_ITERS) iterations, CRASH_SEED=$$seed"; \
 	CRASH_ITERS=$(CRASH_ITERS) CRASH_SEED=$$seed IT_TIMEOUT=3600 \
+		IT_VERBOSE=1 \
 		PXFS=$(abspath $(PXFS)) tests/run_it.sh it_crash
+
+# it_load.sh at length (make check runs 5 s over 3000 files).
+LOAD_SECONDS ?= 60
+LOAD_FILES ?= 10000
+load: $(PXFS) $(POSIX)
+	@LOAD_SECONDS=$(LOAD_SECONDS) LOAD_FILES=$(LOAD_FILES) \
+		IT_TIMEOUT=$$(( $(LOAD_SECONDS) + 600 )) IT_VERBOSE=1 \
+		PXFS=$(abspath $(PXFS)) tests/run_it.sh it_load
 
 install: $(PXFS)
 	install -d $(DESTDIR)$(PREFIX)/bin

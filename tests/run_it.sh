@@ -11,6 +11,7 @@
 #
 #   PXFS=build/pxfs tests/run_it.sh [it_name...]
 #   IT_TIMEOUT=300 (seconds per script)
+#   IT_VERBOSE=1 (show the last line a passing script printed: its figures)
 #   IT_CONNECTORS="file redis" (the runs to make)
 #
 # The mount tests (it_mount_*) run under the file connector only for now:
@@ -105,7 +106,9 @@ run_one() {
 	secs=$(( $(date +%s) - start ))
 	case $rc in
 	0)	pass=$((pass + 1))
-		printf 'PASS  %s (%ss)\n' "$name" "$secs" ;;
+		printf 'PASS  %s (%ss)\n' "$name" "$secs"
+		[ "${IT_VERBOSE:-0}" = 0 ] ||
+			tail -n 1 "$log" | sed 's/^/    | /' ;;
 	77)	skipped=$((skipped + 1))
 		printf 'SKIP  %s: %s\n' "$name" "$(tail -n 1 "$log")" ;;
 	*)	failed=$((failed + 1))

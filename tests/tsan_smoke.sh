@@ -71,6 +71,7 @@ for t in "${tests[@]}"; do
 done
 if [ ${#its[@]} -gt 0 ]; then
 	IT_CONNECTORS=file LOAD_SECONDS=${LOAD_SECONDS:-5} \
+	LOAD_FILES=${LOAD_FILES:-1000} \
 	PXFS="$b/pxfs" "${run[@]}" "$here/run_it.sh" "${its[@]}" || failed=1
 fi
 
