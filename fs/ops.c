@@ -764,6 +764,18 @@ static int build_stats(struct fs *fs, struct sbuf *b)
 	return b->oom ? ENOMEM : 0;
 }
 
+/* Is @name one of file_xattrs?  Answers the names we do not serve
+ * without asking the index. */
+static bool is_file_xattr(const char *name)
+{
+	const char *p = file_xattrs, *end = file_xattrs + sizeof(file_xattrs);
+
+	for (; p < end; p += strlen(p) + 1)
+		if (strcmp(p, name) == 0)
+			return true;
+	return false;
+}
+
 /* Reply @len bytes of @val as getxattr wants: the size, or the bytes. */
 static void reply_xattr(fuse_req_t req, size_t size, const char *val,
 			size_t len)
@@ -842,6 +854,8 @@ static void fs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 			fuse_reply_err(req, err);
 		else
 			reply_xattr(req, size, b.p, b.len);
+	} else if (!is_file_xattr(name)) {
+		fuse_reply_err(req, ENODATA);
 	} else {
 		err = fs_do_file_xattr(fs, ino, name, val, sizeof(val));
 		if (err)
