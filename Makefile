@@ -18,7 +18,9 @@
 #                   iterations with a random seed (CRASH_SEED to replay)
 #   make load       the load test for LOAD_SECONDS (60) over LOAD_FILES
 #                   (10000): 64 readers, 8 writers
-#   make bench      benchmarks (ratios against references in one run)
+#   make bench      install the Debian packages and the peers, build, run
+#                   the benchmarks (ratios against references in one run;
+#                   BENCH_* knobs in tests/bench/run.sh)
 
 CC     ?= cc
 CFLAGS ?= -O2 -g
@@ -179,9 +181,18 @@ demo: deps
 	$(MAKE) WERROR=1 $(PXFS)
 	@PXFS=$(abspath $(PXFS)) tools/demo.sh
 
+# A helper that makes a namespace of a million entries quickly.
+MKINDEX := $(O)/tests/bench/mkindex
+
+$(MKINDEX): $(O)/tests/bench/mkindex.o $(LIBSTORE)
+	$(CC) $(SANFL) -pthread $(LDFLAGS) -o $@ $< $(LIBSTORE) \
+		$(call pkglibs,$(STORE_PKGS))
+
 bench: deps
-	$(MAKE) WERROR=1 $(PXFS)
-	@PXFS=$(abspath $(PXFS)) tests/bench/run.sh
+	@tests/bench/deps.sh
+	$(MAKE) WERROR=1 $(PXFS) $(MKINDEX)
+	@PXFS=$(abspath $(PXFS)) MKINDEX=$(abspath $(MKINDEX)) \
+		tests/bench/run.sh
 
 # it_crash.sh at length (make check runs 50 iterations, seed 1).
 CRASH_ITERS ?= 400
