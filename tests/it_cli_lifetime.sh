@@ -100,7 +100,7 @@ expect_usage "$PXFS" lifetime end "$S"
 expect_usage "$PXFS" lifetime end "$S" a b
 expect_usage "$PXFS" lifetime extend "$S" a
 expect_usage "$PXFS" lifetime ls
-expect_usage "$PXFS" lifetime end --json "$S" a
+expect_usage "$PXFS" lifetime end --json "$S"
 expect_usage "$PXFS" lifetime ls --frob "$S"
 # a failed put does not leave its lifetime behind
 expect_fail "$PXFS" put --lifetime half --lease 100 "$S" "$D/other"

@@ -18,7 +18,10 @@
 #include "store.h"
 #include "util.h"
 
-enum { OPT_TIMEOUT = 256, OPT_POLL, OPT_BACKOFF, OPT_POLL_MAX, OPT_MODE };
+enum {
+	OPT_TIMEOUT = 256, OPT_POLL, OPT_BACKOFF, OPT_POLL_MAX, OPT_MODE,
+	OPT_JSON,
+};
 
 static const struct option opts[] = {
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
@@ -26,6 +29,7 @@ static const struct option opts[] = {
 	{ "backoff", required_argument, NULL, OPT_BACKOFF },
 	{ "poll-max", required_argument, NULL, OPT_POLL_MAX },
 	{ "mode", required_argument, NULL, OPT_MODE },
+	{ "json", no_argument, NULL, OPT_JSON },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -115,6 +119,7 @@ bad:
 
 int cmd_future(int argc, char **argv)
 {
+	bool json = false;
 	struct store_wait w = { 0, 0, 0, 0 };
 	struct store_attr a = { 0 };
 	struct store *st = NULL;
@@ -151,6 +156,9 @@ int cmd_future(int argc, char **argv)
 			if (opt_mode(optarg, &mode) < 0)
 				return EXIT_ERR;
 			have_mode = true;
+			break;
+		case OPT_JSON:
+			json = true;
 			break;
 		default:
 			return EXIT_USAGE;
@@ -201,7 +209,14 @@ int cmd_future(int argc, char **argv)
 		ret = store_error("future", rc);
 		goto out;
 	}
-	printf("future %s is pending\n", full);
+	if (json) {
+		printf("{\"path\": ");
+		json_str(stdout, full);
+		printf(", \"key\": \"%s\", \"state\": \"pending\"}\n",
+		       n.key);
+	} else {
+		printf("future %s is pending\n", full);
+	}
 out:
 	store_close(st);
 	return ret;

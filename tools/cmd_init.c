@@ -12,7 +12,7 @@
 
 enum {
 	OPT_CHUNK = 256, OPT_LEVEL, OPT_CONNECTOR, OPT_URL, OPT_PREFIX,
-	OPT_PWFILE, OPT_CONNECT_TIMEOUT, OPT_COMMAND_TIMEOUT,
+	OPT_PWFILE, OPT_CONNECT_TIMEOUT, OPT_COMMAND_TIMEOUT, OPT_JSON,
 };
 
 static const struct option opts[] = {
@@ -24,6 +24,7 @@ static const struct option opts[] = {
 	{ "password-file", required_argument, NULL, OPT_PWFILE },
 	{ "connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT },
 	{ "command-timeout", required_argument, NULL, OPT_COMMAND_TIMEOUT },
+	{ "json", no_argument, NULL, OPT_JSON },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -44,7 +45,9 @@ static int opt_ms(const char *s, const char *what, uint32_t *out)
 int cmd_init(int argc, char **argv)
 {
 	struct store_create_opts o = { .connector = "file" };
+	struct store *st = NULL;
 	const char *path;
+	bool json = false;
 	store_rc rc;
 	int c;
 
@@ -84,6 +87,9 @@ int cmd_init(int argc, char **argv)
 				   &o.command_timeout_ms) < 0)
 				return EXIT_ERR;
 			break;
+		case OPT_JSON:
+			json = true;
+			break;
 		default:
 			return EXIT_USAGE;
 		}
@@ -102,6 +108,18 @@ int cmd_init(int argc, char **argv)
 	rc = store_create(path, &o);
 	if (rc != STORE_OK)
 		return store_error("init", rc);
-	printf("created store '%s'\n", path);
+	if (!json) {
+		printf("created store '%s'\n", path);
+		return EXIT_OK;
+	}
+	if (open_store("init", path, STORE_OPEN_RDONLY, &st) < 0)
+		return EXIT_ERR;
+	printf("{\"store\": ");
+	json_str(stdout, path);
+	printf(", \"id\": \"%s\", \"connector\": ", store_id(st));
+	json_str(stdout, store_connector_name(st));
+	printf(", \"chunk_size\": %u, \"level\": %d}\n",
+	       (unsigned)store_chunk_size(st), store_level(st));
+	store_close(st);
 	return EXIT_OK;
 }

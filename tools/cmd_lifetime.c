@@ -92,7 +92,7 @@ static const char *expiry(int64_t ns, char *buf, size_t len)
 	return time_utc(ns - ns % 1000000000, buf, len);
 }
 
-static int lt_end(struct store *st, const char *name)
+static int lt_end(struct store *st, const char *name, bool json)
 {
 	struct store_metrics m0, m1;
 	uint64_t removed = 0;
@@ -106,10 +106,18 @@ static int lt_end(struct store *st, const char *name)
 	if (rc != STORE_OK)
 		return store_error("lifetime", rc);
 	store_metrics_get(st, &m1);
-	printf("ended lifetime '%s': removed %" PRIu64 " entr%s, evicted "
-	       "%" PRIu64 " object%s\n", name, removed,
-	       removed == 1 ? "y" : "ies", m1.conn_evicts - m0.conn_evicts,
-	       m1.conn_evicts - m0.conn_evicts == 1 ? "" : "s");
+	if (json) {
+		printf("{\"lifetime\": ");
+		json_str(stdout, name);
+		printf(", \"removed\": %" PRIu64 ", \"evicted\": %" PRIu64
+		       "}\n", removed, m1.conn_evicts - m0.conn_evicts);
+	} else {
+		printf("ended lifetime '%s': removed %" PRIu64 " entr%s, "
+		       "evicted %" PRIu64 " object%s\n", name, removed,
+		       removed == 1 ? "y" : "ies",
+		       m1.conn_evicts - m0.conn_evicts,
+		       m1.conn_evicts - m0.conn_evicts == 1 ? "" : "s");
+	}
 	/* Now that the asked one is done, the leases whose time came. */
 	rc = store_lifetime_expire(st, NULL);
 	if (rc != STORE_OK)
@@ -117,7 +125,8 @@ static int lt_end(struct store *st, const char *name)
 	return 0;
 }
 
-static int lt_extend(struct store *st, const char *name, uint32_t seconds)
+static int lt_extend(struct store *st, const char *name, uint32_t seconds,
+		     bool json)
 {
 	struct lt_list l = { 0 };
 	char buf[48];
@@ -133,9 +142,23 @@ static int lt_extend(struct store *st, const char *name, uint32_t seconds)
 		return store_error("lifetime", rc);
 	ret = list_all(st, &l);
 	for (size_t i = 0; ret == 0 && i < l.n; i++) {
-		if (strcmp(l.v[i].name, name) == 0)
+		if (strcmp(l.v[i].name, name) != 0)
+			continue;
+		if (json) {
+			printf("{\"lifetime\": ");
+			json_str(stdout, name);
+			printf(", \"expires\": ");
+			if (l.v[i].expires_ns)
+				json_str(stdout, expiry(l.v[i].expires_ns, buf,
+							sizeof(buf)));
+			else
+				printf("null");
+			printf(", \"expires_ns\": %" PRId64 "}\n",
+			       l.v[i].expires_ns);
+		} else {
 			printf("lifetime '%s' ends at %s\n", name,
 			       expiry(l.v[i].expires_ns, buf, sizeof(buf)));
+		}
 	}
 	lt_list_release(&l);
 	return ret;
@@ -234,16 +257,14 @@ int cmd_lifetime(int argc, char **argv)
 		return usage_errorf("lifetime", "unknown subcommand '%s'",
 				    sub);
 	}
-	if (json && strcmp(sub, "ls") != 0)
-		return usage_errorf("lifetime", "--json goes with ls only");
 	if (nargs >= 2 && opt_lifetime("lifetime", argv[optind + 2]) < 0)
 		return EXIT_ERR;
 	if (open_store("lifetime", argv[optind + 1], flags, &st) < 0)
 		return EXIT_ERR;
 	if (strcmp(sub, "end") == 0)
-		ret = lt_end(st, argv[optind + 2]);
+		ret = lt_end(st, argv[optind + 2], json);
 	else if (strcmp(sub, "extend") == 0)
-		ret = lt_extend(st, argv[optind + 2], seconds);
+		ret = lt_extend(st, argv[optind + 2], seconds, json);
 	else
 		ret = lt_ls(st, json);
 	store_close(st);

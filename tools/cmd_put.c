@@ -72,11 +72,12 @@ struct put_args {
 	bool evict;		/* mark every object evict-on-read */
 	const char *lifetime;	/* NULL: none */
 	uint32_t lease;		/* seconds of a new lifetime; 0: none */
+	bool json;		/* the summary as JSON */
 };
 
 enum {
 	OPT_TO = 256, OPT_TYPE, OPT_LEVEL, OPT_CHUNK, OPT_FORCE, OPT_EVICT,
-	OPT_LIFETIME, OPT_LEASE,
+	OPT_LIFETIME, OPT_LEASE, OPT_JSON,
 };
 
 static const struct option opts[] = {
@@ -88,6 +89,7 @@ static const struct option opts[] = {
 	{ "evict-on-read", no_argument, NULL, OPT_EVICT },
 	{ "lifetime", required_argument, NULL, OPT_LIFETIME },
 	{ "lease", required_argument, NULL, OPT_LEASE },
+	{ "json", no_argument, NULL, OPT_JSON },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -312,6 +314,9 @@ static int parse_args(int argc, char **argv, struct put_args *a)
 		switch (c) {
 		case OPT_TO:
 			a->to = optarg;
+			break;
+		case OPT_JSON:
+			a->json = true;
 			break;
 		case OPT_TYPE: {
 			size_t n = strlen(optarg);
@@ -784,6 +789,24 @@ int cmd_put(int argc, char **argv)
 	if (ret != 0) {
 		store_rollback(st);
 		ret = EXIT_ERR;
+		goto out;
+	}
+	if (a.json) {
+		printf("{\"store\": ");
+		json_str(stdout, a.store);
+		printf(", \"to\": ");
+		json_str(stdout, to);
+		printf(", \"files\": %llu, \"dirs\": %llu, \"symlinks\": "
+		       "%llu, \"bytes\": %llu, \"lifetime\": ",
+		       (unsigned long long)p.files, (unsigned long long)p.dirs,
+		       (unsigned long long)p.symlinks,
+		       (unsigned long long)p.bytes);
+		if (a.lifetime)
+			json_str(stdout, a.lifetime);
+		else
+			printf("null");
+		printf(", \"evict_on_read\": %s}\n",
+		       a.evict ? "true" : "false");
 		goto out;
 	}
 	printf("put %llu file%s (%s), %llu director%s, %llu symlink%s "

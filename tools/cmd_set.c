@@ -19,11 +19,12 @@
 #include "store.h"
 #include "util.h"
 
-enum { OPT_LEVEL = 256, OPT_CHUNK };
+enum { OPT_LEVEL = 256, OPT_CHUNK, OPT_JSON };
 
 static const struct option opts[] = {
 	{ "level", required_argument, NULL, OPT_LEVEL },
 	{ "chunk-size", required_argument, NULL, OPT_CHUNK },
+	{ "json", no_argument, NULL, OPT_JSON },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -62,6 +63,7 @@ int cmd_set(int argc, char **argv)
 	char path[SPATH_MAX];
 	const char *file, *label;
 	char sz[32];
+	bool json = false;
 	store_rc rc;
 	int ret = EXIT_OK;
 	int fd = -1;
@@ -77,6 +79,9 @@ int cmd_set(int argc, char **argv)
 			if (opt_chunk_size("set", optarg,
 					   &popts.chunk_size) < 0)
 				return EXIT_ERR;
+			break;
+		case OPT_JSON:
+			json = true;
 			break;
 		default:
 			return EXIT_USAGE;
@@ -123,8 +128,15 @@ int cmd_set(int argc, char **argv)
 		ret = store_error("set", rc);
 		goto out;
 	}
-	printf("set %s: %" PRIu64 " bytes (%s)\n", path, n.size,
-	       human_size(n.size, sz, sizeof(sz)));
+	if (json) {
+		printf("{\"path\": ");
+		json_str(stdout, path);
+		printf(", \"key\": \"%s\", \"size\": %" PRIu64 "}\n", n.key,
+		       n.size);
+	} else {
+		printf("set %s: %" PRIu64 " bytes (%s)\n", path, n.size,
+		       human_size(n.size, sz, sizeof(sz)));
+	}
 out:
 	if (fd >= 0)
 		close(fd);

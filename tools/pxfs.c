@@ -30,7 +30,8 @@ struct cmd {
 
 static const struct cmd cmds[] = {
 	{ "init", cmd_init,
-	  "init STORE [--chunk-size BYTES] [--level N] [--connector file|redis "
+	  "init [--json] STORE [--chunk-size BYTES] [--level N] "
+	  "[--connector file|redis "
 	  "--url URL [--prefix P] [--password-file F] [--connect-timeout MS] "
 	  "[--command-timeout MS]]",
 	  "create a new store",
@@ -51,11 +52,13 @@ static const struct cmd cmds[] = {
 	  "                      command line or written to the config.\n"
 	  "  --connect-timeout MS, --command-timeout MS   Redis timeouts\n"
 	  "init connects to Redis first: a bad URL, an unreachable server or\n"
-	  "a wrong password fail here, and nothing is created.\n" },
+	  "a wrong password fail here, and nothing is created.\n"
+	  "  --json              {\"store\", \"id\", \"connector\",\n"
+	  "                      \"chunk_size\", \"level\"}\n" },
 	{ "put", cmd_put,
 	  "put STORE SRC... [--to DIR] [--type TYPE] [--level N] "
 	  "[--chunk-size BYTES] [--force] [--evict-on-read] "
-	  "[--lifetime NAME [--lease SECONDS]]",
+	  "[--lifetime NAME [--lease SECONDS]] [--json]",
 	  "store files and whole trees",
 	  "Store files, directories (recursively) and symlinks, like cp -r:\n"
 	  "'put S dir' creates /dir/..., and '--to a/b' puts them under /a/b\n"
@@ -81,6 +84,9 @@ static const struct cmd cmds[] = {
 	  "  --lease SECONDS     with --lifetime: a new lifetime ends by\n"
 	  "                      itself that many seconds from now (an\n"
 	  "                      existing one keeps its end)\n"
+	  "  --json              {\"store\", \"to\", \"files\", \"dirs\",\n"
+	  "                      \"symlinks\", \"bytes\", \"lifetime\" (name\n"
+	  "                      or null), \"evict_on_read\"}\n"
 	  "A progress line is shown on stderr when it is a terminal.\n" },
 	{ "ls", cmd_ls,
 	  "ls [-l] [--json] STORE [PATH]",
@@ -220,8 +226,8 @@ static const struct cmd cmds[] = {
 	  "valid while some store keeps the object.\n"
 	  "  --json  {\"path\", \"key\", \"size\", \"type\", \"ref\"}\n" },
 	{ "future", cmd_future,
-	  "future STORE PATH [--timeout S] [--poll MS] [--backoff F] "
-	  "[--poll-max MS] [--mode M]",
+	  "future [--json] STORE PATH [--timeout S] [--poll MS] "
+	  "[--backoff F] [--poll-max MS] [--mode M]",
 	  "make a placeholder file for content set later",
 	  "Create file PATH as a future: a placeholder for content a producer\n"
 	  "sets later with 'pxfs set' (or by writing the file in a mount).\n"
@@ -234,19 +240,22 @@ static const struct cmd cmds[] = {
 	  "  --poll MS      first poll interval, milliseconds (100)\n"
 	  "  --backoff F    interval growth factor, 1 to 100 (1.5)\n"
 	  "  --poll-max MS  longest poll interval, milliseconds (2000)\n"
-	  "  --mode M       octal permissions (0666 less the umask)\n" },
+	  "  --mode M       octal permissions (0666 less the umask)\n"
+	  "  --json         {\"path\", \"key\" (the future's random key),\n"
+	  "                 \"state\": \"pending\"}\n" },
 	{ "set", cmd_set,
-	  "set STORE PATH FILE [--level N] [--chunk-size BYTES]",
+	  "set [--json] STORE PATH FILE [--level N] [--chunk-size BYTES]",
 	  "set a future's content",
 	  "Fulfil future PATH with the content of FILE ('-' for standard\n"
 	  "input), in one transaction: readers waiting for it get the whole\n"
 	  "content.  Refused, with the store unchanged, when PATH is not a\n"
 	  "pending future (also when it was set already).\n"
 	  "  --level N           zstd level 1..19 (default: the store's)\n"
-	  "  --chunk-size BYTES  power of two from 4K to 64M\n" },
+	  "  --chunk-size BYTES  power of two from 4K to 64M\n"
+	  "  --json              {\"path\", \"key\", \"size\"}\n" },
 	{ "lifetime", cmd_lifetime,
-	  "lifetime {end STORE NAME | extend STORE NAME SECONDS | "
-	  "ls [--json] STORE}",
+	  "lifetime [--json] {end STORE NAME | extend STORE NAME SECONDS | "
+	  "ls STORE}",
 	  "end, extend or list lifetimes",
 	  "A lifetime is a named group of entries that end together (see\n"
 	  "'put --lifetime').  A lease (put --lease) ends by itself at its\n"
@@ -260,9 +269,11 @@ static const struct cmd cmds[] = {
 	  "                      a lifetime without a lease one)\n"
 	  "  ls STORE            name, entries and end (RFC 3339 UTC, or\n"
 	  "                      never) of each lifetime\n"
-	  "  --json  with ls: {\"lifetimes\": [{\"name\", \"entries\",\n"
+	  "  --json  ls: {\"lifetimes\": [{\"name\", \"entries\",\n"
 	  "          \"expires\" (RFC 3339 UTC, null for never),\n"
-	  "          \"expires_ns\" (0 for never)}]}\n" },
+	  "          \"expires_ns\" (0 for never)}]}; end: {\"lifetime\",\n"
+	  "          \"removed\", \"evicted\"}; extend: {\"lifetime\",\n"
+	  "          \"expires\", \"expires_ns\"}\n" },
 	{ "fsck", cmd_fsck,
 	  "fsck [--deep] [--json] STORE",
 	  "check a store",
@@ -276,11 +287,12 @@ static const struct cmd cmds[] = {
 	  "          \"orphans\", \"unreferenced\", \"bad_refs\", \"dangling\",\n"
 	  "          \"leftovers\"}\n" },
 	{ "gc", cmd_gc,
-	  "gc STORE",
+	  "gc [--json] STORE",
 	  "remove unreferenced objects, orphan blobs and leftovers",
 	  "Remove object rows no entry uses, blobs no object names and temp\n"
 	  "files of interrupted writes; print each removal and the bytes\n"
-	  "freed.\n" },
+	  "freed.\n"
+	  "  --json  {\"actions\": [\"...\"], \"removed\", \"freed_bytes\"}\n" },
 	{ "stats", cmd_stats,
 	  "stats [--json] STORE|MNT",
 	  "show counts and metrics of a store or a mount",
