@@ -114,7 +114,8 @@ $(LIBFUZZ): $(FUZZLIB_OBJ)
 	@rm -f $@
 	$(AR) rcs $@ $^
 
-.PRECIOUS: $(O)/tests/fuzz/fuzz_%.o
+# Not intermediates: make would delete them and compile again each run.
+.SECONDARY: $(FUZZERS:%=%.o)
 
 $(O)/tests/fuzz/fuzz_%: $(O)/tests/fuzz/fuzz_%.o $(LIBFUZZ) $(LIBSTORE)
 	$(CC) $(SANFL) -fsanitize=fuzzer -pthread $(LDFLAGS) -o $@ $< \
