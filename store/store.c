@@ -1639,6 +1639,9 @@ struct zwork {
 	const struct store_object *o;
 	const struct store_chunk *c;
 	const char *label;
+	atomic_bool failed;		/* a chunk failed: fetch no more */
+	store_rc fail_rc;		/* the first failure, set once by */
+	char fail_err[256];		/* whoever set @failed */
 };
 
 static unsigned batch_cap(size_t chunk, uint64_t nchunks)
@@ -2138,13 +2141,25 @@ static void fetch_item(void *ctx, unsigned t, unsigned i)
 	struct zjob *j = &w->b[0].jobs[i];
 	store_rc rc;
 
+	/* after a failure the read is lost anyway: do not wait for more
+	 * timeouts of a connector that is down */
+	if (atomic_load(&w->failed)) {
+		j->rc = STORE_IO;
+		snprintf(j->err, sizeof(j->err), "an earlier chunk failed");
+		return;
+	}
 	rc = check_chunk(w->o, &w->c[j->idx], j->idx);
 	if (rc == STORE_OK)
 		rc = fetch_chunk(w->st, w->decs[t], w->o, &w->c[j->idx],
 				 j->idx, w->zbufs[t], j->in, w->label);
 	j->rc = rc;
-	if (rc != STORE_OK)
+	if (rc != STORE_OK) {
 		job_fail(j, rc);
+		if (!atomic_exchange(&w->failed, true)) {
+			w->fail_rc = rc;
+			memcpy(w->fail_err, j->err, sizeof(w->fail_err));
+		}
+	}
 }
 
 /* Fill batch @b with the next chunks from *next on. */
@@ -2249,7 +2264,8 @@ static store_rc export(struct store *st, const char *key, int fd,
 			struct zjob *j = &done.jobs[i];
 
 			if (j->rc != STORE_OK) {
-				rc = store_fail(j->rc, "%s", j->err);
+				/* the failure that stopped the others */
+				rc = store_fail(w.fail_rc, "%s", w.fail_err);
 				break;
 			}
 			if (h)

@@ -13,6 +13,7 @@
 enum {
 	OPT_CHUNK = 256, OPT_LEVEL, OPT_CONNECTOR, OPT_URL, OPT_PREFIX,
 	OPT_PWFILE, OPT_CONNECT_TIMEOUT, OPT_COMMAND_TIMEOUT, OPT_JSON,
+	OPT_PASSWORD,
 };
 
 static const struct option opts[] = {
@@ -22,6 +23,9 @@ static const struct option opts[] = {
 	{ "url", required_argument, NULL, OPT_URL },
 	{ "prefix", required_argument, NULL, OPT_PREFIX },
 	{ "password-file", required_argument, NULL, OPT_PWFILE },
+	/* an exact name, so that getopt does not take "--password SECRET"
+	 * for an abbreviation of --password-file and quote the secret */
+	{ "password", required_argument, NULL, OPT_PASSWORD },
 	{ "connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT },
 	{ "command-timeout", required_argument, NULL, OPT_COMMAND_TIMEOUT },
 	{ "json", no_argument, NULL, OPT_JSON },
@@ -90,6 +94,11 @@ int cmd_init(int argc, char **argv)
 		case OPT_JSON:
 			json = true;
 			break;
+		case OPT_PASSWORD:
+			return usage_errorf("init", "a password is never taken"
+					    " from the command line: use"
+					    " $PXFS_REDIS_PASSWORD or"
+					    " --password-file");
 		default:
 			return EXIT_USAGE;
 		}
