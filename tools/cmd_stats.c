@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,10 +23,11 @@
 #define STATS_XATTR	"user.pxfs.stats"
 #define STATS_MAX	(1u << 20)	/* a sane bound on the document */
 
-enum { OPT_JSON = 256 };
+enum { OPT_JSON = 256, OPT_PROMETHEUS };
 
 static const struct option opts[] = {
 	{ "json", no_argument, NULL, OPT_JSON },
+	{ "prometheus", no_argument, NULL, OPT_PROMETHEUS },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -330,6 +332,340 @@ static int mount_stats(const char *path, char **out)
 		      strerror(errno)), -1;
 }
 
+/* ---- Prometheus text format ---------------------------------------------- */
+
+/*
+ * The mount's document as metrics for node_exporter's textfile collector
+ * (text exposition format 0.0.4): every number becomes a sample named
+ * pxfs_<path>, labelled with the mount, "ops" becomes the summary
+ * pxfs_op_duration_seconds{op=...} (_count, _sum) and the gauge
+ * pxfs_op_duration_max_seconds, and strings become labels of pxfs_info.
+ * Names the daemon may add later still come out, as gauges.  The
+ * document is parsed into a small tree first, so that each metric
+ * family's samples come out together, as the format wants.
+ */
+struct jnode {
+	char *key;		/* member name, NULL in an array */
+	enum { J_NUM, J_STR, J_OBJ, J_OTHER } kind;
+	double num;
+	char *str;
+	struct jnode *kids;	/* first member */
+	struct jnode *next;	/* next sibling */
+};
+
+static void jnode_free(struct jnode *n)
+{
+	while (n) {
+		struct jnode *next = n->next;
+
+		jnode_free(n->kids);
+		free(n->key);
+		free(n->str);
+		free(n);
+		n = next;
+	}
+}
+
+/* A JSON string at *s (after the quote) into a new C string. */
+static char *jstring(const char **s)
+{
+	const char *p = *s;
+	size_t n = 0;
+	char *out = malloc(strlen(p) + 1);
+
+	if (!out)
+		return NULL;
+	while (*p && *p != '"') {
+		if (*p == '\\') {
+			p++;
+			switch (*p) {
+			case 'n': out[n++] = '\n'; break;
+			case 't': out[n++] = '\t'; break;
+			case 'u': out[n++] = '?'; p += 4; break;
+			case '\0': free(out); return NULL;
+			default: out[n++] = *p; break;
+			}
+			if (*p)
+				p++;
+			continue;
+		}
+		out[n++] = *p++;
+	}
+	if (*p != '"') {
+		free(out);
+		return NULL;
+	}
+	out[n] = '\0';
+	*s = p + 1;
+	return out;
+}
+
+static void jskip(const char **s)
+{
+	while (**s == ' ' || **s == '\t' || **s == '\n' || **s == '\r')
+		(*s)++;
+}
+
+/* Parse one value at *s into @n; -1 on a syntax error. */
+static int jvalue(const char **s, struct jnode *n, int depth)
+{
+	struct jnode **tail = &n->kids;
+	char *end;
+
+	jskip(s);
+	if (depth > 32)
+		return -1;
+	if (**s == '"') {
+		(*s)++;
+		n->kind = J_STR;
+		n->str = jstring(s);
+		return n->str ? 0 : -1;
+	}
+	if (**s == '{' || **s == '[') {
+		char close = **s == '{' ? '}' : ']';
+
+		n->kind = close == '}' ? J_OBJ : J_OTHER;
+		(*s)++;
+		jskip(s);
+		if (**s == close) {
+			(*s)++;
+			return 0;
+		}
+		for (;;) {
+			struct jnode *k = calloc(1, sizeof(*k));
+
+			if (!k)
+				return -1;
+			*tail = k;
+			tail = &k->next;
+			jskip(s);
+			if (close == '}') {
+				if (**s != '"')
+					return -1;
+				(*s)++;
+				k->key = jstring(s);
+				jskip(s);
+				if (!k->key || **s != ':')
+					return -1;
+				(*s)++;
+			}
+			if (jvalue(s, k, depth + 1) < 0)
+				return -1;
+			jskip(s);
+			if (**s == ',') {
+				(*s)++;
+				continue;
+			}
+			if (**s != close)
+				return -1;
+			(*s)++;
+			return 0;
+		}
+	}
+	n->num = strtod(*s, &end);
+	if (end != *s) {
+		n->kind = J_NUM;
+		*s = end;
+		return 0;
+	}
+	if (strncmp(*s, "true", 4) == 0 || strncmp(*s, "null", 4) == 0) {
+		n->kind = J_OTHER;
+		*s += 4;
+		return 0;
+	}
+	if (strncmp(*s, "false", 5) == 0) {
+		n->kind = J_OTHER;
+		*s += 5;
+		return 0;
+	}
+	return -1;
+}
+
+static struct jnode *jfind(const struct jnode *obj, const char *key)
+{
+	for (struct jnode *k = obj ? obj->kids : NULL; k; k = k->next) {
+		if (k->key && strcmp(k->key, key) == 0)
+			return k;
+	}
+	return NULL;
+}
+
+/* @s as a label value: backslash, quote and newline escaped. */
+static void prom_label(const char *s)
+{
+	for (; *s; s++) {
+		if (*s == '\\' || *s == '"')
+			printf("\\%c", *s);
+		else if (*s == '\n')
+			printf("\\n");
+		else
+			putchar(*s);
+	}
+}
+
+/* @s as part of a metric name: [a-zA-Z0-9_] only. */
+static void prom_name(const char *s)
+{
+	for (; *s; s++)
+		putchar((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+			(*s >= '0' && *s <= '9') ? *s : '_');
+}
+
+/* Counters among the document's numbers (the rest are gauges). */
+static const char *const counters[] = {
+	"connector_gets", "connector_get_bytes", "connector_errors",
+	"connector_corrupt", "connector_puts", "connector_put_bytes",
+	"cache_hits", "cache_misses", "cache_waits", "cache_readahead",
+	"cache_evictions", "cache_reused", "resolves", "errors",
+};
+
+static bool is_counter(const char *name)
+{
+	for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++) {
+		if (strcmp(name, counters[i]) == 0)
+			return true;
+	}
+	return false;
+}
+
+static void prom_sample(const char *name, const char *mnt, double v)
+{
+	bool counter = is_counter(name);
+	/* the budget is bytes too; the other byte counts say so already */
+	const char *unit = strcmp(name, "cache_budget") == 0 ? "_bytes" : "";
+
+	printf("# TYPE pxfs_");
+	prom_name(name);
+	printf("%s%s %s\npxfs_", unit, counter ? "_total" : "",
+	       counter ? "counter" : "gauge");
+	prom_name(name);
+	printf("%s%s{mount=\"", unit, counter ? "_total" : "");
+	prom_label(mnt);
+	printf("\"} %.17g\n", v);
+}
+
+/* Every number below @obj, named by the path to it. */
+static void prom_walk(const struct jnode *obj, const char *prefix,
+		      const char *mnt)
+{
+	char name[256];
+
+	for (struct jnode *k = obj->kids; k; k = k->next) {
+		if (!k->key)
+			continue;
+		snprintf(name, sizeof(name), "%s%s%s", prefix,
+			 prefix[0] ? "_" : "", k->key);
+		if (k->kind == J_NUM && strcmp(name, "pid") != 0 &&
+		    strcmp(name, "uptime_us") != 0)
+			prom_sample(name, mnt, k->num);
+		else if (k->kind == J_OBJ && strcmp(name, "ops") != 0)
+			prom_walk(k, name, mnt);
+	}
+}
+
+/* pxfs_info: the document's strings, and the pid, as labels. */
+static void prom_info(const struct jnode *root, const char *mnt)
+{
+	const struct jnode *pid = jfind(root, "pid");
+	const struct jnode *cache = jfind(root, "cache");
+	const struct jnode *dir = jfind(cache, "dir");
+
+	printf("# HELP pxfs_info The mount's daemon.\n"
+	       "# TYPE pxfs_info gauge\npxfs_info{mount=\"");
+	prom_label(mnt);
+	printf("\"");
+	if (pid && pid->kind == J_NUM)
+		printf(",pid=\"%.0f\"", pid->num);
+	if (dir && dir->kind == J_STR) {
+		printf(",cache_dir=\"");
+		prom_label(dir->str);
+		printf("\"");
+	}
+	printf("} 1\n");
+}
+
+/* ops: {"lookup": {"count", "total_us", "max_us"}, ...} */
+static void prom_ops(const struct jnode *ops, const char *mnt)
+{
+	static const char *const part[] = { "count", "total_us", "max_us" };
+
+	if (!ops || ops->kind != J_OBJ)
+		return;
+	printf("# HELP pxfs_op_duration_seconds Time the mount spent on "
+	       "each FUSE operation.\n"
+	       "# TYPE pxfs_op_duration_seconds summary\n");
+	for (int i = 0; i < 3; i++) {
+		if (i == 2)
+			printf("# HELP pxfs_op_duration_max_seconds The "
+			       "longest request of each FUSE operation.\n"
+			       "# TYPE pxfs_op_duration_max_seconds gauge\n");
+		for (struct jnode *op = ops->kids; op; op = op->next) {
+			const struct jnode *v = jfind(op, part[i]);
+
+			if (!op->key || !v || v->kind != J_NUM)
+				continue;
+			printf("pxfs_op_duration_%s{mount=\"",
+			       i == 0 ? "seconds_count" :
+			       i == 1 ? "seconds_sum" : "max_seconds");
+			prom_label(mnt);
+			printf("\",op=\"");
+			prom_label(op->key);
+			printf("\"} %.17g\n", i == 0 ? v->num : v->num / 1e6);
+		}
+	}
+}
+
+/* Print @doc (the mount's) in the Prometheus format; -1 if it does not
+ * parse (nothing printed). */
+static int print_prometheus(const char *doc, const char *mnt)
+{
+	struct jnode root = { 0 };
+	const struct jnode *up;
+	const char *s = doc;
+	int ret = -1;
+
+	if (jvalue(&s, &root, 0) < 0 || root.kind != J_OBJ)
+		goto out;
+	jskip(&s);
+	if (*s != '\0')
+		goto out;
+	prom_info(&root, mnt);
+	up = jfind(&root, "uptime_us");
+	if (up && up->kind == J_NUM) {
+		printf("# TYPE pxfs_uptime_seconds gauge\n"
+		       "pxfs_uptime_seconds{mount=\"");
+		prom_label(mnt);
+		printf("\"} %.6f\n", up->num / 1e6);
+	}
+	prom_walk(&root, "", mnt);
+	prom_ops(jfind(&root, "ops"), mnt);
+	ret = 0;
+out:
+	jnode_free(root.kids);
+	free(root.str);
+	return ret;
+}
+
+static void print_store_prometheus(struct store *st,
+				   const struct store_totals *t)
+{
+	static const char *const name[] = {
+		"files", "dirs", "symlinks", "objects", "logical_bytes",
+		"bytes", "stored_bytes",
+	};
+	const uint64_t v[] = {
+		t->files, t->dirs, t->symlinks, t->objects, t->logical_bytes,
+		t->bytes, t->stored_bytes,
+	};
+
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		printf("# TYPE pxfs_store_%s gauge\npxfs_store_%s{store=\"",
+		       name[i], name[i]);
+		prom_label(store_path(st));
+		printf("\"} %" PRIu64 "\n", v[i]);
+	}
+}
+
 /* ---- a store ------------------------------------------------------------- */
 
 static void print_store_json(struct store *st, const struct store_totals *t,
@@ -387,7 +723,7 @@ int cmd_stats(int argc, char **argv)
 	struct store *st = NULL;
 	const char *path;
 	char *doc = NULL;
-	bool json = false;
+	bool json = false, prom = false;
 	store_rc rc;
 	int ret = EXIT_OK;
 	int c;
@@ -397,10 +733,16 @@ int cmd_stats(int argc, char **argv)
 		case OPT_JSON:
 			json = true;
 			break;
+		case OPT_PROMETHEUS:
+			prom = true;
+			break;
 		default:
 			return EXIT_USAGE;
 		}
 	}
+	if (json && prom)
+		return usage_errorf("stats", "--json or --prometheus, not "
+				    "both");
 	if (argc - optind != 1)
 		return usage_errorf("stats", argc - optind < 1 ?
 				    "missing STORE or MNT" :
@@ -409,6 +751,18 @@ int cmd_stats(int argc, char **argv)
 	ret = mount_stats(path, &doc);
 	if (ret < 0)
 		return EXIT_ERR;
+	if (ret == 1 && prom) {
+		char real[PATH_MAX];
+
+		ret = EXIT_OK;
+		if (!realpath(path, real))
+			snprintf(real, sizeof(real), "%s", path);
+		if (print_prometheus(doc, real) < 0)
+			ret = errorf("stats", "cannot read statistics of '%s': "
+				     "the document does not parse", path);
+		free(doc);
+		return ret;
+	}
 	if (ret == 1) {
 		ret = EXIT_OK;
 		if (json || print_doc(doc) < 0) {
@@ -429,7 +783,9 @@ int cmd_stats(int argc, char **argv)
 		goto out;
 	}
 	store_metrics_get(st, &m);
-	if (json)
+	if (prom)
+		print_store_prometheus(st, &t);
+	else if (json)
 		print_store_json(st, &t, &m);
 	else
 		print_store_text(st, &t);

@@ -294,7 +294,7 @@ static const struct cmd cmds[] = {
 	  "freed.\n"
 	  "  --json  {\"actions\": [\"...\"], \"removed\", \"freed_bytes\"}\n" },
 	{ "stats", cmd_stats,
-	  "stats [--json] STORE|MNT",
+	  "stats [--json|--prometheus] STORE|MNT",
 	  "show counts and metrics of a store or a mount",
 	  "For a store: entries, objects, bytes (logical, deduplicated and\n"
 	  "stored) and the compression ratio.  For a mounted pxfs directory:\n"
@@ -304,7 +304,13 @@ static const struct cmd cmds[] = {
 	  "          \"bytes\", \"stored_bytes\", \"metrics\": {\"conn_gets\",\n"
 	  "          \"conn_get_bytes\", \"conn_puts\", \"conn_put_bytes\",\n"
 	  "          \"conn_evicts\", \"conn_errors\", \"corrupt\", \"ingested\",\n"
-	  "          \"deduped\"}}; for a mount, its document as is\n" },
+	  "          \"deduped\"}}; for a mount, its document as is\n"
+	  "  --prometheus  the same as metrics in the Prometheus text\n"
+	  "          format, for node_exporter's textfile collector: a\n"
+	  "          mount's pxfs_connector_*, pxfs_cache_*, pxfs_resolves,\n"
+	  "          pxfs_errors, pxfs_op_duration_seconds{op} (summary)\n"
+	  "          and _max_seconds, labelled mount=\"MNT\"; a store's\n"
+	  "          pxfs_store_* gauges, labelled store=\"STORE\"\n" },
 	{ "mount", cmd_mount,
 	  "mount STORE|REF MNT [-f] [-o ro] [--cache-dir DIR] "
 	  "[--cache-size BYTES] [--allow-other] [--follow] [--debug]",
