@@ -78,6 +78,20 @@ struct store_conn_ops {
 	/** Release the connector.  NULL is a no-op. */
 	void (*close)(struct store_conn *c);
 
+	/** Record that the store whose id is @owner (32 hex) names blob
+	 * @key in its index.  Several stores may share one connector (one
+	 * Redis URL and prefix): a blob goes only when no store claims it.
+	 * The file connector is never shared by writable stores and keeps
+	 * no claims. */
+	store_rc (*claim)(struct store_conn *c, const char *key,
+			  const char *owner);
+	/** Drop @owner's claim on @key; *others gets the claims left. */
+	store_rc (*unclaim)(struct store_conn *c, const char *key,
+			    const char *owner, uint64_t *others);
+	/** How many stores claim @key. */
+	store_rc (*claims)(struct store_conn *c, const char *key,
+			   uint64_t *n);
+
 	/** Point tag @name (store_is_tag_name()) at blob @key, replacing
 	 * what it pointed at atomically: a named pointer to the latest
 	 * publication of a namespace. */

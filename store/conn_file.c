@@ -581,6 +581,33 @@ static store_rc file_sync(struct store_conn *c)
 	return rc;
 }
 
+/* ---- claims: a file connector belongs to one writable store --------- */
+
+static store_rc file_claim(struct store_conn *c, const char *key,
+			   const char *owner)
+{
+	(void)c;
+	(void)owner;
+	return is_key(key) ? STORE_OK : bad_key(key);
+}
+
+static store_rc file_unclaim(struct store_conn *c, const char *key,
+			     const char *owner, uint64_t *others)
+{
+	(void)c;
+	(void)owner;
+	*others = 0;
+	return is_key(key) ? STORE_OK : bad_key(key);
+}
+
+static store_rc file_claims(struct store_conn *c, const char *key,
+			    uint64_t *n)
+{
+	(void)c;
+	*n = 0;
+	return is_key(key) ? STORE_OK : bad_key(key);
+}
+
 static const struct store_conn_ops file_ops = {
 	.name = "file",
 	.put_begin = file_put_begin,
@@ -595,6 +622,9 @@ static const struct store_conn_ops file_ops = {
 	.list = file_list,
 	.leftovers = file_leftovers,
 	.close = file_close,
+	.claim = file_claim,
+	.unclaim = file_unclaim,
+	.claims = file_claims,
 	.tag_set = file_tag_set,
 	.tag_get = file_tag_get,
 };

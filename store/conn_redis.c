@@ -2493,6 +2493,85 @@ static void redis_close(struct store_conn *c)
 	free(r);
 }
 
+/* ---- claims: P "claims:" K is the set of store ids naming blob K ------ */
+
+static bool is_owner(const char *s)
+{
+	return s && strlen(s) == ID_HEX && is_hex(s, ID_HEX);
+}
+
+static store_rc redis_claim(struct store_conn *c, const char *key,
+			    const char *owner)
+{
+	struct conn_redis *r = to_redis(c);
+	struct batch *b;
+	char k[KEY_MAX + 16];
+	store_rc rc;
+	int n;
+
+	if (!is_key(key))
+		return bad_key(key);
+	if (!is_owner(owner))
+		return store_fail(STORE_INVAL, "bad store id for a claim");
+	n = snprintf(k, sizeof(k), "%sclaims:%s", r->prefix, key);
+	b = batch_new(1, key_slot(k, (size_t)n), NULL);
+	if (!b)
+		return STORE_NOMEM;
+	cmd_key(&b->cmd[0], "SADD", "%s", k);
+	cmd_arg(&b->cmd[0], owner, ID_HEX);
+	rc = run1(r, b);
+	if (rc == STORE_OK && b->rep[0]->type != REDIS_REPLY_INTEGER)
+		rc = reply_fail(r, "a claim", b->rep[0]);
+	batch_free(b);
+	return rc;
+}
+
+/* SREM @owner (unless NULL) then SCARD, in one round trip. */
+static store_rc claims_left(struct conn_redis *r, const char *key,
+			    const char *owner, uint64_t *left)
+{
+	struct batch *b;
+	char k[KEY_MAX + 16];
+	size_t i = 0;
+	store_rc rc;
+	int n;
+
+	*left = 0;
+	if (!is_key(key))
+		return bad_key(key);
+	if (owner && !is_owner(owner))
+		return store_fail(STORE_INVAL, "bad store id for a claim");
+	n = snprintf(k, sizeof(k), "%sclaims:%s", r->prefix, key);
+	b = batch_new(owner ? 2 : 1, key_slot(k, (size_t)n), NULL);
+	if (!b)
+		return STORE_NOMEM;
+	if (owner) {
+		cmd_key(&b->cmd[i], "SREM", "%s", k);
+		cmd_arg(&b->cmd[i++], owner, ID_HEX);
+	}
+	cmd_key(&b->cmd[i], "SCARD", "%s", k);
+	rc = run(r, b);
+	if (rc == STORE_OK && b->rep[i]->type != REDIS_REPLY_INTEGER)
+		rc = reply_fail(r, "a claim count", b->rep[i]);
+	if (rc == STORE_OK)
+		*left = b->rep[i]->integer > 0 ?
+			(uint64_t)b->rep[i]->integer : 0;
+	batch_free(b);
+	return rc;
+}
+
+static store_rc redis_unclaim(struct store_conn *c, const char *key,
+			      const char *owner, uint64_t *others)
+{
+	return claims_left(to_redis(c), key, owner, others);
+}
+
+static store_rc redis_claims(struct store_conn *c, const char *key,
+			     uint64_t *n)
+{
+	return claims_left(to_redis(c), key, NULL, n);
+}
+
 /* ---- tags: P "tag:" NAME holds a key -------------------------------- */
 
 static store_rc redis_tag_set(struct store_conn *c, const char *name,
@@ -2584,6 +2663,9 @@ static const struct store_conn_ops redis_ops = {
 	.list = redis_list,
 	.leftovers = redis_leftovers,
 	.close = redis_close,
+	.claim = redis_claim,
+	.unclaim = redis_unclaim,
+	.claims = redis_claims,
 	.tag_set = redis_tag_set,
 	.tag_get = redis_tag_get,
 };

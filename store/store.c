@@ -1055,6 +1055,7 @@ void store_rollback(struct store *st)
 static void evict_unnamed(struct store *st, struct store_keylist *l)
 {
 	struct store_object o;
+	uint64_t others = 0;
 	int fd;
 
 	if (!l->n)
@@ -1072,6 +1073,15 @@ static void evict_unnamed(struct store *st, struct store_keylist *l)
 
 		if (rc != STORE_NOTFOUND)
 			continue;
+		/* another store on the same connector may still name it */
+		rc = st->conn->ops->unclaim(st->conn, l->keys[i], st->id,
+					    &others);
+		if (rc != STORE_OK || others > 0) {
+			if (rc != STORE_OK)
+				store_log(STORE_LOG_WARNING, "%s",
+					  store_last_error());
+			continue;
+		}
 		rc = st->conn->ops->evict(st->conn, l->keys[i]);
 		if (rc == STORE_OK)
 			count(&st->m.conn_evicts, 1);
@@ -1997,6 +2007,9 @@ store_rc store_ingest_fd(struct store *st, int fd, const char *label,
 		count(&st->m.conn_put_bytes, o.stored_size);
 		if (have.key[0] == '\0' || strcmp(have.key, o.key)) {
 			rc = object_insert(st, &o, c, o.nchunks);
+			if (rc == STORE_OK)
+				rc = st->conn->ops->claim(st->conn, o.key,
+							  st->id);
 			if (rc == STORE_OK && st->in_batch)
 				rc = keylist_add(&st->fresh, o.key);
 		} else {
@@ -2699,6 +2712,8 @@ store_rc store_adopt(struct store *st, const char *key,
 	if (rc != STORE_OK)
 		goto out;
 	rc = object_insert(st, &o, x.c, info.nchunks);
+	if (rc == STORE_OK)
+		rc = st->conn->ops->claim(st->conn, key, st->id);
 	rc = wr_end(st, rc);
 	if (rc == STORE_OK && out)
 		*out = o;
@@ -2758,6 +2773,16 @@ static int fsck_blob(void *arg, const char *key, uint64_t size)
 	rc = object_get(x->st, key, &o);
 	pthread_mutex_unlock(&x->st->lock);
 	if (rc == STORE_NOTFOUND) {
+		uint64_t n = 0;
+
+		/* another store sharing the connector names it */
+		rc = x->st->conn->ops->claims(x->st->conn, key, &n);
+		if (rc != STORE_OK) {
+			x->rc = rc;
+			return 1;
+		}
+		if (n > 0)
+			return 0;
 		x->rep->orphans++;
 		say(x, "orphan blob %s (%llu bytes): no object row names it",
 		    key, (unsigned long long)size);
@@ -2950,9 +2975,19 @@ static int gc_blob(void *arg, const char *key, uint64_t size)
 {
 	struct gc_ctx *x = arg;
 	struct store_object o;
+	uint64_t others = 0;
 	store_rc rc = object_get(x->st, key, &o);
 
 	if (rc == STORE_NOTFOUND) {
+		/* not ours (any more): another store may name it */
+		rc = x->st->conn->ops->unclaim(x->st->conn, key, x->st->id,
+					       &others);
+		if (rc != STORE_OK) {
+			x->rc = rc;
+			return 1;
+		}
+		if (others > 0)
+			return 0;
 		x->bytes += size;
 		x->rc = keylist_add(&x->orphans, key);
 		return x->rc != STORE_OK;

@@ -126,13 +126,20 @@ fsck_clean "$T/file2"
 fsck_clean "$T/other-prefix"
 fsck_clean "$T/other-redis"
 fsck_clean "$P"
-# The consumer shares the producer's blobs, which its own index does not
-# name: its fsck reports them as orphan blobs, and its gc would remove
-# them (store/store.c has no notion of a shared connector yet).
-if ! "$PXFS" fsck "$C" >"$T/fsck.out" 2>&1; then
-	grep -q 'orphan blob' "$T/fsck.out" ||
-		fail "consumer fsck: $(cat "$T/fsck.out")"
-	echo "KNOWN ISSUE: a store sharing a prefix sees the other's blobs" \
-	     "as orphans: $(tail -n 1 "$T/fsck.out")" >&2
-fi
+# The consumer shares the producer's blobs: each store claims what its
+# index names, so neither takes the other's blobs for orphans, and a blob
+# goes only when no store names it any more.
+fsck_clean "$C"
+bkey=$(key_of "$P" tree/big.bin)
+expect_ok "$PXFS" rm -r "$P" tree
+expect_ok "$PXFS" gc "$P"
+expect_ok "$PXFS" gc "$C"
+fsck_clean "$P"
+fsck_clean "$C"
+"$PXFS" cat "$C" got/big.bin | cmp - "$D/tree/big.bin" ||
+	fail "the producer's rm or gc took a blob the consumer names"
+blob_exists "$C" "$bkey" || fail "a shared blob went while still named"
+expect_ok "$PXFS" rm -r "$C" got
+blob_exists "$C" "$bkey" && fail "a blob no store names stayed"
+fsck_clean "$C"
 exit 0
