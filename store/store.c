@@ -2870,6 +2870,11 @@ store_rc store_fsck(struct store *st, bool deep,
 		    (const char *)sqlite3_column_text(s, 1),
 		    (const char *)sqlite3_column_text(s, 2));
 	}
+	if (r != SQLITE_DONE) {
+		/* a damaged index must not pass for a clean one */
+		rc = store_index_fail(st, "check nodes");
+		goto unlock;
+	}
 	sqlite3_finalize(s);
 	/* refcounts against the nodes */
 	if (sqlite3_prepare_v2(st->db, "SELECT o.key, o.refs, o.stored_size,"
@@ -2922,6 +2927,8 @@ store_rc store_fsck(struct store *st, bool deep,
 			break;
 		rc = STORE_OK;
 	}
+	if (rc == STORE_OK && r != SQLITE_DONE)
+		rc = store_index_fail(st, "check objects");
 	sqlite3_finalize(s);
 	s = NULL;
 unlock:
