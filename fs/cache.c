@@ -69,6 +69,9 @@
 					   read */
 #define RA_MAX_BYTES	(32u << 20)	/* at most this far ahead */
 #define BUFS_KEPT	12		/* idle chunk buffers kept */
+#define DIO_ALIGN	4096		/* O_DIRECT buffer, offset and size */
+#define HOT_MAX_BYTES	(64u << 20)	/* chunks kept in memory after a
+					   fetch, for the readers to come */
 #define MAP_MAGIC	"PXFSMAP1"
 #define MAP_HDR		24		/* magic, u64 size, u32 chunk, u32 n */
 #define MAP_MAX_CHUNKS	(1u << 27)	/* zstd's frame limit */
@@ -109,6 +112,9 @@ struct fs_cache_obj {
 					   checked) */
 	uint64_t bytes;			/* bytes in c->stats.bytes */
 	int fd;				/* the file, while refs > 0, else -1 */
+	int wfd;			/* the same with O_DIRECT, for writing
+					   chunks, or -1 (same rule) */
+	struct hot *hot;		/* chunks in memory, while refs > 0 */
 	int err;			/* errno of the last failed fetch */
 	uint64_t fails;			/* failed fetches, for waiters */
 	int64_t mtime;			/* file time at start, for LRU order */
@@ -130,11 +136,33 @@ struct job {
 	bool ahead;			/* readahead (else a resolve) */
 };
 
-/* An idle chunk buffer (its cap bytes follow). */
+/* An idle chunk buffer: this header, then at DIO_ALIGN cap bytes. */
 struct buf {
 	struct buf *next;
 	size_t cap;
 };
+
+/*
+ * A READY chunk still in memory after its fetch.  Chunks are written to
+ * the file with O_DIRECT (see ensure_fd), so the page cache does not
+ * have them: the readers that come soon after (the one that asked, and
+ * those that readahead ran for) are served from here instead of reading
+ * the chunk back from the disk.
+ */
+struct hot {
+	struct hot *next;		/* the object's list */
+	struct hot *lprev, *lnext;	/* the cache's list, oldest first */
+	struct fs_cache_obj *o;		/* NULL: idle now, freed at unpin */
+	uint32_t idx;
+	uint32_t len;
+	unsigned pins;			/* replies in progress */
+	void *buf;			/* from buf_get() */
+};
+
+static size_t dio_round(size_t n)
+{
+	return (n + DIO_ALIGN - 1) & ~(size_t)(DIO_ALIGN - 1);
+}
 
 struct fs_cache {
 	char *dir;			/* absolute; immutable */
@@ -167,6 +195,10 @@ struct fs_cache {
 	pthread_mutex_t buflock;
 	struct buf *bufs;		/* protected by buflock */
 	unsigned nbufs;			/* protected by buflock */
+
+	struct hot hot;			/* sentinel of the hot list; protected
+					   by lock */
+	uint64_t hot_bytes;		/* protected by lock */
 };
 
 static uint32_t chunk_len(const struct fs_cache_obj *o, uint32_t i)
@@ -184,9 +216,11 @@ static bool is_complete(const struct fs_cache_obj *o)
 
 /* ---- chunk buffers ------------------------------------------------------ */
 
+/* A buffer of at least @need bytes, aligned for O_DIRECT. */
 static void *buf_get(struct fs_cache *c, size_t need)
 {
 	struct buf **pp, *b = NULL;
+	void *p;
 
 	pthread_mutex_lock(&c->buflock);
 	for (pp = &c->bufs; *pp; pp = &(*pp)->next) {
@@ -199,12 +233,13 @@ static void *buf_get(struct fs_cache *c, size_t need)
 	}
 	pthread_mutex_unlock(&c->buflock);
 	if (!b) {
-		b = malloc(sizeof(*b) + need);
-		if (!b)
+		need = dio_round(need);
+		if (posix_memalign(&p, DIO_ALIGN, DIO_ALIGN + need) != 0)
 			return NULL;
+		b = p;
 		b->cap = need;
 	}
-	return b + 1;
+	return (char *)b + DIO_ALIGN;
 }
 
 static void buf_put(struct fs_cache *c, void *p)
@@ -213,7 +248,7 @@ static void buf_put(struct fs_cache *c, void *p)
 
 	if (!p)
 		return;
-	b = (struct buf *)p - 1;
+	b = (struct buf *)(void *)((char *)p - DIO_ALIGN);
 	pthread_mutex_lock(&c->buflock);
 	if (c->nbufs < BUFS_KEPT) {
 		b->next = c->bufs;
@@ -223,6 +258,82 @@ static void buf_put(struct fs_cache *c, void *p)
 	}
 	pthread_mutex_unlock(&c->buflock);
 	free(b);
+}
+
+/* ---- hot chunks (all with c->lock held) -------------------------------- */
+
+static void hot_unlink(struct fs_cache *c, struct hot *h)
+{
+	struct hot **pp;
+
+	if (h->o) {
+		pp = &h->o->hot;
+		while (*pp != h)
+			pp = &(*pp)->next;
+		*pp = h->next;
+	}
+	h->lprev->lnext = h->lnext;
+	h->lnext->lprev = h->lprev;
+	c->hot_bytes -= h->len;
+}
+
+/* Keep at most HOT_MAX_BYTES in memory; replies in progress stay. */
+static void hot_trim(struct fs_cache *c)
+{
+	struct hot *h = c->hot.lnext, *next;
+
+	for (; h != &c->hot && c->hot_bytes > HOT_MAX_BYTES; h = next) {
+		next = h->lnext;
+		if (h->pins)
+			continue;
+		hot_unlink(c, h);
+		buf_put(c, h->buf);
+		free(h);
+	}
+}
+
+/* Keep chunk @i of @o (@len bytes at @buf, taken over) in memory. */
+static bool hot_add(struct fs_cache *c, struct fs_cache_obj *o, uint32_t i,
+		    uint32_t len, void *buf)
+{
+	struct hot *h = calloc(1, sizeof(*h));
+
+	if (!h)
+		return false;
+	h->o = o;
+	h->idx = i;
+	h->len = len;
+	h->buf = buf;
+	h->next = o->hot;
+	o->hot = h;
+	h->lprev = c->hot.lprev;
+	h->lnext = &c->hot;
+	c->hot.lprev->lnext = h;
+	c->hot.lprev = h;
+	c->hot_bytes += len;
+	hot_trim(c);
+	return true;
+}
+
+/*
+ * Forget @o's hot chunks (it went idle).  The kernel may release a file
+ * as soon as it has the reply to its last read, before that reply's
+ * thread unpins: such a chunk is left to fs_cache_unpin(), detached.
+ */
+static void hot_drop(struct fs_cache *c, struct fs_cache_obj *o)
+{
+	while (o->hot) {
+		struct hot *h = o->hot;
+
+		if (h->pins) {
+			o->hot = h->next;
+			h->o = NULL;
+			continue;
+		}
+		hot_unlink(c, h);
+		buf_put(c, h->buf);
+		free(h);
+	}
 }
 
 /* ---- table and LRU (all with c->lock held) ---------------------------- */
@@ -278,6 +389,7 @@ static struct fs_cache_obj *obj_new(struct fs_cache *c, const char *key)
 		return NULL;
 	snprintf(o->key, sizeof(o->key), "%s", key);
 	o->fd = -1;
+	o->wfd = -1;
 	pp = &c->buckets[key_hash(key, c->nbuckets)];
 	o->hnext = *pp;
 	*pp = o;
@@ -425,9 +537,14 @@ static void unhold(struct fs_cache *c, struct fs_cache_obj *o)
 		return;
 	c->nheld--;
 	o->err_logged = false;
+	hot_drop(c, o);
 	if (o->fd >= 0) {
 		close(o->fd);
 		o->fd = -1;
+	}
+	if (o->wfd >= 0) {
+		close(o->wfd);
+		o->wfd = -1;
 	}
 	if (o->nospc) {
 		/* the disk filled up under it: leave nothing partial */
@@ -684,6 +801,7 @@ int fs_cache_open(const char *dir, uint64_t budget, struct fs_cache **out)
 	c->dirfd = c->lockfd = -1;
 	c->budget = budget;
 	c->lru.next = c->lru.prev = &c->lru;
+	c->hot.lnext = c->hot.lprev = &c->hot;
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_mutex_init(&c->buflock, NULL);
 	pthread_cond_init(&c->done, NULL);
@@ -802,6 +920,13 @@ static int shape(struct fs_cache *c, struct fs_cache_obj *o,
 /*
  * Open @o's file if it is not (with c->lock held).  A whole file that
  * vanished behind our back is forgotten: its chunks are fetched again.
+ *
+ * Chunks are written through a second, O_DIRECT descriptor when the
+ * filesystem has it: a fetched chunk then goes to the disk without being
+ * copied into fresh page-cache pages first, a copy that cost about as
+ * much CPU as verifying the chunk.  The readers that come right after a
+ * fetch are served from the chunk kept in memory (struct hot), later
+ * ones from the file through the page cache, as ever.
  */
 static int ensure_fd(struct fs_cache *c, struct fs_cache_obj *o)
 {
@@ -810,11 +935,12 @@ static int ensure_fd(struct fs_cache *c, struct fs_cache_obj *o)
 
 	if (o->fd >= 0)
 		return 0;
+	snprintf(name, sizeof(name), "%s", o->key);
 	if (o->whole) {
-		o->fd = openat(c->dirfd, o->key, O_RDWR | O_CLOEXEC |
+		o->fd = openat(c->dirfd, name, O_RDWR | O_CLOEXEC |
 			       O_NOFOLLOW);
 		if (o->fd >= 0)
-			return 0;
+			goto direct;
 		if (errno != ENOENT)
 			goto fail;
 		drop_files(c, o);
@@ -822,8 +948,12 @@ static int ensure_fd(struct fs_cache *c, struct fs_cache_obj *o)
 	snprintf(name, sizeof(name), "%s.part", o->key);
 	o->fd = openat(c->dirfd, name, O_RDWR | O_CREAT | O_CLOEXEC |
 		       O_NOFOLLOW, 0600);
-	if (o->fd >= 0)
-		return 0;
+	if (o->fd < 0)
+		goto fail;
+direct:
+	o->wfd = openat(c->dirfd, name, O_WRONLY | O_DIRECT | O_CLOEXEC |
+			O_NOFOLLOW);
+	return 0;
 fail:
 	err = errno;
 	store_log(STORE_LOG_ERR, "cannot open '%s/%s%s': %s", c->dir, o->key,
@@ -961,15 +1091,15 @@ static int claim(struct fs_cache *c, int fd, uint64_t off, uint32_t len)
 
 /* Fetch chunk @i of @o into its place in @fd.  Lock not held. */
 static int fetch(struct fs_cache *c, struct fs_cache_obj *o, uint32_t i,
-		 int fd, void *buf, uint32_t len)
+		 int fd, int wfd, void *buf, uint32_t len)
 {
 	uint64_t off = (uint64_t)i * o->chunk_size;
-	size_t got = 0;
+	size_t got = 0, wlen = wfd >= 0 ? dio_round(len) : len;
 	ssize_t n;
 	store_rc rc;
 	int err;
 
-	err = claim(c, fd, off, len);
+	err = claim(c, fd, off, (uint32_t)wlen);
 	if (err)
 		goto fail_write;
 	rc = store_read_chunk(c->st, o->key, i, buf, len, &got, o->label);
@@ -980,8 +1110,21 @@ static int fetch(struct fs_cache *c, struct fs_cache_obj *o, uint32_t i,
 			store_log(STORE_LOG_ERR, "%s", store_last_error());
 		return rc == STORE_NOMEM ? ENOMEM : EIO;
 	}
-	n = pwrite(fd, buf, len, (off_t)off);
-	if (n == (ssize_t)len)
+	if (wfd >= 0) {
+		/* a short last chunk goes out padded (cut back below) */
+		memset((char *)buf + len, 0, wlen - len);
+		n = pwrite(wfd, buf, wlen, (off_t)off);
+		if (n < 0 && errno == EINVAL)	/* O_DIRECT refused after
+						   all: the page cache */
+			n = pwrite(fd, buf, len, (off_t)off) == (ssize_t)len ?
+			    (ssize_t)wlen : -1;
+	} else {
+		n = pwrite(fd, buf, len, (off_t)off);
+	}
+	if (n == (ssize_t)wlen && wlen != len &&
+	    ftruncate(fd, (off_t)o->size) < 0)
+		n = -1;
+	if (n == (ssize_t)wlen)
 		return 0;
 	err = n < 0 ? errno : ENOSPC;
 fail_write:
@@ -1006,7 +1149,7 @@ static int chunk_load(struct fs_cache *c, struct fs_cache_obj *o, uint32_t i,
 	uint32_t len = chunk_len(o, i);
 	bool from_disk, ok = false, done_now = false, hook = false;
 	void *buf = NULL;
-	int err, fd;
+	int err, fd, wfd;
 
 	err = ensure_fd(c, o);
 	if (err)
@@ -1020,6 +1163,7 @@ static int chunk_load(struct fs_cache *c, struct fs_cache_obj *o, uint32_t i,
 		c->stats.bytes += len;
 	}
 	fd = o->fd;
+	wfd = o->wfd;
 	pthread_mutex_unlock(&c->lock);
 
 	obj_label(c, o, ino);
@@ -1029,13 +1173,15 @@ static int chunk_load(struct fs_cache *c, struct fs_cache_obj *o, uint32_t i,
 	} else if (from_disk && check_disk(c, o, i, fd, buf, len)) {
 		ok = true;
 	} else {
-		err = fetch(c, o, i, fd, buf, len);
+		err = fetch(c, o, i, fd, wfd, buf, len);
 		ok = err == 0;
 		done_now = true;
 	}
-	buf_put(c, buf);
 
 	pthread_mutex_lock(&c->lock);
+	/* the readers about to come get it from memory */
+	if (!ok || !hot_add(c, o, i, len, buf))
+		buf_put(c, buf);
 	if (ok) {
 		o->cs[i] = CH_READY;
 		if (!from_disk)
@@ -1389,6 +1535,55 @@ int fs_cache_obj_fd(struct fs_cache_obj *o)
 	return o->fd;
 }
 
+bool fs_cache_pin(struct fs_cache *c, struct fs_cache_obj *o, uint64_t off,
+		  uint64_t len, struct fs_cache_pin *pin)
+{
+	uint64_t start;
+	struct hot *h;
+
+	pin->h = NULL;
+	pin->mem = NULL;
+	if (len == 0)
+		return false;
+	pthread_mutex_lock(&c->lock);
+	assert(o->refs > 0 && o->checked);
+	if (off >= o->size || len > o->size - off ||
+	    off / o->chunk_size != (off + len - 1) / o->chunk_size)
+		goto out;
+	for (h = o->hot; h; h = h->next)
+		if (h->idx == off / o->chunk_size)
+			break;
+	if (!h)
+		goto out;
+	h->pins++;
+	start = (uint64_t)h->idx * o->chunk_size;
+	pin->h = h;
+	pin->mem = (const char *)h->buf + (off - start);
+out:
+	pthread_mutex_unlock(&c->lock);
+	return pin->h != NULL;
+}
+
+void fs_cache_unpin(struct fs_cache *c, struct fs_cache_pin *pin)
+{
+	struct hot *h = pin->h;
+
+	if (!h)
+		return;
+	pthread_mutex_lock(&c->lock);
+	assert(h->pins > 0);
+	if (--h->pins == 0 && !h->o) {
+		hot_unlink(c, h);	/* its object went idle meanwhile */
+		buf_put(c, h->buf);
+		free(h);
+	} else if (c->hot_bytes > HOT_MAX_BYTES) {
+		hot_trim(c);
+	}
+	pthread_mutex_unlock(&c->lock);
+	pin->h = NULL;
+	pin->mem = NULL;
+}
+
 void fs_cache_put(struct fs_cache *c, struct fs_cache_obj *o)
 {
 	if (!o)
@@ -1472,8 +1667,11 @@ void fs_cache_close(struct fs_cache *c)
 
 			assert(o->refs == 0);
 			map_save(c, o);
+			hot_drop(c, o);
 			if (o->fd >= 0)
 				close(o->fd);
+			if (o->wfd >= 0)
+				close(o->wfd);
 			free(o->cs);
 			free(o->label);
 			free(o);

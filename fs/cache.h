@@ -141,6 +141,28 @@ int fs_cache_read(struct fs_cache *c, struct fs_cache_obj *o,
  * Borrowed; valid until @o is released.  Thread-safe. */
 int fs_cache_obj_fd(struct fs_cache_obj *o);
 
+/* Bytes of a chunk still in memory after its fetch, pinned for a reply. */
+struct fs_cache_pin {
+	const void *mem;	/* the bytes asked for */
+	void *h;		/* private */
+};
+
+/**
+ * After a successful fs_cache_read() of [@off, @off + @len) of held @o:
+ * if those bytes are in one chunk still in memory since its fetch, pin
+ * it and point @pin->mem at them (reply from there: the cache file's
+ * page cache does not have a chunk just fetched, which went to the disk
+ * directly), and return true; else return false and read them from
+ * fs_cache_obj_fd().  Release with fs_cache_unpin() once replied.
+ * Thread-safe.
+ */
+bool fs_cache_pin(struct fs_cache *c, struct fs_cache_obj *o, uint64_t off,
+		  uint64_t len, struct fs_cache_pin *pin);
+
+/** Release a pin taken by fs_cache_pin() (a harmless no-op if it failed).
+ * Thread-safe. */
+void fs_cache_unpin(struct fs_cache *c, struct fs_cache_pin *pin);
+
 /** Release a hold taken by fs_cache_get().  Thread-safe. */
 void fs_cache_put(struct fs_cache *c, struct fs_cache_obj *o);
 

@@ -597,6 +597,7 @@ static void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size,
 	int64_t t0 = fs_now_ns();
 	struct fs_file *f = (struct fs_file *)(uintptr_t)fi->fh;
 	struct fuse_bufvec bv = FUSE_BUFVEC_INIT(0);
+	struct fs_cache_pin pin = { 0 };
 	uint64_t fsize = f->size;
 	int err = 0;
 
@@ -611,18 +612,27 @@ static void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size,
 	if (!err && (uint64_t)off < fsize)
 		err = fs_cache_read(fs->cache, f->obj, &f->ra, (uint64_t)off,
 				    size, f->ino);
-	bv.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
-	bv.buf[0].fd = err ? -1 : fs_cache_obj_fd(f->obj);
+	/* just fetched, a chunk is still in memory (and not in the page
+	 * cache: it went to the disk directly): reply from there */
+	if (err || (uint64_t)off >= fsize ||
+	    !fs_cache_pin(fs->cache, f->obj, (uint64_t)off, size, &pin)) {
+		bv.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
+		bv.buf[0].fd = err ? -1 : fs_cache_obj_fd(f->obj);
+	}
 	handle_done(&f->done);
 	if (err) {
 		fuse_reply_err(req, err);
 	} else if ((uint64_t)off >= fsize) {
 		fuse_reply_buf(req, NULL, 0);
+	} else if (pin.mem) {
+		/* one copy by write(): cheaper than vmsplice for memory */
+		fuse_reply_buf(req, pin.mem, size);
 	} else {
 		bv.buf[0].size = size;
 		bv.buf[0].pos = off;
 		fuse_reply_data(req, &bv, FUSE_BUF_SPLICE_MOVE);
 	}
+	fs_cache_unpin(fs->cache, &pin);
 	op_done(fs, FS_OP_READ, t0);
 }
 
