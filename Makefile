@@ -26,6 +26,10 @@ CC     ?= cc
 CFLAGS ?= -O2 -g
 O      ?= build
 PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+SBINDIR ?= $(PREFIX)/sbin
+MANDIR ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 
 WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	-Wformat=2 -Wvla -Wwrite-strings -Wpointer-arith -Wcast-qual \
@@ -70,7 +74,7 @@ LIBFUZZ  := $(O)/tests/fuzz/libfuzzlib.a
 PXFS     := $(O)/pxfs
 
 .PHONY: all check unit integration asan tsan test demo bench deps clean \
-	install fuzz fuzz-smoke fuzz-seeds fuzz-build crash tsan-smoke load
+	install uninstall fuzz fuzz-smoke fuzz-seeds fuzz-build crash tsan-smoke load
 
 all: $(PXFS) $(CHECKS) $(POSIX)
 
@@ -212,9 +216,25 @@ load: $(PXFS) $(POSIX)
 		IT_TIMEOUT=$$(( $(LOAD_SECONDS) + 600 )) IT_VERBOSE=1 \
 		PXFS=$(abspath $(PXFS)) tests/run_it.sh it_load
 
+# make install [PREFIX=/usr/local] [DESTDIR=staging]: the command, its
+# mount(8) helper (mount.pxfs, and mount.fuse.pxfs for type fuse.pxfs),
+# the manual page and the bash completion.  mount(8) looks for helpers in
+# /sbin only: with PREFIX=/usr it finds mount.fuse.pxfs; otherwise fuse3's
+# mount.fuse runs pxfs from /usr/local/bin, /usr/bin or /bin.
 install: $(PXFS)
-	install -d $(DESTDIR)$(PREFIX)/bin
-	install -m 0755 $(PXFS) $(DESTDIR)$(PREFIX)/bin/pxfs
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) \
+		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(BASHCOMPDIR)
+	install -m 0755 $(PXFS) $(DESTDIR)$(BINDIR)/pxfs
+	sed 's|@BINDIR@|$(BINDIR)|g' tools/mount.pxfs.in >$(O)/mount.pxfs
+	install -m 0755 $(O)/mount.pxfs $(DESTDIR)$(SBINDIR)/mount.pxfs
+	ln -sf mount.pxfs $(DESTDIR)$(SBINDIR)/mount.fuse.pxfs
+	install -m 0644 tools/pxfs.1 $(DESTDIR)$(MANDIR)/man1/pxfs.1
+	install -m 0644 tools/pxfs.bash $(DESTDIR)$(BASHCOMPDIR)/pxfs
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/pxfs $(DESTDIR)$(SBINDIR)/mount.pxfs \
+		$(DESTDIR)$(SBINDIR)/mount.fuse.pxfs \
+		$(DESTDIR)$(MANDIR)/man1/pxfs.1 $(DESTDIR)$(BASHCOMPDIR)/pxfs
 
 clean:
 	rm -rf build build-asan build-tsan build-fuzz
