@@ -31,6 +31,7 @@ enum fs_handle_kind {
 struct store;
 struct fs_cache;
 struct fs_inode_table;
+struct fs_write;
 
 /* The FUSE operations we time; names in ops.c. */
 enum fs_op {
@@ -49,7 +50,20 @@ enum fs_op {
 	FS_OP_GETXATTR,
 	FS_OP_LISTXATTR,
 	FS_OP_SETXATTR,
-	FS_OP_WRITE_OPS,	/* every write op, refused */
+	FS_OP_REMOVEXATTR,
+	FS_OP_SETATTR,
+	FS_OP_CREATE,
+	FS_OP_WRITE,
+	FS_OP_FLUSH,
+	FS_OP_FSYNC,
+	FS_OP_FALLOCATE,
+	FS_OP_MKNOD,
+	FS_OP_MKDIR,
+	FS_OP_UNLINK,
+	FS_OP_RMDIR,
+	FS_OP_SYMLINK,
+	FS_OP_RENAME,
+	FS_OP_LINK,
 	FS_OP_MAX,
 };
 
@@ -66,6 +80,7 @@ struct fs {
 	struct store *st;		/* thread-safe */
 	struct fs_cache *cache;		/* thread-safe */
 	struct fs_inode_table *inodes;	/* thread-safe; freed in destroy */
+	struct fs_write *write;		/* thread-safe; write.c */
 	double timeout;			/* entry and attr timeout, seconds */
 	int64_t start_ns;		/* CLOCK_MONOTONIC at mount */
 	atomic_uint_fast64_t errors;	/* index failures seen by ops */

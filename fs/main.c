@@ -29,6 +29,7 @@
 #include "cache.h"
 #include "inode.h"
 #include "follow.h"
+#include "write.h"
 
 #define FS_TIMEOUT	3600.0		/* entry/attr timeout, seconds */
 #define FS_MAX_THREADS	128		/* opens block while fetching */
@@ -260,23 +261,40 @@ static int serve(struct fuse_session *se, struct fs *fs, const char *store,
 {
 	struct fuse_loop_config *cfg;
 	struct fs_follow *follow = NULL;
+	bool read_only = o->read_only;
 	store_rc rc;
 	int ret;
 
-	rc = store_open(store, STORE_OPEN_RDONLY, &fs->st);
+	rc = store_open(store, read_only ? STORE_OPEN_RDONLY : 0, &fs->st);
+	if (rc != STORE_OK && !read_only) {
+		/* a store we may not change (its directory is not ours):
+		 * serve it read-only */
+		read_only = true;
+		rc = store_open(store, STORE_OPEN_RDONLY, &fs->st);
+	}
 	if (rc != STORE_OK) {
 		store_log(STORE_LOG_ERR, "cannot open store '%s': %s", store,
 			  store_last_error());
 		return 1;
 	}
+	/* evict-on-read objects go once this mount has all of them */
+	fs_cache_set_complete_hook(fs->cache, fs_write_object_complete, fs);
 	if (fs_cache_start(fs->cache, fs->st) != 0)
 		return 1;
-	if (o->follow && fs_follow_start(fs->st, o->follow, 0, &follow) != 0)
+	/* writes, and the watcher that follows others' changes */
+	if (fs_write_start(fs, se, store, read_only) != 0) {
+		fs_write_stop(fs);
 		return 1;
+	}
+	if (o->follow && fs_follow_start(fs->st, o->follow, 0, &follow) != 0) {
+		fs_write_stop(fs);
+		return 1;
+	}
 	cfg = fuse_loop_cfg_create();
 	if (!cfg) {
 		store_log(STORE_LOG_ERR, "out of memory");
 		fs_follow_stop(follow);
+		fs_write_stop(fs);
 		return 1;
 	}
 	fuse_loop_cfg_set_max_threads(cfg, FS_MAX_THREADS);
@@ -288,6 +306,7 @@ static int serve(struct fuse_session *se, struct fs *fs, const char *store,
 	ret = fuse_session_loop_mt(se, cfg);
 	fuse_loop_cfg_destroy(cfg);
 	fs_follow_stop(follow);
+	fs_write_stop(fs);
 	return ret < 0 ? 1 : 0;
 }
 
@@ -395,6 +414,7 @@ out_signals:
 out_destroy:
 	fuse_session_destroy(se);	/* calls destroy: frees fs.inodes */
 out:
+	fs_write_free(fs.write);	/* after destroy: no request is left */
 	fs_inode_table_free(fs.inodes);
 	fs_cache_close(fs.cache);
 	store_close(fs.st);

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * ops.c - the FUSE low-level operations of a read-only pxfs mount.
+ * ops.c - the FUSE low-level operations of a pxfs mount.
  *
  * Inode numbers are the store's node ids (the root is 1 on both sides), so
  * every metadata request is one point query on the index and never touches
@@ -12,7 +12,9 @@
  * Opening a file holds its object in the cache (materializing it on first
  * use: the factory); reads are spliced from the cache file.  Each fs_op_*
  * calls exactly one fuse_reply_*, and the fs_do_* helpers return a
- * positive errno.  Writes are refused with EROFS until the writable mount.
+ * positive errno.  Everything that changes the namespace or a file's
+ * bytes, and opens of files this mount is writing, is done by write.c's
+ * fs_do_* functions; the handlers here reply for them.
  */
 #include <assert.h>
 #include <errno.h>
@@ -32,6 +34,7 @@
 #include "fs_int.h"
 #include "cache.h"
 #include "inode.h"
+#include "write.h"
 
 #define XATTR_PREFIX	"user.pxfs."
 #define XATTR_STATS	"user.pxfs.stats"
@@ -54,13 +57,26 @@ static const char *const op_names[FS_OP_MAX] = {
 	[FS_OP_GETXATTR] = "getxattr",
 	[FS_OP_LISTXATTR] = "listxattr",
 	[FS_OP_SETXATTR] = "setxattr",
-	[FS_OP_WRITE_OPS] = "write_ops",
+	[FS_OP_REMOVEXATTR] = "removexattr",
+	[FS_OP_SETATTR] = "setattr",
+	[FS_OP_CREATE] = "create",
+	[FS_OP_WRITE] = "write",
+	[FS_OP_FLUSH] = "flush",
+	[FS_OP_FSYNC] = "fsync",
+	[FS_OP_FALLOCATE] = "fallocate",
+	[FS_OP_MKNOD] = "mknod",
+	[FS_OP_MKDIR] = "mkdir",
+	[FS_OP_UNLINK] = "unlink",
+	[FS_OP_RMDIR] = "rmdir",
+	[FS_OP_SYMLINK] = "symlink",
+	[FS_OP_RENAME] = "rename",
+	[FS_OP_LINK] = "link",
 };
 
 /* The xattrs of a regular file, as listxattr returns them. */
 static const char file_xattrs[] =
 	"user.pxfs.key\0user.pxfs.hash\0user.pxfs.type\0user.pxfs.size\0"
-	"user.pxfs.stored_size\0user.pxfs.resolved";
+	"user.pxfs.stored_size\0user.pxfs.resolved\0user.pxfs.state";
 static const char root_xattrs[] = XATTR_STATS;
 
 /*
@@ -192,13 +208,14 @@ static void fill_stat(const struct store_node *n, struct stat *st)
 	st->st_ctim = ns_to_ts(n->ctime_ns);
 }
 
-static void fill_entry(const struct fs *fs, const struct store_node *n,
+static void fill_entry(struct fs *fs, const struct store_node *n,
 		       struct fuse_entry_param *e)
 {
 	memset(e, 0, sizeof(*e));
 	e->ino = n->ino;
 	e->generation = 0;	/* ids are never reused (AUTOINCREMENT) */
 	fill_stat(n, &e->attr);
+	fs_write_fix_attr(fs, &e->attr);
 	e->attr_timeout = fs->timeout;
 	e->entry_timeout = fs->timeout;
 }
@@ -222,6 +239,9 @@ static void fs_op_init(void *userdata, struct fuse_conn_info *conn)
 		conn->want |= FUSE_CAP_CACHE_SYMLINKS;
 	if (conn->capable & FUSE_CAP_PARALLEL_DIROPS)
 		conn->want |= FUSE_CAP_PARALLEL_DIROPS;
+	/* open(O_TRUNC) in one request, not open then setattr */
+	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
+		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
 	conn->time_gran = 1;
 }
 
@@ -301,10 +321,14 @@ static void fs_op_getattr(fuse_req_t req, fuse_ino_t ino,
 
 	(void)fi;
 	rc = store_getattr(fs->st, ino, &n);
+	/* unlinked while open for writing here: its handles still ask */
+	if (rc == STORE_NOTFOUND && fs_write_orphan(fs, ino, &n))
+		rc = STORE_OK;
 	if (rc != STORE_OK) {
 		fuse_reply_err(req, store_errno(fs, rc, "getattr", ino));
 	} else {
 		fill_stat(&n, &st);
+		fs_write_fix_attr(fs, &st);
 		fuse_reply_attr(req, &st, fs->timeout);
 	}
 	op_done(fs, FS_OP_GETATTR, t0);
@@ -548,8 +572,14 @@ static int fs_do_open(struct fs *fs, fuse_ino_t ino, struct fuse_file_info *fi,
 		return EISDIR;
 	if (!S_ISREG(n.mode))
 		return EINVAL;
-	if (n.flags & STORE_NODE_PENDING)
-		return EAGAIN;	/* a future: nothing to read yet */
+	/* a future, or a file being written elsewhere: wait until it is
+	 * set (or its timeout); the kernel's idea of its size is stale */
+	if (n.flags & STORE_NODE_PENDING) {
+		err = fs_write_wait_future(fs, &n);
+		if (err)
+			return err;
+		fi->direct_io = 1;
+	}
 	f = calloc(1, sizeof(*f));
 	if (!f)
 		return ENOMEM;
@@ -576,13 +606,26 @@ static void fs_op_open(fuse_req_t req, fuse_ino_t ino,
 	struct fs_file *f = NULL;
 	int err;
 
+	/* opens for writing, and of files this mount is writing */
+	if (fs_write_wants_open(fs, ino, fi->flags)) {
+		err = fs_do_write_open(fs, ino, fi);
+		if (err)
+			fuse_reply_err(req, err);
+		else if (fuse_reply_open(req, fi) != 0)
+			fs_do_write_release(fs, fi);	/* interrupted */
+		op_done(fs, FS_OP_OPEN, t0);
+		return;
+	}
 	err = fs_do_open(fs, ino, fi, &f);
 	if (err) {
 		fuse_reply_err(req, err);
 	} else {
 		fi->fh = (uintptr_t)f;
+		/* an unlink through this mount must keep it readable */
+		fs_write_note_read(fs, ino, true);
 		if (fuse_reply_open(req, fi) != 0) {
 			/* interrupted: no release will come */
+			fs_write_note_read(fs, ino, false);
 			fs_cache_put(fs->cache, f->obj);
 			free(f);
 		}
@@ -590,11 +633,23 @@ static void fs_op_open(fuse_req_t req, fuse_ino_t ino,
 	op_done(fs, FS_OP_OPEN, t0);
 }
 
+static bool write_read(fuse_req_t req, struct fs *fs, fuse_ino_t ino,
+		       size_t size, off_t off, struct fuse_file_info *fi);
+
 static void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size,
 		       off_t off, struct fuse_file_info *fi)
 {
 	struct fs *fs = fs_of(req);
 	int64_t t0 = fs_now_ns();
+
+	/* a write handle is no struct fs_file: tell them apart first; a
+	 * file written here since this handle opened reads as written */
+	if ((fs_handle_kind(fi) == FS_HANDLE_WRITE ||
+	     fs_write_redirects(fs)) &&
+	    write_read(req, fs, ino, size, off, fi)) {
+		op_done(fs, FS_OP_READ, t0);
+		return;
+	}
 	struct fs_file *f = (struct fs_file *)(uintptr_t)fi->fh;
 	struct fuse_bufvec bv = FUSE_BUFVEC_INIT(0);
 	struct fs_cache_pin pin = { 0 };
@@ -644,7 +699,14 @@ static void fs_op_release(fuse_req_t req, fuse_ino_t ino,
 	struct fs_file *f = (struct fs_file *)(uintptr_t)fi->fh;
 
 	(void)ino;
+	if (fs_handle_kind(fi) == FS_HANDLE_WRITE) {
+		fs_do_write_release(fs, fi);
+		fuse_reply_err(req, 0);
+		op_done(fs, FS_OP_RELEASE, t0);
+		return;
+	}
 	handle_free(&f->done);
+	fs_write_note_read(fs, ino, false);
 	fs_cache_put(fs->cache, f->obj);
 	free(f);
 	fuse_reply_err(req, 0);
@@ -655,22 +717,15 @@ static void fs_op_statfs(fuse_req_t req, fuse_ino_t ino)
 {
 	struct fs *fs = fs_of(req);
 	int64_t t0 = fs_now_ns();
-	struct store_totals t;
 	struct statvfs sv;
-	store_rc rc;
+	int err;
 
-	rc = store_totals(fs->st, &t);
-	if (rc != STORE_OK) {
-		fuse_reply_err(req, store_errno(fs, rc, "statfs", ino));
-	} else {
-		memset(&sv, 0, sizeof(sv));
-		sv.f_bsize = FS_BLKSIZE;
-		sv.f_frsize = FS_BLKSIZE;
-		sv.f_blocks = (t.logical_bytes + FS_BLKSIZE - 1) / FS_BLKSIZE;
-		sv.f_files = t.files + t.dirs + t.symlinks;
-		sv.f_namemax = STORE_NAME_MAX;
+	(void)ino;
+	err = fs_do_statfs(fs, &sv);
+	if (err)
+		fuse_reply_err(req, err);
+	else
 		fuse_reply_statfs(req, &sv);
-	}
 	op_done(fs, FS_OP_STATFS, t0);
 }
 
@@ -817,6 +872,17 @@ static int fs_do_file_xattr(struct fs *fs, fuse_ino_t ino, const char *name,
 		snprintf(val, len, "%s", n.type);
 	} else if (strcmp(attr, "size") == 0) {
 		snprintf(val, len, "%" PRIu64, n.size);
+	} else if (strcmp(attr, "state") == 0) {
+		/* pending (a future), ready, or evicted after its first read */
+		if (n.flags & STORE_NODE_PENDING) {
+			snprintf(val, len, "pending");
+		} else {
+			rc = store_object_info(fs->st, n.key, &obj);
+			if (rc != STORE_OK)
+				return store_errno(fs, rc, "getxattr", ino);
+			snprintf(val, len, "%s", obj.evicted ? "evicted" :
+				 "ready");
+		}
 	} else if (strcmp(attr, "resolved") == 0) {
 		/* ProxyStore's is_resolved: asking never resolves */
 		snprintf(val, len, "%d", fs_cache_has(fs->cache, n.key));
@@ -906,8 +972,10 @@ static int fs_do_setxattr(struct fs *fs, fuse_ino_t ino, const char *name)
 	struct store_node n;
 	store_rc rc;
 
+	/* no other xattrs are kept (a read-only mount: the kernel has
+	 * answered EROFS already) */
 	if (strcmp(name, XATTR_RESOLVE) != 0)
-		return EROFS;
+		return ENOTSUP;
 	rc = store_getattr(fs->st, ino, &n);
 	if (rc != STORE_OK)
 		return store_errno(fs, rc, "resolve", ino);
@@ -933,129 +1001,263 @@ static void fs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 	op_done(fs, FS_OP_SETXATTR, t0);
 }
 
-/* ---- writes: a read-only namespace until the writable mount ----------- */
+/* ---- writes: replies for write.c's fs_do_* ----------------------------- */
 
-static void refuse(fuse_req_t req)
+/* Reply new node @n (or @err), counting the kernel's lookup of it. */
+static void reply_new_entry(fuse_req_t req, struct fs *fs, int err,
+			    const struct store_node *n)
 {
-	struct fs *fs = fs_of(req);
-	int64_t t0 = fs_now_ns();
+	struct fuse_entry_param e;
 
-	fuse_reply_err(req, EROFS);
-	op_done(fs, FS_OP_WRITE_OPS, t0);
+	if (!err) {
+		fill_entry(fs, n, &e);
+		err = fs_inode_ref(fs->inodes, e.ino);
+	}
+	if (err)
+		fuse_reply_err(req, err);
+	else if (fuse_reply_entry(req, &e) != 0)
+		fs_inode_forget(fs->inodes, e.ino, 1);	/* never got there */
+}
+
+/*
+ * A read from the staged bytes: through a write handle, or through a
+ * read-only handle of a file written here since it was opened.  Returns
+ * false (nothing replied) when the latter is not the case.
+ */
+static bool write_read(fuse_req_t req, struct fs *fs, fuse_ino_t ino,
+		       size_t size, off_t off, struct fuse_file_info *fi)
+{
+	char *buf = malloc(size ? size : 1);
+	size_t got = 0;
+	int err;
+
+	if (!buf) {
+		fuse_reply_err(req, ENOMEM);
+		return true;
+	}
+	if (fs_handle_kind(fi) == FS_HANDLE_WRITE)
+		err = fs_do_write_read(fs, fi, buf, size, off, &got);
+	else
+		err = fs_do_write_read_ino(fs, ino, buf, size, off, &got);
+	if (err < 0) {
+		free(buf);
+		return false;
+	}
+	if (err)
+		fuse_reply_err(req, err);
+	else
+		fuse_reply_buf(req, buf, got);
+	free(buf);
+	return true;
 }
 
 static void fs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 			  int to_set, struct fuse_file_info *fi)
 {
-	(void)ino;
-	(void)attr;
-	(void)to_set;
-	(void)fi;
-	refuse(req);
-}
+	struct fs *fs = fs_of(req);
+	int64_t t0 = fs_now_ns();
+	struct store_node n;
+	struct stat st;
+	int err;
 
-static void fs_op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
-			mode_t mode, dev_t rdev)
-{
-	(void)parent;
-	(void)name;
-	(void)mode;
-	(void)rdev;
-	refuse(req);
-}
-
-static void fs_op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
-			mode_t mode)
-{
-	(void)parent;
-	(void)name;
-	(void)mode;
-	refuse(req);
-}
-
-static void fs_op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
-{
-	(void)parent;
-	(void)name;
-	refuse(req);
-}
-
-static void fs_op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
-{
-	(void)parent;
-	(void)name;
-	refuse(req);
-}
-
-static void fs_op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
-			  const char *name)
-{
-	(void)link;
-	(void)parent;
-	(void)name;
-	refuse(req);
-}
-
-static void fs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
-			 fuse_ino_t newparent, const char *newname,
-			 unsigned int flags)
-{
-	(void)parent;
-	(void)name;
-	(void)newparent;
-	(void)newname;
-	(void)flags;
-	refuse(req);
-}
-
-static void fs_op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
-		       const char *newname)
-{
-	(void)ino;
-	(void)newparent;
-	(void)newname;
-	refuse(req);
+	if (fi && fs_handle_kind(fi) != FS_HANDLE_WRITE)
+		fi = NULL;
+	err = fs_do_setattr(fs, fuse_req_ctx(req), ino, attr, to_set, fi, &n);
+	if (err) {
+		fuse_reply_err(req, err);
+	} else {
+		fill_stat(&n, &st);
+		fs_write_fix_attr(fs, &st);
+		fuse_reply_attr(req, &st, fs->timeout);
+	}
+	op_done(fs, FS_OP_SETATTR, t0);
 }
 
 static void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 			 mode_t mode, struct fuse_file_info *fi)
 {
-	(void)parent;
-	(void)name;
-	(void)mode;
-	(void)fi;
-	refuse(req);
+	struct fs *fs = fs_of(req);
+	int64_t t0 = fs_now_ns();
+	struct fuse_entry_param e;
+	struct store_node n;
+	int err;
+
+	err = fs_do_create(fs, fuse_req_ctx(req), parent, name, mode, fi, &n);
+	if (!err) {
+		fill_entry(fs, &n, &e);
+		err = fs_inode_ref(fs->inodes, e.ino);
+		if (err)
+			fs_do_write_release(fs, fi);
+	}
+	if (err) {
+		fuse_reply_err(req, err);
+	} else if (fuse_reply_create(req, &e, fi) != 0) {
+		/* interrupted: no release will come */
+		fs_inode_forget(fs->inodes, e.ino, 1);
+		fs_do_write_release(fs, fi);
+	}
+	op_done(fs, FS_OP_CREATE, t0);
 }
 
 static void fs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 			size_t size, off_t off, struct fuse_file_info *fi)
 {
+	struct fs *fs = fs_of(req);
+	int64_t t0 = fs_now_ns();
+	int err = EBADF;
+
 	(void)ino;
-	(void)buf;
-	(void)size;
-	(void)off;
-	(void)fi;
-	refuse(req);
+	if (fs_handle_kind(fi) == FS_HANDLE_WRITE)
+		err = fs_do_write(fs, fi, buf, size, off);
+	if (err)
+		fuse_reply_err(req, err);
+	else
+		fuse_reply_write(req, size);
+	op_done(fs, FS_OP_WRITE, t0);
 }
 
-static void fs_op_removexattr(fuse_req_t req, fuse_ino_t ino,
-			      const char *name)
+/* close(2): its error is this reply's (a failed store fails `cp`). */
+static void fs_op_flush(fuse_req_t req, fuse_ino_t ino,
+			struct fuse_file_info *fi)
 {
+	struct fs *fs = fs_of(req);
+	int64_t t0 = fs_now_ns();
+	int err = 0;
+
 	(void)ino;
-	(void)name;
-	refuse(req);
+	if (fs_handle_kind(fi) == FS_HANDLE_WRITE)
+		err = fs_do_flush(fs, fi);
+	fuse_reply_err(req, err);
+	op_done(fs, FS_OP_FLUSH, t0);
+}
+
+static void fs_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
+			struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	int64_t t0 = fs_now_ns();
+	int err = 0;
+
+	(void)ino;
+	(void)datasync;
+	if (fs_handle_kind(fi) == FS_HANDLE_WRITE)
+		err = fs_do_fsync(fs, fi);
+	fuse_reply_err(req, err);
+	op_done(fs, FS_OP_FSYNC, t0);
 }
 
 static void fs_op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode,
 			    off_t offset, off_t length,
 			    struct fuse_file_info *fi)
 {
+	struct fs *fs = fs_of(req);
+	int64_t t0 = fs_now_ns();
+	int err = EBADF;
+
 	(void)ino;
-	(void)mode;
-	(void)offset;
-	(void)length;
-	(void)fi;
-	refuse(req);
+	if (fs_handle_kind(fi) == FS_HANDLE_WRITE)
+		err = fs_do_fallocate(fs, fi, mode, offset, length);
+	fuse_reply_err(req, err);
+	op_done(fs, FS_OP_FALLOCATE, t0);
+}
+
+static void fs_op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
+			mode_t mode, dev_t rdev)
+{
+	struct fs *fs = fs_of(req);
+	int64_t t0 = fs_now_ns();
+	struct store_node n;
+	int err;
+
+	(void)rdev;
+	err = fs_do_mknod(fs, fuse_req_ctx(req), parent, name, mode, &n);
+	reply_new_entry(req, fs, err, &n);
+	op_done(fs, FS_OP_MKNOD, t0);
+}
+
+static void fs_op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
+			mode_t mode)
+{
+	struct fs *fs = fs_of(req);
+	int64_t t0 = fs_now_ns();
+	struct store_node n;
+	int err;
+
+	err = fs_do_mkdir(fs, fuse_req_ctx(req), parent, name, mode, &n);
+	reply_new_entry(req, fs, err, &n);
+	op_done(fs, FS_OP_MKDIR, t0);
+}
+
+static void fs_op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
+			  const char *name)
+{
+	struct fs *fs = fs_of(req);
+	int64_t t0 = fs_now_ns();
+	struct store_node n;
+	int err;
+
+	err = fs_do_symlink(fs, fuse_req_ctx(req), link, parent, name, &n);
+	reply_new_entry(req, fs, err, &n);
+	op_done(fs, FS_OP_SYMLINK, t0);
+}
+
+static void fs_op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct fs *fs = fs_of(req);
+	int64_t t0 = fs_now_ns();
+
+	fuse_reply_err(req, fs_do_unlink(fs, parent, name));
+	op_done(fs, FS_OP_UNLINK, t0);
+}
+
+static void fs_op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct fs *fs = fs_of(req);
+	int64_t t0 = fs_now_ns();
+
+	fuse_reply_err(req, fs_do_rmdir(fs, parent, name));
+	op_done(fs, FS_OP_RMDIR, t0);
+}
+
+static void fs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
+			 fuse_ino_t newparent, const char *newname,
+			 unsigned int flags)
+{
+	struct fs *fs = fs_of(req);
+	int64_t t0 = fs_now_ns();
+
+	fuse_reply_err(req, fs_do_rename(fs, parent, name, newparent, newname,
+					 flags));
+	op_done(fs, FS_OP_RENAME, t0);
+}
+
+/* A node has one name: no hard links.  EPERM is what link(2) documents
+ * for "the filesystem does not support hard links" (tar and git then
+ * copy instead). */
+static void fs_op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
+		       const char *newname)
+{
+	struct fs *fs = fs_of(req);
+	int64_t t0 = fs_now_ns();
+
+	(void)ino;
+	(void)newparent;
+	(void)newname;
+	fuse_reply_err(req, EPERM);
+	op_done(fs, FS_OP_LINK, t0);
+}
+
+/* The user.pxfs.* xattrs are computed, nothing else is kept. */
+static void fs_op_removexattr(fuse_req_t req, fuse_ino_t ino,
+			      const char *name)
+{
+	struct fs *fs = fs_of(req);
+	int64_t t0 = fs_now_ns();
+
+	(void)ino;
+	(void)name;
+	fuse_reply_err(req, ENOTSUP);
+	op_done(fs, FS_OP_REMOVEXATTR, t0);
 }
 
 static const struct fuse_lowlevel_ops fs_ops = {
@@ -1087,6 +1289,8 @@ static const struct fuse_lowlevel_ops fs_ops = {
 	.link = fs_op_link,
 	.create = fs_op_create,
 	.write = fs_op_write,
+	.flush = fs_op_flush,
+	.fsync = fs_op_fsync,
 	.removexattr = fs_op_removexattr,
 	.fallocate = fs_op_fallocate,
 };

@@ -4,7 +4,8 @@
 # stat, find -size, du --apparent-size and getfattr -d over many placeholders
 # cause zero connector reads (proven by the mount's own metrics); sizes,
 # modes, owners, times and symlinks are as put; the xattrs and the stats
-# document; ls -l costs no lookup per file (readdirplus); writes get EROFS.
+# document; ls -l costs no lookup per file (readdirplus); writes on a -o ro
+# mount get EROFS.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/mount_lib.sh"
 need_fuse
@@ -125,7 +126,7 @@ key=$(key_of "$S" /dir02/f010.dat)
 [ "$(xattr "$f" user.pxfs.resolved)" = 0 ] || fail "resolved before a read"
 names=$(getfattr --absolute-names -d "$f" | grep -o '^user[^=]*' | sort |
 	tr '\n' ' ')
-[ "$names" = "user.pxfs.hash user.pxfs.key user.pxfs.resolved user.pxfs.size user.pxfs.stored_size user.pxfs.type " ] ||
+[ "$names" = "user.pxfs.hash user.pxfs.key user.pxfs.resolved user.pxfs.size user.pxfs.state user.pxfs.stored_size user.pxfs.type " ] ||
 	fail "getfattr -d lists '$names'"
 # names we do not serve: ENODATA in user.*, EOPNOTSUPP in the namespaces we
 # do not serve at all (so that ls -l stops asking them for every file)
@@ -176,7 +177,9 @@ mstat "$M" '",".join(sorted(d))' >"$T/keys"
 expect_ok "$PXFS" stats "$M"
 printf '%s\n' "$OUT" | grep -q gets || fail "pxfs stats MNT: $OUT"
 
-# ---- a read-only namespace: EROFS, not ENOSYS ------------------------------
+# ---- -o ro: EROFS, not ENOSYS, and nothing changes -------------------------
+unmount "$M"
+mount_bg "$S" "$M" -o ro --cache-dir "$T/cache"
 erofs() {
 	_run "$@"
 	[ "$RC" -ne 0 ] || fail "'$*' succeeded"

@@ -1,7 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 # it_mount_user.sh - an ordinary user (uid 65534) mounts a store it owns,
-# reads through it, resolves, and unmounts through fusermount3; its default
+# reads and writes through it (new nodes are its own, chown is refused),
+# resolves, and unmounts through fusermount3; its default
 # cache directory is under its $HOME; SIGTERM and a killed daemon are
 # cleaned up as for root.  Needs root to become that user.  Where /dev/fuse
 # is closed to other users (mode 0600 without udev's 0666), the test opens
@@ -60,7 +61,14 @@ case $id in
 *) fail "default cache dir '$id'" ;;
 esac
 [ "$(stat -c %U:%a "$id")" = nobody:700 ] || fail "cache dir $(stat -c %U:%a "$id")"
-as_user sh -c "touch '$M/new'" 2>/dev/null && fail "user wrote to the mount"
+# the user writes its own store: new files are the user's, chown is root's
+expect_ok as_user sh -c "echo new >'$M/new' && mkdir '$M/d' && ln -s new '$M/l'"
+[ "$(as_user stat -c %u:%g "$M/new" "$M/d" "$M/l" | sort -u)" = "$U:$U" ] ||
+	fail "new nodes: $(as_user stat -c %n:%u:%g "$M/new" "$M/d" "$M/l")"
+[ "$(as_user cat "$M/new")" = new ] || fail "user read back"
+_run as_user chown 0 "$M/new"
+[ "$RC" -ne 0 ] && printf '%s' "$ERR" | grep -q 'not permitted' ||
+	fail "user chown to root: $RC $ERR"
 expect_ok as_user "$PXFS" resolve "$M/r.bin"
 expect_ok as_user "$PXFS" umount "$M"
 ! is_mounted "$M" || fail "still mounted"

@@ -80,6 +80,8 @@ mount_bg "$S" "$M" --cache-dir "$T/cache" --allow-other
 run_posix --fixture fx --outside "$T/outside" "${uopt[@]}" "$M"
 unmount "$M"
 fsck_clean "$S"
+# the write cases' work directory: the read-only pass expects the name free
+expect_ok "$PXFS" rm -r "$S" posix-w
 
 # ---- read-only ------------------------------------------------------------------
 mount_bg "$S" "$M" --cache-dir "$T/cache" --allow-other -o ro

@@ -6,7 +6,7 @@ set -eu
 pkgs="build-essential pkg-config libfuse3-dev fuse3 libsqlite3-dev sqlite3
 libzstd-dev zstd libssl-dev openssl libmagic-dev check attr python3
 psmisc bc libhiredis-dev redis-server redis-tools clang libclang-rt-14-dev
-iproute2 util-linux"
+rsync git iproute2 util-linux"
 
 missing=
 for p in $pkgs; do
