@@ -47,6 +47,7 @@
 #define LOCK_NAME	"lock"
 #define TYPE_SNIFF	16384		/* bytes libmagic looks at */
 #define TYPE_DEFAULT	"application/octet-stream"
+#define BATCH_FSYNC_MAX	4		/* blobs a batch syncs one by one */
 
 /* ---- small helpers ----------------------------------------------------- */
 
@@ -988,6 +989,7 @@ store_rc store_begin(struct store *st)
 static void end_batch(struct store *st)
 {
 	st->in_batch = false;
+	st->batch_puts = 0;
 	gc_unlock(st->batch_lockfd);
 	st->batch_lockfd = -1;
 }
@@ -1994,8 +1996,11 @@ store_rc store_ingest_fd(struct store *st, int fd, const char *label,
 		goto done;
 	}
 	store_clear_error();
-	/* in a batch, one sync before its commit covers every blob */
-	if (st->in_batch) {
+	/* A batch's first few blobs are synced one by one (a mount's close
+	 * puts one file: syncfs would flush the whole filesystem, staging
+	 * and all); past that, one sync before the commit covers the rest,
+	 * which is what makes putting a tree of small files fast. */
+	if (st->in_batch && ++st->batch_puts > BATCH_FSYNC_MAX) {
 		rc = st->conn->ops->put_commit_nosync(put, o.key);
 		st->need_sync = true;
 	} else {

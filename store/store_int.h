@@ -94,6 +94,7 @@ struct store {
 	int batch_lockfd;		/* shared gc lock held by the batch */
 	bool need_sync;			/* the batch wrote blobs not yet
 					   durable: conn->sync before COMMIT */
+	unsigned batch_puts;		/* blobs this batch wrote */
 	struct store_keylist evict;	/* evict after commit */
 	struct store_keylist fresh;	/* blobs this batch wrote */
 	/* store_totals() of an unchanged index, kept: it scans every node,
