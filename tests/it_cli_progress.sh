@@ -55,6 +55,14 @@ on_tty "'$PXFS' -q cat '$S' f | cat >/dev/null; '$PXFS' -q get '$S' f '$T/got2';
 grep -Eq '^(cat|get|put):' "$T/tty" && fail "-q drew progress: $(head -c 600 "$T/tty")"
 cmp "$T/f" "$T/got2" || fail "get -q differs"
 
+# -q: no status lines either; data and --json still come out
+expect_ok "$PXFS" -q put "$S" "$T/lines" --to q3
+[ -z "$OUT" ] || fail "put -q printed '$OUT'"
+expect_ok "$PXFS" -q put --json "$S" "$T/lines" --to q4
+case $OUT in '{"store"'*) ;; *) fail "put -q --json printed '$OUT'" ;; esac
+expect_ok "$PXFS" -q ls "$S" q3
+[ "$OUT" = lines ] || fail "ls -q printed '$OUT'"
+
 # ---- global options ---------------------------------------------------------
 expect_ok "$PXFS" -v ls "$S"
 expect_ok "$PXFS" -q -v ls "$S"

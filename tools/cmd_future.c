@@ -214,7 +214,7 @@ int cmd_future(int argc, char **argv)
 		json_str(stdout, full);
 		printf(", \"key\": \"%s\", \"state\": \"pending\"}\n",
 		       n.key);
-	} else {
+	} else if (verbosity() > VERBOSITY_QUIET) {
 		printf("future %s is pending\n", full);
 	}
 out:

@@ -26,7 +26,8 @@ static void on_removed(void *arg, const char *line)
 	unsigned *n = arg;
 
 	if (!n) {
-		printf("%s\n", line);
+		if (verbosity() > VERBOSITY_QUIET)
+			printf("%s\n", line);
 		return;
 	}
 	printf("%s\n    ", (*n)++ ? "," : "");
@@ -73,9 +74,10 @@ int cmd_gc(int argc, char **argv)
 		       PRIu64 "}\n", nactions ? "\n  " : "", removed, freed);
 		goto out;
 	}
-	printf("removed %" PRIu64 " item%s, freed %" PRIu64 " bytes (%s)\n",
-	       removed, removed == 1 ? "" : "s", freed,
-	       human_size(freed, sz, sizeof(sz)));
+	if (verbosity() > VERBOSITY_QUIET)
+		printf("removed %" PRIu64 " item%s, freed %" PRIu64 " bytes "
+		       "(%s)\n", removed, removed == 1 ? "" : "s", freed,
+		       human_size(freed, sz, sizeof(sz)));
 out:
 	store_close(st);
 	return ret;

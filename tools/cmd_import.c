@@ -193,7 +193,7 @@ int cmd_import(int argc, char **argv)
 		goto out;
 	if (json) {
 		print_json(store_path(im.st), to, &im);
-	} else {
+	} else if (verbosity() > VERBOSITY_QUIET) {
 		printf("imported %zu object%s (%s) into %s", im.n,
 		       im.n == 1 ? "" : "s", human_size(im.bytes, h, sizeof(h)),
 		       to);

@@ -118,7 +118,8 @@ int cmd_init(int argc, char **argv)
 	if (rc != STORE_OK)
 		return store_error("init", rc);
 	if (!json) {
-		printf("created store '%s'\n", path);
+		if (verbosity() > VERBOSITY_QUIET)
+			printf("created store '%s'\n", path);
 		return EXIT_OK;
 	}
 	if (open_store("init", path, STORE_OPEN_RDONLY, &st) < 0)

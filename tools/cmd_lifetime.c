@@ -111,7 +111,7 @@ static int lt_end(struct store *st, const char *name, bool json)
 		json_str(stdout, name);
 		printf(", \"removed\": %" PRIu64 ", \"evicted\": %" PRIu64
 		       "}\n", removed, m1.conn_evicts - m0.conn_evicts);
-	} else {
+	} else if (verbosity() > VERBOSITY_QUIET) {
 		printf("ended lifetime '%s': removed %" PRIu64 " entr%s, "
 		       "evicted %" PRIu64 " object%s\n", name, removed,
 		       removed == 1 ? "y" : "ies",
@@ -155,7 +155,7 @@ static int lt_extend(struct store *st, const char *name, uint32_t seconds,
 				printf("null");
 			printf(", \"expires_ns\": %" PRId64 "}\n",
 			       l.v[i].expires_ns);
-		} else {
+		} else if (verbosity() > VERBOSITY_QUIET) {
 			printf("lifetime '%s' ends at %s\n", name,
 			       expiry(l.v[i].expires_ns, buf, sizeof(buf)));
 		}

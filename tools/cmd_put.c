@@ -809,6 +809,8 @@ int cmd_put(int argc, char **argv)
 		       a.evict ? "true" : "false");
 		goto out;
 	}
+	if (verbosity() <= VERBOSITY_QUIET)
+		goto out;
 	printf("put %llu file%s (%s), %llu director%s, %llu symlink%s "
 	       "into %s", (unsigned long long)p.files,
 	       p.files == 1 ? "" : "s", human_size(p.bytes, sz, sizeof(sz)),

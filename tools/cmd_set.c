@@ -133,7 +133,7 @@ int cmd_set(int argc, char **argv)
 		json_str(stdout, path);
 		printf(", \"key\": \"%s\", \"size\": %" PRIu64 "}\n", n.key,
 		       n.size);
-	} else {
+	} else if (verbosity() > VERBOSITY_QUIET) {
 		printf("set %s: %" PRIu64 " bytes (%s)\n", path, n.size,
 		       human_size(n.size, sz, sizeof(sz)));
 	}

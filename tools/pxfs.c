@@ -375,8 +375,9 @@ static void print_overview(FILE *f)
 		"a store\nand shows them as a filesystem.\n\ncommands:\n");
 	for (size_t i = 0; i < NCMDS; i++)
 		fprintf(f, "  %-8s %s\n", cmds[i].name, cmds[i].summary);
-	fprintf(f, "\nGlobal options: -q, --quiet: no progress line, errors "
-		"only; -v, --verbose:\nmore log lines (-vv: debug).\n");
+	fprintf(f, "\nGlobal options: -q, --quiet: no progress or status "
+		"lines, errors only;\n-v, --verbose: more log lines (-vv: "
+		"debug).\n");
 	fprintf(f, "\nExit status: 0 success, 1 error (one line on stderr), "
 		"2 usage error.\nPaths inside a store are written a/b or "
 		"/a/b; '.' and '..' are refused.\n");

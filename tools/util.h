@@ -197,8 +197,10 @@ int write_all(int fd, const void *buf, size_t len);
 
 /* ---- verbosity ---------------------------------------------------------- */
 
-/* pxfs -q (quiet): no progress line, only errors logged.  pxfs -v
- * (verbose): the store's informational log lines too; -vv: debug lines. */
+/* pxfs -q (quiet): no progress line, no status lines on stdout ("put 3
+ * files ...", "created store ..."; data and --json still come out), only
+ * errors logged.  pxfs -v (verbose): the store's informational log lines
+ * too; -vv: debug lines. */
 #define VERBOSITY_QUIET		(-1)
 #define VERBOSITY_NORMAL	0
 #define VERBOSITY_VERBOSE	1
