@@ -1071,8 +1071,12 @@ static void evict_unnamed(struct store *st, struct store_keylist *l)
 		return;
 	}
 	for (size_t i = 0; i < l->n; i++) {
-		store_rc rc = object_get(st, l->keys[i], &o);
+		store_rc rc;
 
+		/* a hostile index's row: no blob a connector may name */
+		if (!store_is_key(l->keys[i]))
+			continue;
+		rc = object_get(st, l->keys[i], &o);
 		if (rc != STORE_NOTFOUND)
 			continue;
 		/* another store on the same connector may still name it */
@@ -2915,6 +2919,13 @@ store_rc store_fsck(struct store *st, bool deep,
 		}
 		if (sqlite3_column_int64(s, 4) != STORE_OBJ_READY)
 			continue;	/* a future, or evicted after reading */
+		if (!key || !store_is_key(key)) {
+			/* never for a connector: it could name anything */
+			rep->corrupt++;
+			say(&x, "an object row's key is not 64 lowercase hex"
+			    " digits");
+			continue;
+		}
 		rc = st->conn->ops->stat(st->conn, key, &have);
 		if (rc == STORE_NOTFOUND) {
 			rep->missing++;
