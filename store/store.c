@@ -2852,9 +2852,15 @@ store_rc store_fsck(struct store *st, bool deep,
 	struct store_keylist keys = { 0 };
 	sqlite3_stmt *s = NULL;
 	store_rc rc = STORE_OK;
-	int r;
+	int r, lockfd;
 
 	memset(rep, 0, sizeof(*rep));
+	/* As a writer does: others then leave the blobs they free to gc
+	 * instead of evicting one between our reading its row and looking
+	 * for it, which would be reported missing.  Best effort: a store
+	 * we may not lock is checked all the same. */
+	lockfd = gc_lock(st, LOCK_SH);
+	store_clear_error();
 	pthread_mutex_lock(&st->lock);
 	if (sqlite3_prepare_v2(st->db, "SELECT count(*) FROM nodes", -1, &s,
 			       NULL) != SQLITE_OK ||
@@ -2981,6 +2987,7 @@ unlock:
 					      &x);
 	store_clear_error();
 out:
+	gc_unlock(lockfd);
 	keylist_release(&keys);
 	return rc;
 }

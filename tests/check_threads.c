@@ -372,18 +372,33 @@ END_TEST
 
 /* gc and fsck from a second handle while the first one puts: gc waits
  * for writers, so nothing a batch wrote is taken from under it. */
+static void first_line(void *arg, const char *line)
+{
+	char *first = arg;
+
+	if (!first[0])
+		snprintf(first, 200, "%s", line);
+}
+
 static void *gc_loop(void *arg)
 {
 	struct worker *w = arg;
 	struct store_fsck_report r;
+	char first[200];
 
 	while (!atomic_load(w->stop)) {
 		if (store_gc(w->st, NULL, NULL, NULL, NULL) != STORE_OK)
 			wfail(w, "gc");
-		if (store_fsck(w->st, false, NULL, NULL, &r) != STORE_OK)
+		first[0] = '\0';
+		if (store_fsck(w->st, false, first_line, first, &r) !=
+		    STORE_OK) {
 			wfail(w, "fsck");
-		else if (r.missing || r.dangling || r.bad_refs || r.corrupt)
+		} else if (r.missing || r.dangling || r.bad_refs ||
+			   r.corrupt) {
 			wfail(w, "fsck found damage");
+			snprintf(w->msg, sizeof(w->msg), "fsck found damage:"
+				 " %s", first);
+		}
 	}
 	return NULL;
 }
