@@ -117,3 +117,9 @@ fi
 unmount "$M"
 fsck_clean "$S"
 printf '%s\n' "${results[@]}"
+# one line of figures (the last: run_it.sh's IT_VERBOSE shows it)
+echo "it_posix: read-write mount $(sed -n 's/^posix: \([0-9/]*\) .*/\1/p' \
+	<<<"${results[0]}"), read-only mount $(sed -n \
+	's/^posix: \([0-9/]*\) .*/\1/p' <<<"${results[1]}") cases passed;" \
+	"$(sed 's/ (seed \([0-9]*\)):.*all equal/ (seed \1) all equal/' \
+	<<<"${results[2]}")"
