@@ -74,7 +74,8 @@ LIBFUZZ  := $(O)/tests/fuzz/libfuzzlib.a
 PXFS     := $(O)/pxfs
 
 .PHONY: all check unit integration asan tsan test demo bench deps clean \
-	install uninstall fuzz fuzz-smoke fuzz-seeds fuzz-build crash tsan-smoke load
+	install uninstall fuzz fuzz-smoke fuzz-seeds fuzz-build crash \
+	tsan-smoke load
 
 all: $(PXFS) $(CHECKS) $(POSIX)
 

@@ -68,8 +68,8 @@
 #define IO_BUF		(1u << 20)
 #define CONNECT_MS	5000
 #define COMMAND_MS	60000
-#define TMP_TTL_S	3600		/* a Redis temporary outlives a crash
-					   by this long at most */
+#define TMP_TTL_S	3600		/* a Redis temporary outlives a
+					   crash by this long at most */
 #define REDIS_DB_MAX	65535
 #define PASSWORD_ENV	"PXFS_PROXYSTORE_PASSWORD"
 

@@ -98,9 +98,10 @@ static int translate(struct margs *m, const char *list, bool sloppy)
 		} else if (strcmp(tok, "rw") == 0 || is_ignored(tok)) {
 			continue;
 		} else if (!sloppy) {
-			return errorf("mount", "unknown mount option '%s' (pxfs "
-				      "knows cache_size=BYTES, cache_dir=DIR, "
-				      "ro, rw, allow_other, debug)", tok), -1;
+			errorf("mount", "unknown mount option '%s' (pxfs "
+			       "knows cache_size=BYTES, cache_dir=DIR, ro, "
+			       "rw, allow_other, debug)", tok);
+			return -1;
 		}
 	}
 	return rc;

@@ -292,7 +292,8 @@ static const struct cmd cmds[] = {
 	  "Remove object rows no entry uses, blobs no object names and temp\n"
 	  "files of interrupted writes; print each removal and the bytes\n"
 	  "freed.\n"
-	  "  --json  {\"actions\": [\"...\"], \"removed\", \"freed_bytes\"}\n" },
+	  "  --json  {\"actions\": [\"...\"], \"removed\",\n"
+	  "          \"freed_bytes\"}\n" },
 	{ "stats", cmd_stats,
 	  "stats [--json|--prometheus] STORE|MNT",
 	  "show counts and metrics of a store or a mount",
