@@ -11,7 +11,6 @@
  * the open file, which the child inherits.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <pwd.h>
 #include <stdarg.h>
@@ -33,7 +32,6 @@
 
 #define FS_TIMEOUT	3600.0		/* entry/attr timeout, seconds */
 #define FS_MAX_THREADS	128		/* opens block while fetching */
-#define FS_READAHEAD_KB	(4 * FS_MAX_READ / 1024)	/* see below */
 
 /* Where log lines go: set before any thread starts, then read only. */
 static bool log_to_syslog;
@@ -169,69 +167,6 @@ static void raise_nofile(void)
 		rl.rlim_cur = rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
-}
-
-/* Undo mountinfo's octal escapes (\040 for a space) in place. */
-static void unescape(char *s)
-{
-	char *d = s;
-
-	while (*s) {
-		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' &&
-		    s[2] >= '0' && s[2] <= '7' && s[3] >= '0' && s[3] <= '7') {
-			*d++ = (char)((s[1] - '0') << 6 | (s[2] - '0') << 3 |
-				      (s[3] - '0'));
-			s += 4;
-		} else {
-			*d++ = *s++;
-		}
-	}
-	*d = '\0';
-}
-
-/*
- * The kernel reads a FUSE file ahead by at most its read_ahead_kb (128
- * KiB by default), in requests no larger: a sequential reader then costs
- * a round trip per 128 KiB, one at a time.  Raise it so that reads come
- * max_read at a time, several in flight.  Only root may; others keep
- * the default.  The mount's device comes from mountinfo, because a
- * stat() of the mountpoint would wait for this very daemon to serve.
- */
-static void raise_readahead(const char *mnt)
-{
-	char line[PATH_MAX + 256], mp[PATH_MAX], path[64];
-	unsigned maj, min, fmaj = 0, fmin = 0;
-	bool found = false;
-	FILE *f;
-	int fd;
-
-	f = fopen("/proc/self/mountinfo", "re");
-	if (!f)
-		return;
-	while (fgets(line, sizeof(line), f)) {
-		/* ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS ... */
-		if (sscanf(line, "%*u %*u %u:%u %*s %4095s", &maj, &min,
-			   mp) != 3)
-			continue;
-		unescape(mp);
-		if (strcmp(mp, mnt) == 0) {	/* the last one is ours */
-			fmaj = maj;
-			fmin = min;
-			found = true;
-		}
-	}
-	fclose(f);
-	if (!found)
-		return;
-	snprintf(path, sizeof(path), "/sys/class/bdi/%u:%u/read_ahead_kb",
-		 fmaj, fmin);
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return;
-	if (dprintf(fd, "%u\n", FS_READAHEAD_KB) < 0)
-		store_log(STORE_LOG_DEBUG, "cannot raise '%s': %s", path,
-			  strerror(errno));
-	close(fd);
 }
 
 /* Open and close the store: its errors come out before the mount. */
@@ -398,7 +333,6 @@ int fs_main(const struct fs_opts *o)
 			  mnt);
 		goto out_signals;
 	}
-	raise_readahead(mnt);
 	if (fuse_daemonize(o->foreground) != 0)
 		goto out_unmount;
 	/* only the serving process gets here when daemonized */
