@@ -68,6 +68,10 @@
 #define RA_MIN		2		/* chunks ahead at the first sequential
 					   read */
 #define RA_MAX_BYTES	(32u << 20)	/* at most this far ahead */
+#define RA_SLACK_BYTES	(8u << 20)	/* reads this far from where the
+					   last one ended still count as
+					   sequential: the kernel has several
+					   in flight, which come out of order */
 #define BUFS_KEPT	12		/* idle chunk buffers kept */
 #define DIO_ALIGN	4096		/* O_DIRECT buffer, offset and size */
 #define HOT_MAX_BYTES	(64u << 20)	/* chunks kept in memory after a
@@ -1402,22 +1406,24 @@ static void plan_readahead(struct fs_cache *c, struct fs_cache_obj *o,
 
 	if (max < RA_MIN)
 		max = RA_MIN;
-	/* the kernel's own readahead may come a little out of order; a
-	 * first read is sequential only at the start */
+	/* the kernel's own readahead comes out of order, several requests
+	 * at a time; a first read is sequential only at the start */
 	if (ra->next)
-		seq = off + o->chunk_size >= ra->next &&
-		      off <= ra->next + o->chunk_size;
+		seq = off + RA_SLACK_BYTES >= ra->next &&
+		      off <= ra->next + RA_SLACK_BYTES;
 	else
 		seq = off == 0;
 	if (seq) {
 		ra->window = ra->window ? ra->window * 2 : RA_MIN;
 		if (ra->window > max)
 			ra->window = max;
+		if (off + len > ra->next)
+			ra->next = off + len;
 	} else {
 		ra->window = 0;
 		ra->until = 0;
+		ra->next = off + len;
 	}
-	ra->next = off + len;
 	if (!ra->window)
 		return;
 	start = last + 1 > ra->until ? last + 1 : ra->until;
