@@ -105,47 +105,19 @@ static int link_one(struct store *st, const struct store_ps *ps,
 		    const char *uuid, char *path, const char *type,
 		    bool force)
 {
-	struct store_attr a = { 0 };
-	const char *parent, *name;
 	struct store_object obj;
-	struct store_node dir, n;
-	char full[SPATH_MAX];
-	mode_t mask;
+	struct store_node dir;
+	const char *name;
 	store_rc rc;
+	int ret;
 
-	snprintf(full, sizeof(full), "%s", path);
-	if (spath_split("link", path, &parent, &name) < 0)
-		return EXIT_ERR;
-	rc = store_walk(st, parent, &dir);
-	if (rc != STORE_OK)
-		return store_error("link", rc);
-	if (!S_ISDIR(dir.mode))
-		return errorf("link", "cannot create '%s': '%s' is not a "
-			      "directory", full, parent);
-	rc = store_lookup(st, dir.ino, name, &n);
-	if (rc == STORE_OK) {
-		if (!force)
-			return errorf("link", "'%s' already exists (use "
-				      "--force)", full);
-		if (S_ISDIR(n.mode))
-			return errorf("link", "cannot overwrite directory "
-				      "'%s'", full);
-	} else if (rc != STORE_NOTFOUND) {
-		return store_error("link", rc);
-	}
+	ret = link_slot(st, path, force, &dir, &name);
+	if (ret != 0)
+		return ret;
 	rc = store_external_add(st, ps, uuid, &obj);
 	if (rc != STORE_OK)
 		return store_error("link", rc);
-	mask = umask(0);
-	umask(mask);
-	a.mode = S_IFREG | (0666 & ~mask);
-	a.uid = (uint32_t)getuid();
-	a.gid = (uint32_t)getgid();
-	rc = store_mkfile(st, dir.ino, name, &a, obj.key, type,
-			  force ? STORE_REPLACE : 0, NULL);
-	if (rc != STORE_OK)
-		return store_error("link", rc);
-	return 0;
+	return link_make(st, &dir, name, obj.key, type, force);
 }
 
 int proxystore_link(int argc, char **argv)

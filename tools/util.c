@@ -850,3 +850,56 @@ int progress_stream_end(void)
 	}
 	return 0;
 }
+
+/* ---- "pxfs link" and "pxfs link --proxystore" ---------------------- */
+
+int link_slot(struct store *st, char *path, bool force,
+	      struct store_node *dir, const char **name)
+{
+	struct store_node n;
+	const char *parent;
+	char full[SPATH_MAX];
+	store_rc rc;
+
+	snprintf(full, sizeof(full), "%s", path);
+	if (spath_split("link", path, &parent, name) < 0)
+		return EXIT_ERR;
+	rc = store_walk(st, parent, dir);
+	if (rc != STORE_OK)
+		return store_error("link", rc);
+	if (!S_ISDIR(dir->mode))
+		return errorf("link", "cannot create '%s': '%s' is not a "
+			      "directory", full, parent);
+	rc = store_lookup(st, dir->ino, *name, &n);
+	if (rc == STORE_OK) {
+		if (!force)
+			return errorf("link", "'%s' already exists (use "
+				      "--force)", full);
+		if (S_ISDIR(n.mode))
+			return errorf("link", "cannot overwrite directory "
+				      "'%s'", full);
+	} else if (rc != STORE_NOTFOUND) {
+		return store_error("link", rc);
+	}
+	return 0;
+}
+
+int link_make(struct store *st, const struct store_node *dir,
+	      const char *name, const char *key, const char *type,
+	      bool force)
+{
+	struct store_attr a = { 0 };
+	mode_t mask;
+	store_rc rc;
+
+	mask = umask(0);
+	umask(mask);
+	a.mode = S_IFREG | (0666 & ~mask);
+	a.uid = (uint32_t)getuid();
+	a.gid = (uint32_t)getgid();
+	rc = store_mkfile(st, dir->ino, name, &a, key, type,
+			  force ? STORE_REPLACE : 0, NULL);
+	if (rc != STORE_OK)
+		return store_error("link", rc);
+	return 0;
+}

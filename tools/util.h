@@ -240,4 +240,22 @@ int progress_stream(int fd);
  * failed (EPIPE: the reader went away).  A no-op without a stream. */
 int progress_stream_end(void);
 
+/* ---- "pxfs link" and "pxfs link --proxystore" ---------------------- */
+
+/**
+ * Where "link" makes store path @path (split in place): its directory in
+ * @dir and its name in *name.  An existing entry is refused unless
+ * @force, a directory always.  Returns 0, or an exit status after the
+ * message.
+ */
+int link_slot(struct store *st, char *path, bool force,
+	      struct store_node *dir, const char **name);
+
+/** Make @name in @dir a file standing for object @key of MIME @type,
+ * mode 0666 less the umask, owned by the caller.  Returns 0 or an exit
+ * status after the message. */
+int link_make(struct store *st, const struct store_node *dir,
+	      const char *name, const char *key, const char *type,
+	      bool force);
+
 #endif /* PXFS_UTIL_H */
