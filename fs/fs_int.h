@@ -10,9 +10,11 @@
 
 #include <fuse_lowlevel.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "fs.h"
+#include "store.h"
 
 /* Largest read request (-o max_read, and max_write sets max_pages). */
 #define FS_MAX_READ	(1u << 20)
@@ -96,5 +98,9 @@ struct fuse_session *fs_session_new(struct fuse_args *args, struct fs *fs);
 
 /** CLOCK_MONOTONIC in nanoseconds. */
 int64_t fs_now_ns(void);
+
+/** Is @rc an answer the caller asked for (ENOENT, EEXIST, ...) rather
+ * than a failure worth counting and logging (EIO, ENOSPC, ...)? */
+bool fs_rc_expected(store_rc rc);
 
 #endif /* FS_FS_INT_H */

@@ -143,17 +143,9 @@ static void op_done(struct fs *fs, enum fs_op op, int64_t t0)
 		;
 }
 
-/*
- * Map a store failure to an errno.  Expected outcomes (no such name, not
- * a directory, ...) pass quietly; anything else is an index failure,
- * logged here once and counted.
- */
-static int store_errno(struct fs *fs, store_rc rc, const char *what,
-		       uint64_t ino)
+bool fs_rc_expected(store_rc rc)
 {
 	switch (rc) {
-	case STORE_OK:
-		return 0;
 	case STORE_NOTFOUND:
 	case STORE_NOTDIR:
 	case STORE_ISDIR:
@@ -163,7 +155,8 @@ static int store_errno(struct fs *fs, store_rc rc, const char *what,
 	case STORE_NOTEMPTY:
 	case STORE_ROFS:
 	case STORE_PERM:
-		return store_rc_to_errno(rc);
+		return true;
+	case STORE_OK:
 	case STORE_NOMEM:
 	case STORE_IO:
 	case STORE_CORRUPT:
@@ -173,6 +166,21 @@ static int store_errno(struct fs *fs, store_rc rc, const char *what,
 	case STORE_EVICTED:
 		break;
 	}
+	return false;
+}
+
+/*
+ * Map a store failure to an errno.  Expected outcomes (no such name, not
+ * a directory, ...) pass quietly; anything else is an index failure,
+ * logged here once and counted.
+ */
+static int store_errno(struct fs *fs, store_rc rc, const char *what,
+		       uint64_t ino)
+{
+	if (rc == STORE_OK)
+		return 0;
+	if (fs_rc_expected(rc))
+		return store_rc_to_errno(rc);
 	atomic_fetch_add_explicit(&fs->errors, 1, memory_order_relaxed);
 	store_log(STORE_LOG_ERR, "%s (ino %" PRIu64 "): %s", what, ino,
 		  store_last_error());

@@ -234,28 +234,10 @@ static int fail(struct fs_write *w, store_rc rc, const char *what,
 {
 	char label[LABEL_MAX];
 
-	switch (rc) {
-	case STORE_OK:
+	if (rc == STORE_OK)
 		return 0;
-	case STORE_NOTFOUND:
-	case STORE_NOTDIR:
-	case STORE_ISDIR:
-	case STORE_NAMETOOLONG:
-	case STORE_INVAL:
-	case STORE_EXISTS:
-	case STORE_NOTEMPTY:
-	case STORE_ROFS:
-	case STORE_PERM:
+	if (fs_rc_expected(rc))
 		return store_rc_to_errno(rc);
-	case STORE_NOMEM:
-	case STORE_IO:
-	case STORE_CORRUPT:
-	case STORE_BUSY:
-	case STORE_NOSPC:
-	case STORE_TIMEDOUT:
-	case STORE_EVICTED:
-		break;
-	}
 	atomic_fetch_add_explicit(&w->fs->errors, 1, memory_order_relaxed);
 	label_of(w, ino, label, sizeof(label));
 	store_log(STORE_LOG_ERR, "cannot %s '%s': %s", what, label,
