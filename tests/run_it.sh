@@ -14,8 +14,8 @@
 #   IT_VERBOSE=1 (show the last line a passing script printed: its figures)
 #   IT_CONNECTORS="file redis" (the runs to make)
 #
-# The mount tests (it_mount_*) run under the file connector only for now:
-# they make their stores with plain "pxfs init".
+# A script that has nothing to test under one connector says so itself
+# (lib.sh's file_connector_only, need_redis) and is counted as a skip.
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -141,12 +141,6 @@ for conn in $connectors; do
 			skip_one "$s" redis "$redis_note"
 			continue
 		fi
-		case $conn:$(basename "$s") in
-		redis:it_mount_*)
-			skip_one "$s" redis "mount tests run under the file \
-connector only for now"
-			continue ;;
-		esac
 		run_one "$s" "$conn"
 		# what one script left must not reach the next
 		if [ "$conn" = redis ]; then
