@@ -41,7 +41,7 @@ if is_root; then
 	chown 1234:5678 "$D/dir00/f000.dat"
 	chown -h 4321:8765 "$D/top-link"
 fi
-expect_ok "$PXFS" init "$S"
+new_store "$S"
 expect_ok "$PXFS" put "$S" "$D"/*
 nfiles=$(find "$D" -type f | wc -l)
 [ "$nfiles" -ge 1200 ] || fail "only $nfiles files"
