@@ -1,6 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
-# it_mount_user.sh - an ordinary user (uid 65534) mounts a store it owns,
+# it_mount_user.sh - an ordinary user (uid 65534) mounts a store it made
+# (on the connector under test) and owns,
 # reads and writes through it (new nodes are its own, chown is refused),
 # resolves, and unmounts through fusermount3; its default
 # cache directory is under its $HOME; SIGTERM and a killed daemon are
@@ -41,8 +42,13 @@ mkdir "$W" "$W/home" "$M"
 printf 'mine\n' >"$W/f.txt"
 head -c 500000 /dev/urandom >"$W/r.bin"
 chown -R $U:$U "$W"
-expect_ok as_user "$PXFS" init "$S"
+init_opts
+expect_ok as_user "$PXFS" init "$S" "${INIT_OPTS[@]}"
+[ "$(sed -n 's/^connector = //p' "$S/config")" = "$CONNECTOR" ] ||
+	fail "the store is not on the $CONNECTOR connector"
 expect_ok as_user "$PXFS" put "$S" "$W/f.txt" "$W/r.bin"
+[ "$(blob_count "$S")" = 2 ] ||
+	fail "blobs after the user's put: $(blob_count "$S")"
 
 at_exit "_force_unmount '$M'"
 expect_ok as_user "$PXFS" mount "$S" "$M"
@@ -66,6 +72,8 @@ expect_ok as_user sh -c "echo new >'$M/new' && mkdir '$M/d' && ln -s new '$M/l'"
 [ "$(as_user stat -c %u:%g "$M/new" "$M/d" "$M/l" | sort -u)" = "$U:$U" ] ||
 	fail "new nodes: $(as_user stat -c %n:%u:%g "$M/new" "$M/d" "$M/l")"
 [ "$(as_user cat "$M/new")" = new ] || fail "user read back"
+[ "$(blob_count "$S")" = 3 ] ||
+	fail "blobs after the user's write: $(blob_count "$S")"
 _run as_user chown 0 "$M/new"
 [ "$RC" -ne 0 ] && printf '%s' "$ERR" | grep -q 'not permitted' ||
 	fail "user chown to root: $RC $ERR"
