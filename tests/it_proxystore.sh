@@ -45,6 +45,11 @@ expect_ok "$PXFS" link "$S" --proxystore "file:$P" "$U1" data/blob.bin
 [ "$(stat_json "$S" data/blob.bin type)" = application/octet-stream ] ||
 	fail "type: $(stat_json "$S" data/blob.bin type)"
 [ "$(stat_json "$S" data/blob.bin state)" = external ] || fail "state"
+# a reference to bytes still at the source could not be resolved elsewhere
+state=$(store_state "$S")
+expect_fail "$PXFS" ref "$S" data/blob.bin
+expect_err "'/data/blob.bin' is a ProxyStore object \(proxystore-file:$P/$U1\) not read yet"
+[ "$(store_state "$S")" = "$state" ] || fail "a refused ref changed the store"
 case $(stat_json "$S" data/blob.bin source) in
 *"$U1") ;;
 *) fail "source: $(stat_json "$S" data/blob.bin source)" ;;

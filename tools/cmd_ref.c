@@ -77,6 +77,15 @@ int cmd_ref(int argc, char **argv)
 			     "after its first read", path, n.key);
 		goto out;
 	}
+	if (o.external) {
+		/* its key is a random name for bytes still at the source:
+		 * no other store could resolve a reference to it */
+		ret = errorf("ref", "'%s' is a ProxyStore object (%s) not "
+			     "read yet: its bytes are not in the connector; "
+			     "read it once through a mount, then ref it",
+			     path, o.source);
+		goto out;
+	}
 	rc = store_ref_make(st, STORE_REF_OBJECT, n.key, &r);
 	if (rc != STORE_OK) {
 		ret = store_error("ref", rc);

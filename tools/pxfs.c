@@ -223,7 +223,9 @@ static const struct cmd cmds[] = {
 	  "Print a pxfs://CONNECTOR/object/KEY?...&size=N&type=T reference to\n"
 	  "the object of file PATH, from the index only.  'pxfs link' makes\n"
 	  "an entry from it in any store on the same connector.  It stays\n"
-	  "valid while some store keeps the object.\n"
+	  "valid while some store keeps the object.  A ProxyStore object\n"
+	  "linked but not read yet has no reference: its bytes are not in\n"
+	  "the connector.\n"
 	  "  --json  {\"path\", \"key\", \"size\", \"type\", \"ref\"}\n" },
 	{ "future", cmd_future,
 	  "future [--json] STORE PATH [--timeout S] [--poll MS] "
