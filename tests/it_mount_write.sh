@@ -13,7 +13,6 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/mount_lib.sh"
 need_fuse
-file_connector_only "the put failure is made in the blob directory"
 
 S=$T/store
 M=$T/mnt
@@ -206,8 +205,8 @@ fsck_clean "$S"
 # ---- a put that fails: close() fails, the bytes stay where the log says ----
 head -c 50000 /dev/urandom >"$D/blocked"
 kb=$(sha256sum <"$D/blocked" | cut -c1-64)
-# a directory where the blob must go: the connector cannot rename onto it
-mkdir -p "$(blob_of "$S" "$kb")/in-the-way"
+# file: a directory where the blob must go; redis: writes refused
+put_block "$S" "$kb"
 _run cp "$D/blocked" "$M/blocked"
 [ "$RC" -ne 0 ] || fail "cp succeeded although the put failed"
 printf '%s' "$ERR" | grep -q 'Input/output error' || fail "cp said: $ERR"
@@ -217,7 +216,8 @@ staged=$(sed -n "s/.*cannot store '\/blocked'.*stays in '\([^']*\)'.*/\1/p" \
 	 "$T/log" | tail -n 1)
 sleep 0.3	# the release after close
 same "$staged" "$D/blocked"
-rm -r "$(blob_of "$S" "$kb")"
+put_unblock "$S" "$kb"
+! blob_exists "$S" "$kb" || fail "the failed put left its blob"
 fsck_clean "$S"
 # the same bytes once the way is clear
 cp "$D/blocked" "$M/blocked"

@@ -539,3 +539,60 @@ redis_start() {
 	done
 	fail "redis-server did not start: $(tail -n 2 "$d/log" 2>/dev/null)"
 }
+
+# ---- a put that fails (it_mount_write) ---------------------------------------
+#   put_block STORE KEY    make STORE's connector refuse to store blob KEY,
+#                          failing as a broken backend does (not as a full
+#                          one): file, a directory where the blob must go;
+#                          redis, the server keeps serving reads but
+#                          refuses every write (NOPERM, for every client of
+#                          that server) until put_unblock or the exit;
+#                          one block at a time
+#   put_unblock STORE KEY  undo put_block
+
+# The key permissions of Redis user "default" of store @1, as ACL LIST
+# shows them ("~*" on a server nobody configured).
+_put_block_keys() {
+	_scli "$1" ACL LIST | awk '$1 == "user" && $2 == "default" {
+		for (i = 3; i <= NF; i++)
+			if ($i ~ /^(~|%)/)
+				printf "%s\n", $i
+	}'
+}
+
+put_block() {
+	local b r keys
+	if ! _is_redis_store "$1"; then
+		b=$(blob_of "$1" "$2")
+		mkdir -p "$b/in-the-way"
+		return 0
+	fi
+	mapfile -t keys < <(_put_block_keys "$1")
+	[ "${#keys[@]}" -gt 0 ] || fail "put_block: no key permissions to keep"
+	_put_block_saved=("${keys[@]}")
+	at_exit "_put_unblock '$1'"
+	r=$(_scli "$1" ACL SETUSER default resetkeys '%R~*' 2>&1)
+	[ "$r" = OK ] || fail "put_block: redis refused the ACL change: $r"
+}
+
+# Give Redis user "default" of store @1 its keys back; no fail: at_exit
+# runs it too.
+_put_unblock() {
+	local r
+	[ -n "${_put_block_saved+x}" ] || return 0
+	r=$(_scli "$1" ACL SETUSER default resetkeys "${_put_block_saved[@]}" \
+		2>&1)
+	if [ "$r" != OK ]; then
+		echo "put_unblock: redis refused the ACL change: $r" >&2
+		return 1
+	fi
+	unset _put_block_saved
+}
+
+put_unblock() {
+	if ! _is_redis_store "$1"; then
+		rm -rf "$(blob_of "$1" "$2")"
+		return 0
+	fi
+	_put_unblock "$1" || fail "put_unblock '$1' '$2'"
+}
