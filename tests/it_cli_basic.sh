@@ -275,6 +275,20 @@ assert got == want, (got, want)
 for f in "$N"/*; do
 	"$PXFS" cat "$S" "names/${f##*/}" | cmp - "$f" || fail "cat of '$f'"
 done
+# a listing line per name: control bytes, '"' and '\' come out C-quoted
+expect_ok "$PXFS" ls "$S" names
+[ "$(printf '%s\n' "$OUT" | wc -l)" = 7 ] || fail "ls of odd names: $OUT"
+for want in '"quote\"back\\slash"' '"new\nline"' '"tab\there"' 'with space' \
+	    "$(printf 'caf\303\251-\346\227\245\346\234\254')" -dash; do
+	printf '%s\n' "$OUT" | grep -qxF -- "$want" ||
+		fail "ls does not print '$want': $OUT"
+done
+expect_ok "$PXFS" ls -l "$S" names
+[ "$(printf '%s\n' "$OUT" | wc -l)" = 7 ] || fail "ls -l of odd names: $OUT"
+printf '%s\n' "$OUT" | grep -q ' "new\\nline"$' || fail "ls -l: $OUT"
+expect_ok "$PXFS" stat "$S" "names/$(printf 'new\nline')"
+printf '%s\n' "$OUT" | grep -qx 'path: *"/names/new\\nline"' ||
+	fail "stat path: $OUT"
 
 fsck_clean "$S"
 "$PXFS" fsck --json "$S" | python3 -c '

@@ -85,12 +85,14 @@ static void print_long(const struct entry *e, int wsize)
 {
 	char mode[12], when[32];
 
-	printf("%s %5" PRIu32 " %5" PRIu32 " %*" PRIu64 " %s %s",
+	printf("%s %5" PRIu32 " %5" PRIu32 " %*" PRIu64 " %s ",
 	       mode_string(e->n.mode, mode, sizeof(mode)), e->n.uid, e->n.gid,
-	       wsize, e->n.size, time_local(e->n.mtime_ns, when, sizeof(when)),
-	       e->n.name);
-	if (e->target)
-		printf(" -> %s", e->target);
+	       wsize, e->n.size, time_local(e->n.mtime_ns, when, sizeof(when)));
+	name_out(stdout, e->n.name);
+	if (e->target) {
+		fputs(" -> ", stdout);
+		name_out(stdout, e->target);
+	}
 	putchar('\n');
 }
 
@@ -145,8 +147,10 @@ static void print_list(const struct list *l, const char *path, bool lng,
 	for (size_t i = 0; i < l->n; i++) {
 		if (lng)
 			print_long(&l->v[i], wsize);
-		else
-			printf("%s\n", l->v[i].n.name);
+		else {
+			name_out(stdout, l->v[i].n.name);
+			putchar('\n');
+		}
 	}
 }
 

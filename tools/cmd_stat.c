@@ -90,10 +90,14 @@ static void print_text(const char *path, const struct store_node *n,
 {
 	char a[32], b[48];
 
-	printf("path:        %s\n", path);
-	printf("kind:        %s\n", mode_kind(n->mode));
-	if (target)
-		printf("target:      %s\n", target);
+	fputs("path:        ", stdout);
+	name_out(stdout, path);
+	printf("\nkind:        %s\n", mode_kind(n->mode));
+	if (target) {
+		fputs("target:      ", stdout);
+		name_out(stdout, target);
+		putchar('\n');
+	}
 	if (o) {
 		printf("type:        %s\n", n->type);
 		printf("key:         %s\n", n->key);

@@ -450,6 +450,34 @@ static size_t utf8_len(const unsigned char *p)
  * UTF-8 is written as the lone surrogate U+DC00+byte, Python's
  * "surrogateescape", so that a consumer can still get the exact bytes.
  */
+void name_out(FILE *f, const char *s)
+{
+	static const char esc[] = "\a\b\t\n\v\f\r";
+	static const char letter[] = "abtnvfr";
+	const unsigned char *p = (const unsigned char *)s;
+
+	if (!s[strcspn(s, "\"\\\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a"
+		       "\x0b\x0c\x0d\x0e\x0f\x10\x11\x12\x13\x14\x15\x16"
+		       "\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f\x7f")]) {
+		fputs(s, f);
+		return;
+	}
+	putc('"', f);
+	for (; *p; p++) {
+		const char *e = strchr(esc, *p);	/* *p is not NUL */
+
+		if (*p == '"' || *p == '\\')
+			fprintf(f, "\\%c", *p);
+		else if (e)
+			fprintf(f, "\\%c", letter[e - esc]);
+		else if (*p < 0x20 || *p == 0x7f)
+			fprintf(f, "\\%03o", *p);
+		else
+			putc(*p, f);
+	}
+	putc('"', f);
+}
+
 void json_str(FILE *f, const char *s)
 {
 	const unsigned char *p = (const unsigned char *)s;

@@ -177,6 +177,15 @@ int spath_join(char *buf, size_t len, const char *dir, const char *name);
  * valid UTF-8 become U+DC80..U+DCFF (Python's surrogateescape). */
 void json_str(FILE *f, const char *s);
 
+/**
+ * Write name or path @s to @f for a line-oriented listing: as is, unless
+ * it holds a control byte, '"' or '\\'; then in double quotes with C
+ * escapes (\\n, \\t, \\", \\\\, \\ooo), as git quotes paths, so that a name
+ * can never fake a line or a field of its own.  UTF-8 and other bytes
+ * of 0x80 and above go out as they are.
+ */
+void name_out(FILE *f, const char *s);
+
 /** Format @n bytes as "1.5 MiB" (or "512 B") into @buf. */
 const char *human_size(uint64_t n, char *buf, size_t len);
 
