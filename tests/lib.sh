@@ -498,13 +498,14 @@ redis_stop() {
 		wait "$pid" 2>/dev/null || true
 		return 0
 	fi
-	kill -CONT "$pid" 2>/dev/null
-	kill "$pid" 2>/dev/null
+	# it may exit between any two of these: never a failure (set -e)
+	kill -CONT "$pid" 2>/dev/null || true
+	kill "$pid" 2>/dev/null || true
 	for i in $(seq 100); do
 		kill -0 "$pid" 2>/dev/null || break
 		sleep 0.05
 	done
-	kill -9 "$pid" 2>/dev/null
+	kill -9 "$pid" 2>/dev/null || true
 	wait "$pid" 2>/dev/null || true
 }
 
