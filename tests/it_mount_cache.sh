@@ -22,7 +22,7 @@ head -c $((9 * MiB)) /dev/urandom >"$D/huge"
 for i in 1 2 3; do
 	printf 'small %d\n' "$i" >"$D/dir/s$i"
 done
-expect_ok "$PXFS" init "$S"
+new_store "$S"
 expect_ok "$PXFS" put "$S" "$D"/*
 
 key() { key_of "$S" "/$1"; }

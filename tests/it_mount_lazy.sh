@@ -25,7 +25,7 @@ mkdir -p "$D" "$M"
 } >"$D/huge"
 head -c $((32 * MiB)) /dev/urandom >"$D/shared"
 head -c $((24 * MiB + 123)) /dev/urandom >"$D/seq"
-expect_ok "$PXFS" init "$S" --chunk-size 1M
+new_store "$S" --chunk-size 1M
 expect_ok "$PXFS" put "$S" "$D"/*
 khuge=$(key_of "$S" /huge)
 

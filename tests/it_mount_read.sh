@@ -38,7 +38,7 @@ for i in $(seq 30); do
 		>"$D/tree/d$((i % 4))/f$i.txt"
 done
 tar -cf "$D/archive.tar" -C "$D" tree text
-expect_ok "$PXFS" init "$S" --chunk-size 64K
+new_store "$S" --chunk-size 64K
 expect_ok "$PXFS" put "$S" "$D"/*
 mkdir "$T/cold"
 head -c $((2 * (1 << 20) + 5)) /dev/urandom >"$T/cold/random"
