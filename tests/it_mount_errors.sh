@@ -19,7 +19,7 @@ printf 'good\n' >"$D/good"
 printf 'gone\n' >"$D/gone"
 head -c 300000 /dev/urandom >"$D/flipped"
 head -c 2000000 /dev/urandom >"$D/big"
-expect_ok "$PXFS" init "$S" --chunk-size 64K
+new_store "$S" --chunk-size 64K
 expect_ok "$PXFS" put "$S" "$D"/*
 
 nothing_mounted() {
@@ -62,15 +62,11 @@ nothing_mounted
 # it) fails with EIO, and no byte of it is ever served.
 kgone=$(key_of "$S" /gone)
 kflip=$(key_of "$S" /flipped)
-mv "$(blob_of "$S" "$kgone")" "$T/saved-blob"
-python3 - "$(blob_of "$S" "$kflip")" <<'EOF'
-import os, sys
-p = sys.argv[1]
-b = bytearray(open(p, "rb").read())
-b[len(b) // 2] ^= 0x40		# inside frame 2 (of 5), not the seek table
-os.chmod(p, 0o600)
-open(p, "wb").write(b)
-EOF
+blob_get "$S" "$kgone" >"$T/saved-blob"
+blob_remove "$S" "$kgone"
+! blob_exists "$S" "$kgone" || fail "the blob of /gone is still there"
+# the middle byte: inside frame 2 (of 5), not the seek table
+blob_corrupt "$S" "$kflip" $(($(blob_size "$S" "$kflip") / 2))
 mount_fg "$S" "$M" "$T/log" --cache-dir "$T/cache"
 _run cat "$M/gone"
 [ "$RC" -ne 0 ] && [ -z "$OUT" ] || fail "read a missing blob: '$OUT'"
@@ -103,7 +99,7 @@ cmp "$M/big" "$D/big" || fail "big after errors"
 [ ! -e "$T/cache/$kgone" ] && [ ! -e "$T/cache/$kflip" ] ||
 	fail "a bad object is complete in the cache"
 # once the blob is back, the same mount serves it
-mv "$T/saved-blob" "$(blob_of "$S" "$kgone")"
+blob_put "$S" "$kgone" <"$T/saved-blob"
 [ "$(cat "$M/gone")" = gone ] || fail "gone after its blob came back"
 unmount "$M"
 wait "$FG_PID" || fail "mount -f exited with $?"
