@@ -106,6 +106,13 @@ $(O)/tests/check_%: $(O)/tests/check_%.o $(LIBSTORE)
 	$(CC) $(SANFL) -pthread $(LDFLAGS) -o $@ $< $(LIBSTORE) \
 		$(call pkglibs,$(TEST_PKGS) $(STORE_PKGS))
 
+# The inode table is fs/ code without FUSE: its suite links it alone.
+$(O)/tests/check_inode.o: PKG_CFLAGS = \
+	$(call pkgcflags,$(TEST_PKGS) $(STORE_PKGS)) -Istore -Ifs
+$(O)/tests/check_inode: $(O)/tests/check_inode.o $(O)/fs/inode.o $(LIBSTORE)
+	$(CC) $(SANFL) -pthread $(LDFLAGS) -o $@ $< $(O)/fs/inode.o \
+		$(LIBSTORE) $(call pkglibs,$(TEST_PKGS) $(STORE_PKGS))
+
 # The conformance suite and fsx that tests/it_posix.sh runs on a mount:
 # plain C programs of one file each, no libraries.
 $(O)/tests/posix/%: tests/posix/%.c

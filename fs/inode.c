@@ -10,10 +10,30 @@
  * full, with linear probing and backward-shift deletion (no tombstones).
  * The object key of the last open, needed only for inodes that were
  * opened, lives in a small chained side table.
+ *
+ * The attribute cache is a second, bounded structure beside it, under its
+ * own mutex (alock; the two locks are never held together, and neither
+ * is held around a store call, so store_readdir() callbacks may take
+ * them): a fixed array of 128-byte rows (FS_INODE_ATTR_MAX of them, 4 MiB,
+ * whatever the namespace's size: a `find` over a million entries keeps
+ * its memory flat), chained into two hash tables of row numbers, by ino
+ * and by (parent, name).  Names up to 23 bytes live in the row; the few
+ * longer ones are allocated.  MIME types are interned (a namespace has a
+ * handful).  Rows are replaced by CLOCK: a hit sets the row's reference
+ * bit, the hand clears it and takes the first row found clear; a new row
+ * starts clear, so that one pass of readdirplus over a big directory
+ * replaces only rows that were not used again, not the hot ones.
+ *
+ * Correctness under change rests on invalidation (see inode.h) and on
+ * one generation counter: every invalidation bumps it, and a fill that
+ * began (took the counter) before the last invalidation is dropped, as
+ * its row may predate the change.  Fills lost that way only cost a later
+ * miss.
  */
 #include <assert.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +43,9 @@
 
 #define SLOTS_MIN	1024	/* a power of two */
 #define OPENED_MIN	64	/* side table buckets; a power of two */
+#define ATTR_NAME_IN	24	/* names shorter than this live in the row */
+#define ATTR_TYPES	255	/* distinct MIME types interned */
+#define ATTR_MAX_CAP	(1u << 24)
 
 /* One inode the kernel holds; ino 0 marks a free slot. */
 struct slot {
@@ -40,6 +63,29 @@ struct opened {
 	unsigned char key[32];		/* raw */
 };
 
+/* One cached index row; ino 0 marks a free row. */
+struct arow {
+	uint64_t ino;
+	uint64_t parent;
+	uint64_t size;
+	int64_t mtime_ns;
+	int64_t ctime_ns;
+	uint32_t mode, uid, gid, flags;
+	uint32_t next_ino;		/* by_ino chain: row + 1, 0 ends it;
+					   free rows: the free list */
+	uint32_t next_name;		/* by_name chain: row + 1, 0 ends it */
+	uint32_t name_hash;		/* hash of (parent, name) */
+	uint8_t name_len;		/* bytes, without the NUL */
+	uint8_t type;			/* 0: "", else types[type - 1] */
+	uint8_t has_key;		/* key holds the object's key */
+	uint8_t ref;			/* used since the hand last passed */
+	unsigned char key[32];		/* raw */
+	union {
+		char in[ATTR_NAME_IN];	/* name_len < ATTR_NAME_IN */
+		char *out;		/* longer: allocated */
+	} name;
+};
+
 struct fs_inode_table {
 	pthread_mutex_t lock;
 	struct slot *slots;		/* protected by lock */
@@ -48,6 +94,19 @@ struct fs_inode_table {
 	struct opened **obuckets;	/* protected by lock */
 	size_t nobuckets;		/* power of two; protected by lock */
 	size_t nopened;			/* protected by lock */
+
+	pthread_mutex_t alock;		/* the attribute cache */
+	struct arow *rows;		/* [max]; protected by alock */
+	uint32_t max;			/* rows; immutable (0: no cache) */
+	uint32_t nused;			/* rows ever handed out; alock */
+	uint32_t free_head;		/* freed rows (row + 1); alock */
+	uint32_t hand;			/* the clock; alock */
+	uint32_t *by_ino, *by_name;	/* [nabuckets] row + 1; alock */
+	uint32_t nabuckets;		/* power of two; immutable */
+	uint64_t agen;			/* invalidations; alock */
+	char *types[ATTR_TYPES];	/* interned; alock */
+	unsigned ntypes;		/* alock */
+	struct fs_inode_attr_stats astats;	/* alock */
 };
 
 static size_t hash(uint64_t ino)
@@ -58,22 +117,53 @@ static size_t hash(uint64_t ino)
 
 struct fs_inode_table *fs_inode_table_new(void)
 {
+	return fs_inode_table_new_max(FS_INODE_ATTR_MAX);
+}
+
+struct fs_inode_table *fs_inode_table_new_max(size_t max_attrs)
+{
 	struct fs_inode_table *t = calloc(1, sizeof(*t));
+	uint32_t nb = 1;
 
 	if (!t)
 		return NULL;
+	if (max_attrs > ATTR_MAX_CAP)
+		max_attrs = ATTR_MAX_CAP;
+	while (nb < max_attrs)
+		nb *= 2;
 	t->slots = calloc(SLOTS_MIN, sizeof(*t->slots));
 	t->obuckets = calloc(OPENED_MIN, sizeof(*t->obuckets));
-	if (!t->slots || !t->obuckets) {
+	if (max_attrs) {
+		/* calloc'd pages cost nothing until a row is used */
+		t->rows = calloc(max_attrs, sizeof(*t->rows));
+		t->by_ino = calloc(nb, sizeof(*t->by_ino));
+		t->by_name = calloc(nb, sizeof(*t->by_name));
+	}
+	if (!t->slots || !t->obuckets ||
+	    (max_attrs && (!t->rows || !t->by_ino || !t->by_name))) {
 		free(t->slots);
 		free(t->obuckets);
+		free(t->rows);
+		free(t->by_ino);
+		free(t->by_name);
 		free(t);
 		return NULL;
 	}
 	t->nslots = SLOTS_MIN;
 	t->nobuckets = OPENED_MIN;
+	t->max = (uint32_t)max_attrs;
+	t->nabuckets = nb;
+	t->astats.max = max_attrs;
 	pthread_mutex_init(&t->lock, NULL);
+	pthread_mutex_init(&t->alock, NULL);
 	return t;
+}
+
+static void rows_free_names(struct fs_inode_table *t)
+{
+	for (uint32_t i = 0; i < t->nused; i++)
+		if (t->rows[i].ino && t->rows[i].name_len >= ATTR_NAME_IN)
+			free(t->rows[i].name.out);
 }
 
 void fs_inode_table_free(struct fs_inode_table *t)
@@ -82,6 +172,13 @@ void fs_inode_table_free(struct fs_inode_table *t)
 
 	if (!t)
 		return;
+	rows_free_names(t);
+	for (i = 0; i < t->ntypes; i++)
+		free(t->types[i]);
+	free(t->rows);
+	free(t->by_ino);
+	free(t->by_name);
+	pthread_mutex_destroy(&t->alock);
 	for (i = 0; i < t->nobuckets; i++) {
 		struct opened *o = t->obuckets[i];
 
@@ -336,6 +433,347 @@ int fs_inode_snapshot(struct fs_inode_table *t, uint64_t **inos,
 	*inos = a;
 	*count = n;
 	return 0;
+}
+
+/* ---- the attribute cache ----------------------------------------------- */
+
+static uint32_t name_hash(uint64_t parent, const char *name, size_t len)
+{
+	uint64_t h = 0xcbf29ce484222325ull ^ parent;	/* FNV-1a */
+
+	for (size_t i = 0; i < len; i++) {
+		h ^= (unsigned char)name[i];
+		h *= 0x100000001b3ull;
+	}
+	return (uint32_t)((h * 0x9e3779b97f4a7c15ull) >> 32);
+}
+
+static const char *row_name(const struct arow *r)
+{
+	return r->name_len < ATTR_NAME_IN ? r->name.in : r->name.out;
+}
+
+/* Row of @ino + 1, or 0.  alock held. */
+static uint32_t row_by_ino(struct fs_inode_table *t, uint64_t ino)
+{
+	uint32_t i = t->by_ino[hash(ino) & (t->nabuckets - 1)];
+
+	while (i && t->rows[i - 1].ino != ino)
+		i = t->rows[i - 1].next_ino;
+	return i;
+}
+
+/* Row of child @name (@len bytes, hash @h) of @parent + 1, or 0. */
+static uint32_t row_by_name(struct fs_inode_table *t, uint64_t parent,
+			    const char *name, size_t len, uint32_t h)
+{
+	uint32_t i = t->by_name[h & (t->nabuckets - 1)];
+
+	while (i) {
+		const struct arow *r = &t->rows[i - 1];
+
+		if (r->name_hash == h && r->parent == parent &&
+		    r->name_len == len && memcmp(row_name(r), name, len) == 0)
+			break;
+		i = r->next_name;
+	}
+	return i;
+}
+
+/* Unchain row @i + 1 from @head's chain linked through @field. */
+static void unchain(struct fs_inode_table *t, uint32_t *head, uint32_t i,
+		    size_t field)
+{
+	uint32_t *pp = head;
+
+	while (*pp != i) {
+		assert(*pp);
+		pp = (uint32_t *)((char *)&t->rows[*pp - 1] + field);
+	}
+	*pp = *(uint32_t *)((char *)&t->rows[i - 1] + field);
+}
+
+/* Take row @i + 1 out of both tables; it is then no one's (its caller
+ * reuses it or frees it).  alock held. */
+static void row_drop(struct fs_inode_table *t, uint32_t i)
+{
+	struct arow *r = &t->rows[i - 1];
+
+	unchain(t, &t->by_ino[hash(r->ino) & (t->nabuckets - 1)], i,
+		offsetof(struct arow, next_ino));
+	if (r->parent)
+		unchain(t, &t->by_name[r->name_hash & (t->nabuckets - 1)], i,
+			offsetof(struct arow, next_name));
+	if (r->name_len >= ATTR_NAME_IN)
+		free(r->name.out);
+	r->ino = 0;
+	t->astats.entries--;
+}
+
+/* Drop row @i + 1 and put it on the free list. */
+static void row_free(struct fs_inode_table *t, uint32_t i)
+{
+	row_drop(t, i);
+	t->rows[i - 1].next_ino = t->free_head;
+	t->free_head = i;
+}
+
+/* A row to fill (row + 1): a free one, a never used one, or the one the
+ * clock hand finds unused since it last passed. */
+static uint32_t row_alloc(struct fs_inode_table *t)
+{
+	uint32_t i;
+
+	if (t->free_head) {
+		i = t->free_head;
+		t->free_head = t->rows[i - 1].next_ino;
+		return i;
+	}
+	if (t->nused < t->max)
+		return ++t->nused;
+	/* every row is in use: at most two turns (the first clears) */
+	for (;;) {
+		struct arow *r = &t->rows[t->hand];
+
+		i = t->hand + 1;
+		t->hand = t->hand + 1 == t->max ? 0 : t->hand + 1;
+		if (r->ref) {
+			r->ref = 0;
+			continue;
+		}
+		row_drop(t, i);
+		t->astats.evictions++;
+		return i;
+	}
+}
+
+/* The number of MIME type @type (1-based; 0 for ""), interning it; -1
+ * when too many are known already (or no memory).  alock held. */
+static int type_id(struct fs_inode_table *t, const char *type)
+{
+	unsigned i;
+
+	if (!type[0])
+		return 0;
+	for (i = 0; i < t->ntypes; i++)
+		if (strcmp(t->types[i], type) == 0)
+			return (int)i + 1;
+	if (t->ntypes == ATTR_TYPES)
+		return -1;
+	t->types[t->ntypes] = strdup(type);
+	if (!t->types[t->ntypes])
+		return -1;
+	return (int)++t->ntypes;
+}
+
+uint64_t fs_inode_attr_gen(struct fs_inode_table *t)
+{
+	uint64_t g;
+
+	if (!t->max)
+		return 0;
+	pthread_mutex_lock(&t->alock);
+	g = t->agen;
+	pthread_mutex_unlock(&t->alock);
+	return g;
+}
+
+void fs_inode_attr_put(struct fs_inode_table *t, const struct store_node *n,
+		       uint64_t gen)
+{
+	size_t len = strnlen(n->name, sizeof(n->name));
+	unsigned char raw[32];
+	bool has_key = n->key[0] != '\0';
+	uint32_t h, i;
+	uint8_t ref = 0;
+	struct arow *r;
+	int type;
+
+	if (!t->max || n->ino == 0 || len > STORE_NAME_MAX ||
+	    (has_key && !key_to_raw(n->key, raw)))
+		return;
+	h = name_hash(n->parent, n->name, len);
+	pthread_mutex_lock(&t->alock);
+	if (gen != t->agen)
+		goto out;	/* something changed since @n was read */
+	type = type_id(t, n->type);
+	if (type < 0)
+		goto out;
+	i = row_by_ino(t, n->ino);
+	if (i) {
+		ref = t->rows[i - 1].ref;
+		row_free(t, i);
+	}
+	/* the name is @n's now: whoever had it went */
+	if (n->parent) {
+		i = row_by_name(t, n->parent, n->name, len, h);
+		if (i)
+			row_free(t, i);
+	}
+	i = row_alloc(t);
+	r = &t->rows[i - 1];
+	if (len >= ATTR_NAME_IN) {
+		r->name.out = malloc(len + 1);
+		if (!r->name.out) {
+			r->ino = 0;
+			r->next_ino = t->free_head;
+			t->free_head = i;
+			goto out;
+		}
+		memcpy(r->name.out, n->name, len + 1);
+	} else {
+		memcpy(r->name.in, n->name, len + 1);
+	}
+	r->ino = n->ino;
+	r->parent = n->parent;
+	r->size = n->size;
+	r->mtime_ns = n->mtime_ns;
+	r->ctime_ns = n->ctime_ns;
+	r->mode = n->mode;
+	r->uid = n->uid;
+	r->gid = n->gid;
+	r->flags = n->flags;
+	r->name_hash = h;
+	r->name_len = (uint8_t)len;
+	r->type = (uint8_t)type;
+	r->has_key = has_key;
+	r->ref = ref;
+	if (has_key)
+		memcpy(r->key, raw, sizeof(raw));
+	r->next_ino = t->by_ino[hash(n->ino) & (t->nabuckets - 1)];
+	t->by_ino[hash(n->ino) & (t->nabuckets - 1)] = i;
+	if (n->parent) {
+		r->next_name = t->by_name[h & (t->nabuckets - 1)];
+		t->by_name[h & (t->nabuckets - 1)] = i;
+	}
+	t->astats.entries++;
+out:
+	pthread_mutex_unlock(&t->alock);
+}
+
+/* Copy row @r out as the index would have filled @out.  alock held. */
+static void row_copy(struct fs_inode_table *t, struct arow *r,
+		     struct store_node *out)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	r->ref = 1;
+	out->ino = r->ino;
+	out->parent = r->parent;
+	out->mode = r->mode;
+	out->uid = r->uid;
+	out->gid = r->gid;
+	out->size = r->size;
+	out->mtime_ns = r->mtime_ns;
+	out->ctime_ns = r->ctime_ns;
+	out->flags = r->flags;
+	memcpy(out->name, row_name(r), r->name_len + 1u);
+	if (r->has_key) {
+		for (int k = 0; k < 32; k++) {
+			out->key[2 * k] = hex[r->key[k] >> 4];
+			out->key[2 * k + 1] = hex[r->key[k] & 15];
+		}
+		out->key[64] = '\0';
+	} else {
+		out->key[0] = '\0';
+	}
+	if (r->type)
+		snprintf(out->type, sizeof(out->type), "%s",
+			 t->types[r->type - 1]);
+	else
+		out->type[0] = '\0';
+}
+
+bool fs_inode_attr_get(struct fs_inode_table *t, uint64_t ino,
+		       struct store_node *out)
+{
+	uint32_t i;
+
+	if (!t->max)
+		return false;
+	pthread_mutex_lock(&t->alock);
+	i = row_by_ino(t, ino);
+	if (i) {
+		row_copy(t, &t->rows[i - 1], out);
+		t->astats.hits++;
+	} else {
+		t->astats.misses++;
+	}
+	pthread_mutex_unlock(&t->alock);
+	return i != 0;
+}
+
+bool fs_inode_attr_lookup(struct fs_inode_table *t, uint64_t parent,
+			  const char *name, struct store_node *out)
+{
+	size_t len = strlen(name);
+	uint32_t h, i = 0;
+
+	if (!t->max)
+		return false;
+	h = name_hash(parent, name, len);
+	pthread_mutex_lock(&t->alock);
+	if (parent && len <= STORE_NAME_MAX)
+		i = row_by_name(t, parent, name, len, h);
+	if (i) {
+		row_copy(t, &t->rows[i - 1], out);
+		t->astats.hits++;
+	} else {
+		t->astats.misses++;
+	}
+	pthread_mutex_unlock(&t->alock);
+	return i != 0;
+}
+
+void fs_inode_attr_inval(struct fs_inode_table *t, uint64_t ino,
+			 uint64_t parent, const char *name)
+{
+	size_t len = name ? strlen(name) : 0;
+	uint32_t h = 0, i;
+
+	if (!t->max)
+		return;
+	if (parent && len && len <= STORE_NAME_MAX)
+		h = name_hash(parent, name, len);
+	pthread_mutex_lock(&t->alock);
+	t->agen++;
+	i = ino ? row_by_ino(t, ino) : 0;
+	if (i) {
+		row_free(t, i);
+		t->astats.invals++;
+	}
+	i = h ? row_by_name(t, parent, name, len, h) : 0;
+	if (i) {
+		row_free(t, i);
+		t->astats.invals++;
+	}
+	pthread_mutex_unlock(&t->alock);
+}
+
+void fs_inode_attr_clear(struct fs_inode_table *t)
+{
+	if (!t->max)
+		return;
+	pthread_mutex_lock(&t->alock);
+	t->agen++;
+	rows_free_names(t);
+	t->astats.invals += t->astats.entries;
+	t->astats.entries = 0;
+	memset(t->rows, 0, t->nused * sizeof(*t->rows));
+	memset(t->by_ino, 0, t->nabuckets * sizeof(*t->by_ino));
+	memset(t->by_name, 0, t->nabuckets * sizeof(*t->by_name));
+	t->nused = 0;
+	t->free_head = 0;
+	t->hand = 0;
+	pthread_mutex_unlock(&t->alock);
+}
+
+void fs_inode_attr_get_stats(struct fs_inode_table *t,
+			     struct fs_inode_attr_stats *out)
+{
+	pthread_mutex_lock(&t->alock);
+	*out = t->astats;
+	pthread_mutex_unlock(&t->alock);
 }
 
 void fs_inode_path(struct store *st, uint64_t ino, char *buf, size_t len)
