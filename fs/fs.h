@@ -19,13 +19,18 @@
  *		  "evictions":N,"bytes":N,
  *		  "budget":N,"objects":N,"open":N,"reused":N,"dir":"..."},
  *	 "resolves":N,"resolve_queued":N,"errors":N,"inodes":N,
+ *	 "attrs":{"hits":N,"misses":N,"evictions":N,"invals":N,
+ *		  "entries":N,"max":N},
  *	 "ops":{"lookup":{"count":N,"total_us":N,"max_us":N},...}}
  *
  * connector: the store's connector traffic since the daemon opened it;
  * cache.hits: chunks a read found cached, misses: chunks fetched, waits:
  * chunks a read waited for (another thread's fetch), readahead: the
  * misses fetched ahead of a reader or by a resolve; resolves: objects
- * made complete; errors: failed fetches and index failures; ops: latency
+ * made complete; errors: failed fetches and index failures; attrs: the
+ * cache of index rows that lookup and getattr answer from (hits, misses,
+ * rows dropped for room and because they changed, rows held, the bound:
+ * see inode.h); ops: latency
  * of each FUSE operation, in microseconds.
  */
 #ifndef FS_FS_H

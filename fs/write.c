@@ -293,6 +293,35 @@ static store_rc batch_begin(struct fs_write *w, uint64_t *seq0)
 	return rc;
 }
 
+/* store_changes() callback: runs with the store locked; the inode
+ * table's attribute cache takes only its own lock. */
+static int inval_own(void *arg, uint64_t ino, uint64_t parent,
+		     const char *name)
+{
+	struct fs_write *w = arg;
+
+	fs_inode_attr_inval(w->fs->inodes, ino, parent, name);
+	return 0;
+}
+
+/*
+ * Our batch, changes (@seq0, @seq1], is committed: drop what it changed
+ * from the attribute cache before the request that made it replies (the
+ * kernel then asks again, and must not get the old rows), listed by the
+ * index's change log so that no path can forget a row.  Changes others
+ * made meanwhile may come too: dropping them is harmless.
+ */
+static void inval_batch(struct fs_write *w, uint64_t seq0, uint64_t seq1)
+{
+	uint64_t last;
+
+	if (seq1 <= seq0)
+		return;
+	if (store_changes(w->wst, seq0, inval_own, w, &last) != STORE_OK ||
+	    last < seq1)
+		fs_inode_attr_clear(w->fs->inodes);
+}
+
 /*
  * Commit the batch if @rc is STORE_OK, else roll it back; returns the
  * outcome.  The rollback may clear the store's message: callers that log
@@ -308,8 +337,10 @@ static store_rc batch_end(struct fs_write *w, uint64_t seq0, store_rc rc)
 		rc = store_commit(w->wst);	/* rolls back on failure */
 	else
 		store_rollback(w->wst);
-	if (rc == STORE_OK && seq1 > seq0)
+	if (rc == STORE_OK && seq1 > seq0) {
+		inval_batch(w, seq0, seq1);
 		own_add(w, seq0 + 1, seq1);
+	}
 	pthread_mutex_unlock(&w->wlock);
 	return rc;
 }
@@ -1846,6 +1877,8 @@ static void inval(struct fs_write *w, uint64_t ino, uint64_t parent,
 {
 	struct store_node n;
 
+	/* first our cache: the kernel asks again as soon as it is told */
+	fs_inode_attr_inval(w->fs->inodes, ino, parent, name);
 	/* ENOENT (the kernel does not know it) is the common answer */
 	if (parent && name[0])
 		(void)fuse_lowlevel_notify_inval_entry(w->se, parent, name,
@@ -1864,6 +1897,7 @@ static void inval_everything(struct fs_write *w)
 	uint64_t *inos = NULL;
 	size_t count = 0;
 
+	fs_inode_attr_clear(w->fs->inodes);
 	if (fs_inode_snapshot(w->fs->inodes, &inos, &count) != 0)
 		return;
 	store_log(STORE_LOG_NOTICE, "lost track of the store's changes: "

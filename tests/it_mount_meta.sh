@@ -107,6 +107,13 @@ if is_root; then
 	echo 2 >/proc/sys/vm/drop_caches
 	wait_for 10 test "$(mstat "$M" 'd["inodes"]')" -lt 100
 	[ "$(mstat "$M" 'd["ops"]["forget"]["count"]')" -gt 0 ] || fail "forget"
+	# forgotten by the kernel, still in the attribute cache: the
+	# lookups of a path are answered without the index
+	h0=$(mstat "$M" 'd["attrs"]["hits"]')
+	[ "$(stat -c %s "$M/dir03/f000.dat")" = \
+	  "$(stat -c %s "$D/dir03/f000.dat")" ] || fail "size after forget"
+	h1=$(mstat "$M" 'd["attrs"]["hits"]')
+	[ $((h1 - h0)) -ge 2 ] || fail "lookups after forget: $((h1 - h0)) hits"
 	ls -lR "$M" >/dev/null
 	[ "$(mstat "$M" 'd["inodes"]')" = "$n" ] || fail "inodes after relisting"
 fi
@@ -157,7 +164,7 @@ cat "$f" >/dev/null
 
 # ---- the stats document -----------------------------------------------------
 mstat "$M" '",".join(sorted(d))' >"$T/keys"
-[ "$(cat "$T/keys")" = "cache,connector,errors,inodes,ops,pid,resolve_queued,resolves,uptime_us" ] ||
+[ "$(cat "$T/keys")" = "attrs,cache,connector,errors,inodes,ops,pid,resolve_queued,resolves,uptime_us" ] ||
 	fail "stats keys: $(cat "$T/keys")"
 [ "$(mstat "$M" 'sorted(d["cache"]) == sorted(["hits", "misses", "waits",
 	"readahead", "evictions", "bytes", "budget", "objects", "open", "reused",
