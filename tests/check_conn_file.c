@@ -516,6 +516,51 @@ START_TEST(test_conn_get_beyond_end)
 }
 END_TEST
 
+/* Large reads of a blob out of the page cache go around it (O_DIRECT,
+ * at any offset) and give the same bytes and the same errors. */
+START_TEST(test_conn_get_uncached)
+{
+	const struct store_conn_ops *o = conn->ops;
+	size_t len = (1u << 20) + 12345, i;
+	char key[STORE_KEY_HEX + 1], p[PATH_MAX];
+	unsigned char *blob = malloc(len), *buf = malloc(len);
+	int fd;
+
+	ck_assert_ptr_nonnull(blob);
+	ck_assert_ptr_nonnull(buf);
+	for (i = 0; i < len; i++)
+		blob[i] = (unsigned char)(i * 7 + i / 4093);
+	key_of(blob, len, key);
+	ck_assert_int_eq(put(conn, key, blob, len), STORE_OK);
+	pathf(p, "%s/%.2s/%s", sdir, key, key);
+	fd = open(p, O_RDONLY);
+	ck_assert_int_ge(fd, 0);
+	for (i = 0; i < 2; i++) {
+		/* out of the page cache (where the filesystem lets us) */
+		ck_assert_int_eq(fdatasync(fd), 0);
+		posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+		memset(buf, 0, len);
+		ck_assert_int_eq(o->get(conn, key, 4097, 300000, buf),
+				 STORE_OK);
+		ck_assert_mem_eq(buf, blob + 4097, 300000);
+		ck_assert_int_eq(o->get(conn, key, 0, len, buf), STORE_OK);
+		ck_assert_mem_eq(buf, blob, len);
+		posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+		ck_assert_int_eq(o->get(conn, key, len - 70000, 70000, buf),
+				 STORE_OK);
+		ck_assert_mem_eq(buf, blob + len - 70000, 70000);
+		posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+		store_clear_error();
+		ck_assert_int_eq(o->get(conn, key, len - 70000, 70001, buf),
+				 STORE_CORRUPT);
+		ck_assert(strstr(store_last_error(), "shorter"));
+	}
+	close(fd);
+	free(blob);
+	free(buf);
+}
+END_TEST
+
 /* Committing a key that is already there replaces it. */
 START_TEST(test_conn_replace)
 {
@@ -1162,6 +1207,7 @@ static Suite *conn_file_suite(void)
 	tcase_add_test(tc, test_conn_nosync_and_tags);
 	tcase_add_test(tc, test_conn_missing);
 	tcase_add_test(tc, test_conn_get_beyond_end);
+	tcase_add_test(tc, test_conn_get_uncached);
 	tcase_add_test(tc, test_conn_replace);
 	tcase_add_loop_test(tc, test_conn_bad_keys, 0, NBAD_KEYS);
 	tcase_add_test(tc, test_conn_put_abort);
