@@ -101,6 +101,13 @@ struct store_conn_ops {
 	 * STORE_CORRUPT if what is stored is not a key. */
 	store_rc (*tag_get)(struct store_conn *c, const char *name,
 			    char key[STORE_KEY_HEX + 1]);
+
+	/** Check now that the backend can be reached and accepts us
+	 * (connect, authenticate, learn a cluster's topology): STORE_OK,
+	 * or one clear error naming where and why.  For the commands
+	 * where a user expects the check (init, mount).  NULL: nothing to
+	 * check. */
+	store_rc (*check)(struct store_conn *c);
 };
 
 /* Every backend's handle starts with this. */

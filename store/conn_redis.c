@@ -2649,6 +2649,17 @@ static store_rc redis_sync(struct store_conn *c)
 	return STORE_OK;
 }
 
+static store_rc ping(struct conn_redis *r);
+
+/* Standalone: connect (AUTH, SELECT) and PING; cluster: load the slot
+ * map, which also says whether the url names a cluster at all. */
+static store_rc redis_check(struct store_conn *c)
+{
+	struct conn_redis *r = to_redis(c);
+
+	return r->cluster ? refresh(r, true) : ping(r);
+}
+
 static const struct store_conn_ops redis_ops = {
 	.name = "redis",
 	.put_begin = redis_put_begin,
@@ -2668,6 +2679,7 @@ static const struct store_conn_ops redis_ops = {
 	.claims = redis_claims,
 	.tag_set = redis_tag_set,
 	.tag_get = redis_tag_get,
+	.check = redis_check,
 };
 
 /* ---- opening ---------------------------------------------------------- */

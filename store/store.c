@@ -467,9 +467,12 @@ store_rc store_create(const char *path, const struct store_create_opts *o)
 	/* the connector first: a Redis that cannot be reached or refuses
 	 * the password fails the init before anything is written */
 	rc = store_conn_from_config(path, &cfg, true, &conn);
+	if (rc == STORE_OK && conn->ops->check)
+		rc = conn->ops->check(conn);
+	if (conn)
+		conn->ops->close(conn);
 	if (rc != STORE_OK)
 		goto fail;
-	conn->ops->close(conn);
 
 	p = join(path, LOCK_NAME);
 	if (!p) {
@@ -659,6 +662,13 @@ int store_level(const struct store *st)
 const char *store_connector_name(const struct store *st)
 {
 	return st->connector;
+}
+
+store_rc store_check_connector(struct store *st)
+{
+	if (!st->conn->ops->check)
+		return STORE_OK;
+	return st->conn->ops->check(st->conn);
 }
 
 const char *store_id(const struct store *st)

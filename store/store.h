@@ -161,6 +161,14 @@ int store_level(const struct store *st);
 /** Name of the store's connector ("file").  Borrowed. */
 const char *store_connector_name(const struct store *st);
 
+/**
+ * Check that the store's connector can be reached now: connect to Redis
+ * (authenticating, loading a cluster's topology).  Call this where the
+ * user expects the check (mount).  STORE_OK at once for the file
+ * connector; otherwise the reason is recorded.  Thread-safe.
+ */
+store_rc store_check_connector(struct store *st);
+
 /** The store's identity: 32 hex digits drawn at store_create(), the same
  * for every handle on the store (names its caches).  Borrowed. */
 const char *store_id(const struct store *st);

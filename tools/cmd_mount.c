@@ -126,6 +126,7 @@ int cmd_mount(int argc, char **argv)
 	char snapdir[PATH_MAX];
 	struct store_ref ref;
 	bool follow = false;
+	store_rc rc;
 	int c, r;
 
 	memset(&o, 0, sizeof(o));
@@ -183,10 +184,18 @@ int cmd_mount(int argc, char **argv)
 		o.follow = argv[optind];
 	o.mountpoint = argv[optind + 1];
 
-	/* everything a user can get wrong, before anything is mounted */
+	/* everything a user can get wrong, before anything is mounted:
+	 * opening talks to no connector, so ask it (a mount whose every
+	 * read would fail is refused; one made before an outage goes on
+	 * answering from the index) */
 	if (open_store("mount", o.store, STORE_OPEN_RDONLY, &st) != 0)
 		return EXIT_ERR;
+	rc = store_check_connector(st);
+	if (rc != STORE_OK)
+		store_error("mount", rc);
 	store_close(st);
+	if (rc != STORE_OK)
+		return EXIT_ERR;
 	if (check_mountpoint(o.mountpoint) != 0)
 		return EXIT_ERR;
 	fflush(stdout);
