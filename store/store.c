@@ -1770,173 +1770,378 @@ static void job_fail(struct zjob *j, store_rc rc)
 	snprintf(j->err, sizeof(j->err), "%s", store_last_error());
 }
 
-static void compress_item(void *ctx, unsigned t, unsigned i)
-{
-	struct zwork *w = ctx;
-	struct zjob *j = &w->b[0].jobs[i];
-	store_rc rc;
+/*
+ * The ingest pipeline.  Every chunk goes through four steps: read it (in
+ * order), add it to the whole-content SHA-256 that becomes the key (in
+ * order), compress it and take its own digest (any order, in parallel),
+ * write its frame to the connector (in order).  The two hashes are
+ * independent, so they run at the same time on different threads, and
+ * none of the ordered steps waits for a batch of others: each thread,
+ * caller included, takes whatever step is ready (I/O first, so that the
+ * disk and the connector stay busy; then the key's hash, the one chain
+ * that cannot be split; then compression), so every core stays busy until
+ * the last chunk.  A chunk's slot is reused once it is both hashed and
+ * written: nslots chunks are in memory at most, whatever the input's size.
+ */
+#define PIPE_BYTES	(16u << 20)	/* input held in flight */
+#define PIPE_SLOTS_MAX	16
 
-	rc = store_zenc_compress(w->encs[t], j->in, j->len, j->out, w->bound,
-				 &j->olen);
-	if (rc == STORE_OK)
-		rc = store_sha256(j->in, j->len, j->sha256);
-	if (rc != STORE_OK)
-		job_fail(j, rc);
+enum pipe_step { STEP_WAIT, STEP_DONE, STEP_READ, STEP_HASH, STEP_SNIFF,
+		 STEP_COMPRESS, STEP_WRITE };
+
+struct pipe_slot {
+	char *in;			/* content, chunk bytes */
+	size_t len;			/* content bytes in @in */
+	char *out;			/* frame, bound bytes */
+	size_t olen;			/* frame bytes in @out */
+	uint8_t sha256[STORE_SHA256_LEN];
+	bool compressed;		/* @out and @sha256 are ready */
+};
+
+struct pipe {
+	struct store *st;
+	int fd;
+	const char *label;
+	size_t chunk, bound;
+	unsigned nthreads;
+	unsigned caller;		/* the caller's thread index */
+	struct store_zenc **encs;	/* one per thread */
+	struct store_zenc *enc;		/* notes the frames, in order */
+	struct store_sha256 *h;		/* the whole content */
+	struct store_conn_put *put;
+	struct pipe_slot *slots;
+	unsigned nslots;
+	/* protected by lock */
+	pthread_mutex_t lock;
+	pthread_cond_t cond;		/* a step finished */
+	uint64_t nread;			/* chunks read */
+	uint64_t nhashed;		/* chunks in @h */
+	uint64_t ncompress;		/* chunks handed to compress */
+	uint64_t nwritten;		/* chunks written */
+	bool eof;			/* nread is every chunk */
+	bool reading, hashing, writing;	/* the ordered steps under way */
+	bool sniffed;			/* @type is set */
+	bool failed;
+	store_rc rc;			/* the first failure, with */
+	char err[256];			/* its store_last_error() */
+	/* only the thread that reads, resp. writes */
+	char *sniff;			/* the first TYPE_SNIFF bytes */
+	size_t sniff_len;
+	struct store_chunk *c;		/* the chunk table */
+	uint32_t n, cap;
+	uint64_t coff, size;
+	char type[STORE_TYPE_MAX + 1];	/* the caller sets it */
+};
+
+static struct pipe_slot *pipe_slot(struct pipe *p, uint64_t k)
+{
+	return &p->slots[k % p->nslots];
 }
 
-/* Read up to a batch of chunks from @fd into @b, hashing them into @h.
- * *eof is set when the input ended. */
-static store_rc read_batch(struct zwork *w, struct zbatch *b, int fd,
-			   const char *label, struct store_sha256 *h,
-			   bool *eof)
+/* The next step for thread @t, under p->lock; *k is its chunk. */
+static enum pipe_step pipe_pick(struct pipe *p, unsigned t, uint64_t *k)
+{
+	uint64_t oldest = p->nwritten < p->nhashed ? p->nwritten : p->nhashed;
+
+	if (p->failed)
+		return STEP_DONE;
+	if (p->eof && oldest == p->nread)
+		return STEP_DONE;
+	if (!p->writing && p->nwritten < p->nread &&
+	    pipe_slot(p, p->nwritten)->compressed) {
+		p->writing = true;
+		*k = p->nwritten;
+		return STEP_WRITE;
+	}
+	if (!p->reading && !p->eof && p->nread - oldest < p->nslots) {
+		p->reading = true;
+		*k = p->nread;
+		return STEP_READ;
+	}
+	if (!p->hashing && p->nhashed < p->nread) {
+		p->hashing = true;
+		*k = p->nhashed;
+		return STEP_HASH;
+	}
+	/* libmagic runs under st->lock, which a batch holds in the caller */
+	if (t == p->caller && !p->sniffed && p->nread > 0) {
+		p->sniffed = true;
+		return STEP_SNIFF;
+	}
+	if (p->ncompress < p->nread) {
+		*k = p->ncompress++;
+		return STEP_COMPRESS;
+	}
+	return STEP_WAIT;
+}
+
+static store_rc pipe_read(struct pipe *p, uint64_t k, bool *eof)
+{
+	struct pipe_slot *s = pipe_slot(p, k);
+	ssize_t got = store_read_full(p->fd, s->in, p->chunk);
+
+	if (got < 0)
+		return store_fail_errno(errno, "cannot read '%s'", p->label);
+	*eof = (size_t)got < p->chunk;
+	s->len = (size_t)got;
+	s->compressed = false;
+	if (k == 0) {
+		p->sniff_len = s->len < TYPE_SNIFF ? s->len : TYPE_SNIFF;
+		memcpy(p->sniff, s->in, p->sniff_len);
+	}
+	return STORE_OK;
+}
+
+static store_rc pipe_compress(struct pipe *p, unsigned t, uint64_t k)
+{
+	struct pipe_slot *s = pipe_slot(p, k);
+	store_rc rc;
+
+	rc = store_zenc_compress(p->encs[t], s->in, s->len, s->out, p->bound,
+				 &s->olen);
+	if (rc == STORE_OK)
+		rc = store_sha256(s->in, s->len, s->sha256);
+	return rc;
+}
+
+static store_rc pipe_write(struct pipe *p, uint64_t k)
+{
+	struct pipe_slot *s = pipe_slot(p, k);
+	struct store *st = p->st;
+	store_rc rc;
+
+	rc = grow_chunks(&p->c, &p->cap, p->n);
+	if (rc == STORE_OK)
+		rc = st->conn->ops->put_write(p->put, s->out, s->olen);
+	if (rc == STORE_OK)
+		rc = store_zenc_note(p->enc, s->out, s->olen, s->len);
+	if (rc != STORE_OK)
+		return rc;
+	memcpy(p->c[p->n].sha256, s->sha256, STORE_SHA256_LEN);
+	p->c[p->n].coff = p->coff;
+	p->c[p->n].csize = (uint32_t)s->olen;
+	p->c[p->n].dsize = (uint32_t)s->len;
+	p->coff += s->olen;
+	p->size += s->len;
+	p->n++;
+	return STORE_OK;
+}
+
+/* One thread's part: take steps until the input is all written. */
+static void pipe_run(void *ctx, unsigned t, unsigned i)
+{
+	struct pipe *p = ctx;
+	enum pipe_step step;
+	uint64_t k = 0;
+	store_rc rc = STORE_OK;
+	bool eof = false;
+
+	(void)i;
+	pthread_mutex_lock(&p->lock);
+	for (;;) {
+		step = pipe_pick(p, t, &k);
+		if (step == STEP_DONE)
+			break;
+		if (step == STEP_WAIT) {
+			pthread_cond_wait(&p->cond, &p->lock);
+			continue;
+		}
+		pthread_mutex_unlock(&p->lock);
+		switch (step) {
+		case STEP_READ:
+			rc = pipe_read(p, k, &eof);
+			break;
+		case STEP_HASH:
+			rc = store_sha256_update(p->h, pipe_slot(p, k)->in,
+						 pipe_slot(p, k)->len);
+			break;
+		case STEP_SNIFF:
+			pthread_mutex_lock(&p->st->lock);
+			detect_type(p->st, p->sniff, p->sniff_len, p->type);
+			pthread_mutex_unlock(&p->st->lock);
+			break;
+		case STEP_COMPRESS:
+			rc = pipe_compress(p, t, k);
+			break;
+		case STEP_WRITE:
+			rc = pipe_write(p, k);
+			break;
+		case STEP_WAIT:
+		case STEP_DONE:
+			break;
+		}
+		pthread_mutex_lock(&p->lock);
+		switch (step) {
+		case STEP_READ:
+			p->reading = false;
+			if (rc == STORE_OK && pipe_slot(p, k)->len)
+				p->nread++;
+			if (eof)
+				p->eof = true;
+			break;
+		case STEP_HASH:
+			p->hashing = false;
+			p->nhashed++;
+			break;
+		case STEP_COMPRESS:
+			pipe_slot(p, k)->compressed = true;
+			break;
+		case STEP_WRITE:
+			p->writing = false;
+			p->nwritten++;
+			break;
+		case STEP_SNIFF:
+		case STEP_WAIT:
+		case STEP_DONE:
+			break;
+		}
+		if (rc != STORE_OK && !p->failed) {
+			p->failed = true;
+			p->rc = rc;
+			snprintf(p->err, sizeof(p->err), "%s",
+				 store_last_error());
+		}
+		pthread_cond_broadcast(&p->cond);
+	}
+	pthread_mutex_unlock(&p->lock);
+}
+
+static void pipe_release(struct pipe *p)
+{
+	for (unsigned t = 0; p->encs && t < p->nthreads; t++)
+		store_zenc_free(p->encs[t]);
+	free(p->encs);
+	for (unsigned i = 0; p->slots && i < p->nslots; i++) {
+		free(p->slots[i].in);
+		free(p->slots[i].out);
+	}
+	free(p->slots);
+	store_zenc_free(p->enc);
+	store_sha256_free(p->h);
+	free(p->sniff);
+	free(p->c);
+	pthread_cond_destroy(&p->cond);
+	pthread_mutex_destroy(&p->lock);
+}
+
+/* Set up @p for @nthreads threads; a regular file of @hint chunks (0:
+ * unknown) needs no more slots than it has chunks. */
+static store_rc pipe_init(struct pipe *p, struct store *st, int fd,
+			  const char *label, size_t chunk, int level,
+			  unsigned nthreads, uint64_t hint)
 {
 	store_rc rc;
 
-	b->n = 0;
-	while (b->n < w->cap && !*eof) {
-		struct zjob *j = &b->jobs[b->n];
-		ssize_t got = store_read_full(fd, j->in, w->chunk);
-
-		if (got < 0)
-			return store_fail_errno(errno, "cannot read '%s'",
-						label);
-		if ((size_t)got < w->chunk)
-			*eof = true;
-		if (got == 0)
-			break;
-		j->len = (size_t)got;
-		j->rc = STORE_OK;
-		rc = store_sha256_update(h, j->in, j->len);
+	memset(p, 0, sizeof(*p));
+	pthread_mutex_init(&p->lock, NULL);
+	pthread_cond_init(&p->cond, NULL);
+	p->st = st;
+	p->fd = fd;
+	p->label = label;
+	p->chunk = chunk;
+	p->nthreads = nthreads;
+	p->caller = nthreads - 1;
+	p->nslots = (unsigned)(PIPE_BYTES / chunk);
+	if (p->nslots > PIPE_SLOTS_MAX)
+		p->nslots = PIPE_SLOTS_MAX;
+	if (p->nslots < 2 * nthreads)
+		p->nslots = 2 * nthreads;
+	if (hint && p->nslots > hint)
+		p->nslots = (unsigned)hint;
+	rc = store_zenc_new(level, chunk, &p->enc);
+	if (rc != STORE_OK)
+		return rc;
+	p->bound = store_zenc_bound(p->enc);
+	p->h = store_sha256_new();
+	p->sniff = malloc(TYPE_SNIFF);
+	p->encs = calloc(nthreads, sizeof(*p->encs));
+	p->slots = calloc(p->nslots, sizeof(*p->slots));
+	if (!p->h || !p->sniff || !p->encs || !p->slots)
+		return store_fail(STORE_NOMEM, "out of memory");
+	for (unsigned i = 0; i < p->nslots; i++) {
+		p->slots[i].in = malloc(chunk);
+		p->slots[i].out = malloc(p->bound);
+		if (!p->slots[i].in || !p->slots[i].out)
+			return store_fail(STORE_NOMEM, "out of memory");
+	}
+	for (unsigned t = 0; t < nthreads; t++) {
+		rc = store_zenc_new(level, chunk, &p->encs[t]);
 		if (rc != STORE_OK)
 			return rc;
-		b->n++;
 	}
 	return STORE_OK;
 }
 
 /* Writes a blob from @fd to the connector; on success the blob is still
- * uncommitted in *putp, and @o/@chunks describe it. */
+ * uncommitted in *putp, @o/@chunks describe it and @o's type is set. */
 static store_rc compress_fd(struct store *st, int fd, const char *label,
 			    uint32_t chunk, int level,
 			    struct store_conn_put **putp,
-			    struct store_object *o, struct store_chunk **chunks,
-			    char *sniff, size_t *sniff_len)
+			    struct store_object *o, struct store_chunk **chunks)
 {
-	struct store_conn_put *put = NULL;
-	struct store_sha256 *h = NULL;
-	struct store_zenc *enc = NULL;
-	struct store_chunk *c = NULL;
-	struct zwork w;
+	struct store_pool *pool = NULL;
+	struct pipe p;
 	uint8_t digest[STORE_SHA256_LEN];
-	uint32_t n = 0, cap = 0;
-	uint64_t coff = 0, size = 0;
-	bool eof = false;
+	unsigned want = store_pool_default_threads();
+	uint64_t hint = 0;
+	struct stat sb;
 	const void *z;
 	size_t zlen = 0;
-	store_rc rc, rrc;
+	store_rc rc;
 
 	*putp = NULL;
 	*chunks = NULL;
-	*sniff_len = 0;
-	h = store_sha256_new();
-	if (!h)
-		return store_fail(STORE_NOMEM, "out of memory");
-	rc = store_zenc_new(level, chunk, &enc);
-	if (rc != STORE_OK) {
-		store_sha256_free(h);
-		return rc;
-	}
 	/* a regular file says how many chunks to expect: a small one needs
-	 * no thread and one batch of one chunk (it may still grow: the
-	 * loop takes whatever comes) */
-	{
-		struct stat sb;
-		uint64_t hint = 0;
-
-		if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode))
-			hint = (uint64_t)sb.st_size / chunk + 1;
-		rc = zwork_init(&w, st, chunk, hint, store_zenc_bound(enc),
-				true, level);
-	}
-	if (rc != STORE_OK)
-		goto out_enc;
-	rc = st->conn->ops->put_begin(st->conn, &put);
+	 * no thread (it may still grow: the pipeline takes what comes) */
+	if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode))
+		hint = (uint64_t)sb.st_size / chunk + 1;
+	if (hint == 1)
+		want = 0;
+	if (want)
+		pool = store_pool_new(want);	/* NULL: run inline */
+	rc = pipe_init(&p, st, fd, label, chunk, level,
+		       store_pool_threads(pool), hint);
+	if (rc == STORE_OK)
+		rc = st->conn->ops->put_begin(st->conn, &p.put);
 	if (rc != STORE_OK)
 		goto out;
-	rc = read_batch(&w, &w.b[0], fd, label, h, &eof);
-	if (rc == STORE_OK && w.b[0].n) {
-		*sniff_len = w.b[0].jobs[0].len < TYPE_SNIFF ?
-			     w.b[0].jobs[0].len : TYPE_SNIFF;
-		memcpy(sniff, w.b[0].jobs[0].in, *sniff_len);
+	/* one item per thread: each runs the pipeline until it is done */
+	store_pool_start(pool, p.nthreads, pipe_run, &p);
+	store_pool_wait(pool, p.nthreads, pipe_run, &p);
+	if (p.failed) {
+		rc = store_fail(p.rc, "%s", p.err);
+		goto out;
 	}
-	while (rc == STORE_OK && w.b[0].n) {
-		struct zbatch *cur = &w.b[0];
-
-		store_pool_start(w.pool, cur->n, compress_item, &w);
-		/* the next batch is read and hashed meanwhile */
-		rrc = read_batch(&w, &w.b[1], fd, label, h, &eof);
-		store_pool_wait(w.pool, cur->n, compress_item, &w);
-		for (unsigned i = 0; i < cur->n && rc == STORE_OK; i++) {
-			struct zjob *j = &cur->jobs[i];
-
-			if (j->rc != STORE_OK) {
-				rc = store_fail(j->rc, "%s", j->err);
-				break;
-			}
-			rc = grow_chunks(&c, &cap, n);
-			if (rc == STORE_OK)
-				rc = st->conn->ops->put_write(put, j->out,
-							      j->olen);
-			if (rc == STORE_OK)
-				rc = store_zenc_note(enc, j->out, j->olen,
-						     j->len);
-			if (rc != STORE_OK)
-				break;
-			memcpy(c[n].sha256, j->sha256, STORE_SHA256_LEN);
-			c[n].coff = coff;
-			c[n].csize = (uint32_t)j->olen;
-			c[n].dsize = (uint32_t)j->len;
-			coff += j->olen;
-			size += j->len;
-			n++;
-		}
-		if (rc == STORE_OK)
-			rc = rrc;
-		{
-			struct zbatch t = w.b[0];
-
-			w.b[0] = w.b[1];
-			w.b[1] = t;
-		}
+	if (!p.sniffed) {
+		pthread_mutex_lock(&st->lock);
+		detect_type(st, p.sniff, p.sniff_len, p.type);
+		pthread_mutex_unlock(&st->lock);
 	}
+	rc = store_zenc_seektable(p.enc, &z, &zlen);
 	if (rc == STORE_OK)
-		rc = store_zenc_seektable(enc, &z, &zlen);
+		rc = st->conn->ops->put_write(p.put, z, zlen);
 	if (rc == STORE_OK)
-		rc = st->conn->ops->put_write(put, z, zlen);
-	if (rc == STORE_OK)
-		rc = store_sha256_final(h, digest);
+		rc = store_sha256_final(p.h, digest);
 	if (rc != STORE_OK)
 		goto out;
 	memset(o, 0, sizeof(*o));
 	store_hex(digest, sizeof(digest), o->key);
 	memcpy(o->hash, o->key, sizeof(o->hash));
-	o->size = size;
-	o->stored_size = coff + zlen;
+	memcpy(o->type, p.type, sizeof(o->type));
+	o->size = p.size;
+	o->stored_size = p.coff + zlen;
 	o->chunk_size = chunk;
-	o->nchunks = n;
+	o->nchunks = p.n;
 	o->created_ns = store_now_ns();
-	*putp = put;
-	put = NULL;
-	*chunks = c;
-	c = NULL;
+	*putp = p.put;
+	p.put = NULL;
+	*chunks = p.c;
+	p.c = NULL;
 out:
-	if (put)
-		st->conn->ops->put_abort(put);
-	zwork_release(&w);
-out_enc:
-	store_zenc_free(enc);
-	store_sha256_free(h);
-	free(c);
+	if (p.put)
+		st->conn->ops->put_abort(p.put);
+	store_pool_free(pool);
+	pipe_release(&p);
 	return rc;
 }
 
@@ -1949,8 +2154,6 @@ store_rc store_ingest_fd(struct store *st, int fd, const char *label,
 	struct store_chunk *c = NULL;
 	struct store_object o, have;
 	uint64_t blob_size;
-	char *sniff = NULL;
-	size_t sniff_len = 0;
 	uint32_t chunk;
 	int level, lockfd = -1;
 	bool held;
@@ -1982,13 +2185,7 @@ store_rc store_ingest_fd(struct store *st, int fd, const char *label,
 		if (lockfd < 0)
 			return STORE_IO;
 	}
-	sniff = malloc(TYPE_SNIFF);
-	if (!sniff) {
-		rc = store_fail(STORE_NOMEM, "out of memory");
-		goto out;
-	}
-	rc = compress_fd(st, fd, label, chunk, level, &put, &o, &c, sniff,
-			 &sniff_len);
+	rc = compress_fd(st, fd, label, chunk, level, &put, &o, &c);
 	if (rc != STORE_OK)
 		goto out;
 
@@ -1996,7 +2193,6 @@ store_rc store_ingest_fd(struct store *st, int fd, const char *label,
 	if (rc != STORE_OK)
 		goto out;
 	memset(&have, 0, sizeof(have));
-	detect_type(st, sniff, sniff_len, o.type);
 	rc = object_get(st, o.key, &have);
 	if (rc == STORE_OK && !have.pending &&
 	    st->conn->ops->stat(st->conn, o.key, &blob_size) == STORE_OK &&
@@ -2053,7 +2249,6 @@ out:
 	if (put)
 		st->conn->ops->put_abort(put);
 	gc_unlock(lockfd);
-	free(sniff);
 	free(c);
 	return rc;
 }
