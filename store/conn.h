@@ -104,9 +104,10 @@ struct store_conn_ops {
 
 	/** Check now that the backend can be reached and accepts us
 	 * (connect, authenticate, learn a cluster's topology): STORE_OK,
-	 * or one clear error naming where and why.  For the commands
-	 * where a user expects the check (init, mount).  NULL: nothing to
-	 * check. */
+	 * or one clear error naming where and why.  Opening a connector
+	 * talks to no backend, so that what needs none (the index) keeps
+	 * working while it is down; this is for the commands where a user
+	 * expects the check (init, mount).  NULL: nothing to check. */
 	store_rc (*check)(struct store_conn *c);
 };
 
@@ -137,10 +138,12 @@ struct store_redis_opts {
 };
 
 /**
- * Open the Redis connector.  Checks the URL and connects (and, with a
- * password, authenticates) before returning, so that a wrong URL, an
- * unreachable host or a bad password is one clear error here.  Copies
- * what it keeps of @o.  *out is NULL on failure.
+ * Open the Redis connector.  Checks the URL and the options, so that bad
+ * input is one clear error here, but does not connect: the first command
+ * that needs Redis connects (within the connect timeout, with AUTH and
+ * SELECT) and fails, if it cannot, with one clear error naming the server
+ * and the reason; ops->check() does the same on demand.  Copies what it
+ * keeps of @o.  *out is NULL on failure.
  */
 store_rc store_conn_redis_open(const struct store_redis_opts *o,
 			       struct store_conn **out);

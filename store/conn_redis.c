@@ -42,9 +42,16 @@
  * found short means the blob was replaced or evicted meanwhile: the header
  * is read again and the get retried, or reported missing, or corrupt.
  *
- * Connections: each node has a small pool of idle blocking contexts.  A
- * command takes one (or connects, with AUTH and SELECT), uses it, and
- * gives it back; a context that failed is freed.  The pool bounds what is
+ * Connections: opening the connector checks the url and options but
+ * talks to no server, so that a store whose Redis is down still answers
+ * from its index; check() is the explicit test, for init and mount.
+ * Each node has a small pool of idle blocking contexts.  A command takes
+ * one (or connects, within the connect timeout, with AUTH and SELECT),
+ * uses it, and gives it back; a context that failed is freed.  Threads
+ * that all find the pool empty (the first use, or after an outage) each
+ * connect on their own, and a failure is each one's clear error.  A
+ * server that wants a password we lack answers NOAUTH to the command
+ * itself, which run() turns into STORE_PERM.  The pool bounds what is
  * kept, not what is open: a thread never waits for another's connection,
  * so list() callbacks may call back into the connector.  A pooled
  * connection that turns out dead (the server restarted) empties its node's
@@ -55,7 +62,9 @@
  * calling thread around I/O (hiredis 0.14 uses write(2)).
  *
  * Cluster: the slot map comes from CLUSTER SLOTS, asked of any known node
- * at open and again (rate-limited) after a MOVED or a connection failure.
+ * at first use (or check()) and again (rate-limited) after a MOVED or a
+ * connection failure.  One thread refreshes at a time; one that needs the
+ * map meanwhile waits for that refresh and shares its outcome.
  * Commands go to their slot's master.  MOVED updates the map and resends;
  * ASK resends to the importing node after ASKING (once before MULTI for a
  * transaction, where the flag lasts until EXEC); TRYAGAIN, CLUSTERDOWN
@@ -151,6 +160,10 @@ struct conn_redis {
 	uint16_t slots[NSLOTS];	/* index in nodes[] per slot, or NO_NODE */
 	int64_t refreshed_ns;	/* last topology refresh (monotonic) */
 	bool refreshing;	/* a thread is refreshing the map */
+	pthread_cond_t refresh_done;	/* broadcast when a refresh ends */
+	uint64_t refresh_gen;	/* refreshes ended so far */
+	store_rc refresh_rc;	/* how the last one ended */
+	char refresh_err[512];	/* and why, for the threads that waited */
 };
 
 struct store_conn_put {
@@ -945,8 +958,12 @@ static store_rc run(struct conn_redis *r, struct batch *b)
 		n = ask ? ask : b->slot < 0 ? b->node : route(r, b->slot);
 		if (!n) {
 			if (!refreshed) {
+				/* the map is loaded at first use: a cluster
+				 * that cannot be reached fails here */
 				refreshed = true;
-				refresh(r, true);
+				rc = refresh(r, true);
+				if (rc != STORE_OK)
+					goto out;
 				continue;
 			}
 			rc = store_fail(STORE_IO, "no node of redis '%s' "
@@ -972,6 +989,16 @@ static store_rc run(struct conn_redis *r, struct batch *b)
 		ask = NULL;
 		wait = moved = false;
 		next = 0;
+		/* connections are made lazily: this is where a server that
+		 * wants a password we do not have tells us */
+		for (k = 0; k < ntodo; k++) {
+			if (is_error(b->rep[b->todo[k]], "NOAUTH")) {
+				rc = store_fail(STORE_PERM, "redis at '%s' "
+						"requires a password",
+						n->name);
+				goto out;
+			}
+		}
 		for (k = 0; k < ntodo; k++) {
 			i = b->todo[k];
 			rd = redirect_of(r, b->rep[i], n, &to, &slot);
@@ -1067,11 +1094,6 @@ static store_rc ask_slots(struct conn_redis *r, struct node *n,
 	if (rc != STORE_OK)
 		goto out;
 	rep = b->rep[0];
-	if (is_error(rep, "NOAUTH")) {
-		rc = store_fail(STORE_PERM, "redis at '%s' requires a "
-				"password", n->name);
-		goto out;
-	}
 	if (rep->type == REDIS_REPLY_ERROR) {
 		rc = store_fail(strstr(rep->str, "cluster support disabled") ?
 				STORE_INVAL : STORE_IO,
@@ -1132,20 +1154,36 @@ out:
 }
 
 /*
- * Reload the slot map from the first node that answers.  Unless @force,
- * at most every REFRESH_MIN_NS, and one thread at a time: the others go
- * on with the map they have.
+ * Reload the slot map from the first node that answers, one thread at a
+ * time.  Unless @force, at most every REFRESH_MIN_NS, and a thread that
+ * finds another refreshing goes on with the map it has.  With @force it
+ * needs the map (the first command after open, which loads it lazily,
+ * or a node that failed): it waits for the refresh under way and takes
+ * its outcome, so that threads racing to first use load the map once.
  */
 static store_rc refresh(struct conn_redis *r, bool force)
 {
 	struct node *cand[MAX_NODES];
+	char why[sizeof(r->refresh_err)];
 	unsigned i, ncand;
 	uint16_t *map;
+	uint64_t gen;
 	store_rc rc = STORE_IO;
 
 	if (!r->cluster)
 		return STORE_OK;
 	pthread_mutex_lock(&r->lock);
+	if (r->refreshing && force) {
+		gen = r->refresh_gen;
+		while (r->refresh_gen == gen)
+			pthread_cond_wait(&r->refresh_done, &r->lock);
+		rc = r->refresh_rc;
+		snprintf(why, sizeof(why), "%s", r->refresh_err);
+		pthread_mutex_unlock(&r->lock);
+		if (rc != STORE_OK)
+			store_fail(rc, "%s", why);
+		return rc;
+	}
 	if (r->refreshing ||
 	    (!force && mono_ns() - r->refreshed_ns < REFRESH_MIN_NS)) {
 		pthread_mutex_unlock(&r->lock);
@@ -1175,6 +1213,11 @@ static store_rc refresh(struct conn_redis *r, bool force)
 	}
 	r->refreshed_ns = mono_ns();
 	r->refreshing = false;
+	r->refresh_rc = rc;
+	snprintf(r->refresh_err, sizeof(r->refresh_err), "%s",
+		 rc == STORE_OK ? "" : store_last_error());
+	r->refresh_gen++;
+	pthread_cond_broadcast(&r->refresh_done);
 	pthread_mutex_unlock(&r->lock);
 	free(map);
 	return rc;
@@ -2481,6 +2524,7 @@ static void redis_close(struct store_conn *c)
 		return;
 	for (i = 0; i < r->nnodes; i++)
 		node_free(r->nodes[i]);
+	pthread_cond_destroy(&r->refresh_done);
 	pthread_mutex_destroy(&r->lock);
 	if (r->password) {
 		explicit_bzero(r->password, strlen(r->password));
@@ -2649,15 +2693,28 @@ static store_rc redis_sync(struct store_conn *c)
 	return STORE_OK;
 }
 
-static store_rc ping(struct conn_redis *r);
-
 /* Standalone: connect (AUTH, SELECT) and PING; cluster: load the slot
  * map, which also says whether the url names a cluster at all. */
 static store_rc redis_check(struct store_conn *c)
 {
 	struct conn_redis *r = to_redis(c);
+	struct batch *b;
+	char e[200];
+	store_rc rc;
 
-	return r->cluster ? refresh(r, true) : ping(r);
+	if (r->cluster)
+		return refresh(r, true);
+	b = batch_new(1, -1, r->nodes[0]);
+	if (!b)
+		return STORE_NOMEM;
+	cmd_plain(&b->cmd[0], "PING");
+	rc = run1(r, b);
+	if (rc == STORE_OK && !is_status(b->rep[0], "PONG"))
+		rc = store_fail(STORE_IO, "redis at '%s' does not answer "
+				"PING: %s", r->nodes[0]->name,
+				errtext(b->rep[0], e, sizeof(e)));
+	batch_free(b);
+	return rc;
 }
 
 static const struct store_conn_ops redis_ops = {
@@ -2859,28 +2916,6 @@ static store_rc env_knob(const char *name, uint64_t min, uint64_t max,
 	return STORE_OK;
 }
 
-/* Check that standalone node 0 answers: connect (AUTH, SELECT), PING. */
-static store_rc ping(struct conn_redis *r)
-{
-	struct batch *b;
-	char e[200];
-	store_rc rc;
-
-	b = batch_new(1, -1, r->nodes[0]);
-	if (!b)
-		return STORE_NOMEM;
-	cmd_plain(&b->cmd[0], "PING");
-	rc = run1(r, b);
-	if (rc == STORE_OK && is_error(b->rep[0], "NOAUTH"))
-		rc = store_fail(STORE_PERM, "redis at '%s' requires a "
-				"password", r->nodes[0]->name);
-	else if (rc == STORE_OK && !is_status(b->rep[0], "PONG"))
-		rc = store_fail(STORE_IO, "redis at '%s' does not answer "
-				"PING: %s", r->nodes[0]->name,
-				errtext(b->rep[0], e, sizeof(e)));
-	batch_free(b);
-	return rc;
-}
 
 store_rc store_conn_redis_open(const struct store_redis_opts *o,
 			       struct store_conn **out)
@@ -2915,6 +2950,7 @@ store_rc store_conn_redis_open(const struct store_redis_opts *o,
 				  "connector");
 	r->conn.ops = &redis_ops;
 	pthread_mutex_init(&r->lock, NULL);
+	pthread_cond_init(&r->refresh_done, NULL);
 	memset(r->slots, 0xff, sizeof(r->slots));
 	r->connect_ms = o->connect_timeout_ms ? o->connect_timeout_ms :
 			CONNECT_MS_DEFAULT;
@@ -2942,13 +2978,8 @@ store_rc store_conn_redis_open(const struct store_redis_opts *o,
 				"connector");
 		goto fail;
 	}
+	/* no connection yet: the first command makes one */
 	rc = parse_url(r, o->url);
-	if (rc != STORE_OK)
-		goto fail;
-	if (r->cluster)
-		rc = refresh(r, true);
-	else
-		rc = ping(r);
 	if (rc != STORE_OK)
 		goto fail;
 	*out = &r->conn;

@@ -144,7 +144,10 @@ struct store;
  * Open the store at @path.  Returns STORE_NOTFOUND if @path does not exist,
  * STORE_INVAL if it is not a store, STORE_CORRUPT if its config or index
  * cannot be read.  On success *out is the handle (caller owns it; close with
- * store_close()); on failure *out is NULL.
+ * store_close()); on failure *out is NULL.  The connector's settings are
+ * checked (a Redis URL, its password file) but it is not talked to: the
+ * first command that needs it connects, so that the index answers while
+ * the connector is down (see store_check_connector()).
  */
 store_rc store_open(const char *path, unsigned flags, struct store **out);
 
@@ -163,8 +166,9 @@ const char *store_connector_name(const struct store *st);
 
 /**
  * Check that the store's connector can be reached now: connect to Redis
- * (authenticating, loading a cluster's topology).  Call this where the
- * user expects the check (mount).  STORE_OK at once for the file
+ * (authenticating, loading a cluster's topology).  store_open() does not,
+ * so that the index answers while the connector is down; call this where
+ * the user expects the check (mount).  STORE_OK at once for the file
  * connector; otherwise the reason is recorded.  Thread-safe.
  */
 store_rc store_check_connector(struct store *st);

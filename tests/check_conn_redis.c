@@ -739,26 +739,48 @@ START_TEST(test_redis_open_bad_url)
 }
 END_TEST
 
-/* Nobody listens: one clear error at open, at once. */
+/* Is the recorded failure about @what, and about @where? */
+static void assert_error(const char *what, const char *where)
+{
+	const char *e = store_last_error();
+
+	ck_assert_msg(strstr(e, what) && (!where || strstr(e, where)),
+		      "wanted '%s' (at '%s'): %s", what, where ? where : "",
+		      e);
+}
+
+/* Nobody listens: open does not notice (it does not connect); check()
+ * and the first command each fail with one clear error, at once. */
 START_TEST(test_redis_open_unreachable)
 {
 	struct store_conn *c = NULL;
-	char url[128], where[32];
+	char url[128], where[32], key[STORE_KEY_HEX + 1], buf[4];
 	int port = free_port();
+	uint64_t size;
 	double t0;
 
 	base_setup();
+	key_num(1, key);
 	snprintf(url, sizeof(url), "redis://127.0.0.1:%d", port);
 	snprintf(where, sizeof(where), "127.0.0.1:%d", port);
 	t0 = now_s();
-	ck_assert_int_eq(open_with(url, "", NULL, 300, 0, &c), STORE_IO);
-	ck_assert_ptr_null(c);
-	ck_assert(strstr(store_last_error(), "cannot connect"));
-	ck_assert(strstr(store_last_error(), where));
+	ck_assert_int_eq(open_with(url, "", NULL, 300, 0, &c), STORE_OK);
+	ck_assert_int_eq(c->ops->check(c), STORE_IO);
+	assert_error("cannot connect to redis at", where);
+	store_clear_error();
+	ck_assert_int_eq(c->ops->get(c, key, 0, 1, buf), STORE_IO);
+	assert_error("cannot connect to redis at", where);
+	c->ops->close(c);
+	/* a cluster: the slot map cannot be loaded, and says why */
 	snprintf(url, sizeof(url), "redis+cluster://127.0.0.1:%d,"
 		 "localhost:%d", port, port);
-	ck_assert_int_eq(open_with(url, "", NULL, 300, 0, &c), STORE_IO);
-	ck_assert(strstr(store_last_error(), "cannot connect"));
+	ck_assert_int_eq(open_with(url, "", NULL, 300, 0, &c), STORE_OK);
+	ck_assert_int_eq(c->ops->check(c), STORE_IO);
+	assert_error("cannot connect to redis at", NULL);
+	store_clear_error();
+	ck_assert_int_eq(c->ops->stat(c, key, &size), STORE_IO);
+	assert_error("cannot connect to redis at", NULL);
+	c->ops->close(c);
 	ck_assert(now_s() - t0 < 2.0);
 }
 END_TEST
@@ -769,7 +791,7 @@ START_TEST(test_redis_open_silent)
 	struct sockaddr_in a;
 	struct store_conn *c = NULL;
 	socklen_t alen = sizeof(a);
-	char url[64];
+	char url[64], key[STORE_KEY_HEX + 1], buf[4];
 	double t0, dt;
 	int fd;
 
@@ -784,13 +806,19 @@ START_TEST(test_redis_open_silent)
 	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &alen), 0);
 	snprintf(url, sizeof(url), "redis://127.0.0.1:%d",
 		 ntohs(a.sin_port));
+	ck_assert_int_eq(open_with(url, "", NULL, 300, 0, &c), STORE_OK);
 	t0 = now_s();
-	ck_assert_int_eq(open_with(url, "", NULL, 300, 0, &c), STORE_IO);
+	ck_assert_int_eq(c->ops->check(c), STORE_IO);
 	dt = now_s() - t0;
-	ck_assert_ptr_null(c);
-	ck_assert_msg(strstr(store_last_error(), "did not answer within "
-			     "300 ms"), "%s", store_last_error());
+	assert_error("did not answer within 300 ms", NULL);
 	ck_assert_msg(dt >= 0.25 && dt < 1.5, "took %.2f s", dt);
+	t0 = now_s();
+	ck_assert_int_eq(c->ops->get(c, (key_num(1, key), key), 0, 1, buf),
+			 STORE_IO);
+	dt = now_s() - t0;
+	assert_error("did not answer within 300 ms", NULL);
+	ck_assert_msg(dt >= 0.25 && dt < 1.5, "took %.2f s", dt);
+	c->ops->close(c);
 	close(fd);
 }
 END_TEST
@@ -898,12 +926,153 @@ START_TEST(test_redis_exec_short)
 			 scripted_start(&s, &t));
 		ck_assert_int_eq(open_with(url, "", NULL, 2000, 1, &c),
 				 STORE_OK);
+		ck_assert_int_eq(c->ops->check(c), STORE_OK);
 		ck_assert_int_eq(c->ops->put_begin(c, &p), STORE_OK);
 		ck_assert_int_eq(c->ops->put_write(p, "x", 1), STORE_OK);
 		ck_assert_int_eq(c->ops->put_commit(p, key), STORE_IO);
 		c->ops->close(c);
 		scripted_stop(&s, t);
 	}
+}
+END_TEST
+
+/* A server that answers PING with something else: check() says so. */
+START_TEST(test_redis_check_no_pong)
+{
+	const char *steps[] = { "PING\r\n", "-ERR unknown command\r\n" };
+	struct scripted s = { -1, steps, 1 };
+	struct store_conn *c = NULL;
+	char url[64];
+	pthread_t t;
+
+	base_setup();
+	snprintf(url, sizeof(url), "redis://127.0.0.1:%d",
+		 scripted_start(&s, &t));
+	ck_assert_int_eq(open_with(url, "", NULL, 2000, 1, &c), STORE_OK);
+	ck_assert_int_eq(c->ops->check(c), STORE_IO);
+	assert_error("does not answer PING: ERR unknown command", NULL);
+	c->ops->close(c);
+	scripted_stop(&s, t);
+}
+END_TEST
+
+/*
+ * Threads that all use a fresh connector at once: each does one get (or,
+ * with a NULL data, one stat) of its own key, started together through a
+ * barrier, and keeps its result and message for the test to judge.
+ */
+#define NFIRST	8
+
+struct first_use {
+	struct store_conn *c;
+	pthread_barrier_t *go;
+	const char *key;
+	const uint8_t *data;	/* expected bytes, NULL: stat only */
+	size_t len;
+	store_rc rc;
+	bool same;		/* the bytes read were data's */
+	char msg[256];
+};
+
+static void *first_use(void *arg)
+{
+	struct first_use *f = arg;
+	uint8_t *got = malloc(f->len + 1);
+	uint64_t size;
+
+	pthread_barrier_wait(f->go);
+	if (f->data) {
+		f->rc = f->c->ops->get(f->c, f->key, 0, f->len, got);
+		f->same = f->rc == STORE_OK &&
+			  memcmp(got, f->data, f->len) == 0;
+	} else {
+		f->rc = f->c->ops->stat(f->c, f->key, &size);
+	}
+	snprintf(f->msg, sizeof(f->msg), "%s", store_last_error());
+	free(got);
+	return NULL;
+}
+
+/* Start NFIRST first_use threads on @f and let them go together. */
+static void first_use_start(struct first_use *f, pthread_t *t,
+			    pthread_barrier_t *go)
+{
+	int i;
+
+	ck_assert_int_eq(pthread_barrier_init(go, NULL, NFIRST + 1), 0);
+	for (i = 0; i < NFIRST; i++) {
+		f[i].go = go;
+		ck_assert_int_eq(pthread_create(&t[i], NULL, first_use, &f[i]),
+				 0);
+	}
+	pthread_barrier_wait(go);
+}
+
+static void first_use_join(pthread_t *t, pthread_barrier_t *go)
+{
+	int i;
+
+	for (i = 0; i < NFIRST; i++)
+		ck_assert_int_eq(pthread_join(t[i], NULL), 0);
+	pthread_barrier_destroy(go);
+}
+
+/*
+ * A cluster whose seed accepts connections but never answers, used by
+ * many threads at once: one of them asks for the slot map, the others
+ * wait for that one answer, and every one fails with its reason (the
+ * waiters with the reason the asker recorded), within the timeout.
+ */
+START_TEST(test_redis_cluster_first_use_silent)
+{
+	struct first_use f[NFIRST];
+	struct sockaddr_in a;
+	struct store_conn *c = NULL;
+	socklen_t alen = sizeof(a);
+	pthread_barrier_t go;
+	pthread_t t[NFIRST];
+	char url[64], keys[NFIRST][STORE_KEY_HEX + 1];
+	int fd, cfd, accepted = 0, i;
+	double t0, dt;
+
+	base_setup();
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	ck_assert_int_ge(fd, 0);
+	memset(&a, 0, sizeof(a));
+	a.sin_family = AF_INET;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	ck_assert_int_eq(listen(fd, 64), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &alen), 0);
+	snprintf(url, sizeof(url), "redis+cluster://127.0.0.1:%d",
+		 ntohs(a.sin_port));
+	ck_assert_int_eq(open_with(url, "", NULL, 1000, 0, &c), STORE_OK);
+	memset(f, 0, sizeof(f));
+	for (i = 0; i < NFIRST; i++) {
+		key_num((unsigned)i + 1, keys[i]);
+		f[i].c = c;
+		f[i].key = keys[i];
+	}
+	t0 = now_s();
+	first_use_start(f, t, &go);
+	first_use_join(t, &go);
+	dt = now_s() - t0;
+	for (i = 0; i < NFIRST; i++) {
+		ck_assert_int_eq(f[i].rc, STORE_IO);
+		ck_assert_msg(strstr(f[i].msg, "did not answer within "
+				     "1000 ms"), "thread %d: %s", i,
+			      f[i].msg);
+	}
+	/* one refresh for all, not one after another */
+	ck_assert_msg(dt < 1.9, "took %.2f s", dt);
+	ck_assert_int_eq(fcntl(fd, F_SETFL, O_NONBLOCK), 0);
+	while ((cfd = accept(fd, NULL, NULL)) >= 0) {
+		accepted++;
+		close(cfd);
+	}
+	ck_assert_int_eq(accepted, 1);
+	c->ops->close(c);
+	close(fd);
 }
 END_TEST
 
@@ -1409,8 +1578,13 @@ START_TEST(test_redis_prefixes)
 	c[0]->ops->close(c[0]);
 	snprintf(url, sizeof(url), "%s/100000", solo_url);
 	ck_assert_int_eq(open_with(url, "", NULL, TIMEOUT_MS, 0, &c[0]),
-			 STORE_INVAL);
-	ck_assert(strstr(store_last_error(), "database 100000"));
+			 STORE_OK);
+	ck_assert_int_eq(c[0]->ops->check(c[0]), STORE_INVAL);
+	assert_error("database 100000", NULL);
+	store_clear_error();
+	ck_assert_int_eq(c[0]->ops->stat(c[0], key, &size), STORE_INVAL);
+	assert_error("database 100000", NULL);
+	c[0]->ops->close(c[0]);
 	free(data);
 }
 END_TEST
@@ -1631,19 +1805,32 @@ START_TEST(test_redis_password)
 	server_start(&own);
 	make_url(own_url, sizeof(own_url), &own);
 
+	key_num(3, key);
+	/* none: the server answers the command itself with NOAUTH */
 	ck_assert_int_eq(open_with(own_url, prefix, NULL, TIMEOUT_MS, 0, &c),
-			 STORE_PERM);
-	ck_assert_ptr_null(c);
-	ck_assert_msg(strstr(store_last_error(), "requires a password"),
-		      "%s", store_last_error());
+			 STORE_OK);
+	ck_assert_int_eq(c->ops->check(c), STORE_PERM);
+	assert_error("requires a password", NULL);
+	store_clear_error();
+	ck_assert_int_eq(c->ops->get(c, key, 0, 6, buf), STORE_PERM);
+	assert_error("requires a password", NULL);
+	ck_assert_int_eq(put(c, key, "secret", 6), STORE_PERM);
+	assert_error("requires a password", NULL);
+	c->ops->close(c);
+	/* a wrong one: AUTH fails as the connection is made */
 	ck_assert_int_eq(open_with(own_url, prefix, "pw-wrong", TIMEOUT_MS, 0,
-				   &c), STORE_PERM);
-	ck_assert_ptr_null(c);
-	ck_assert(strstr(store_last_error(), "refused the password"));
+				   &c), STORE_OK);
+	ck_assert_int_eq(c->ops->check(c), STORE_PERM);
+	assert_error("refused the password", NULL);
 	ck_assert_ptr_null(strstr(store_last_error(), "pw-wrong"));
+	store_clear_error();
+	ck_assert_int_eq(c->ops->get(c, key, 0, 6, buf), STORE_PERM);
+	assert_error("refused the password", NULL);
+	ck_assert_ptr_null(strstr(store_last_error(), "pw-wrong"));
+	c->ops->close(c);
 	ck_assert_int_eq(open_with(own_url, prefix, "pw-right", TIMEOUT_MS, 0,
 				   &c), STORE_OK);
-	key_num(3, key);
+	ck_assert_int_eq(c->ops->check(c), STORE_OK);
 	ck_assert_int_eq(put(c, key, "secret", 6), STORE_OK);
 	ck_assert_int_eq(c->ops->get(c, key, 0, 6, buf), STORE_OK);
 	ck_assert(memcmp(buf, "secret", 6) == 0);
@@ -1656,8 +1843,12 @@ START_TEST(test_redis_password)
 				   &c), STORE_OK);
 	ck_assert_int_eq(c->ops->get(c, key, 0, 6, buf), STORE_NOTFOUND);
 	c->ops->close(c);
+	/* SELECT without AUTH */
 	ck_assert_int_eq(open_with(own_url, prefix, NULL, TIMEOUT_MS, 0, &c),
-			 STORE_PERM);
+			 STORE_OK);
+	ck_assert_int_eq(c->ops->get(c, key, 0, 6, buf), STORE_PERM);
+	assert_error("requires a password", NULL);
+	c->ops->close(c);
 }
 END_TEST
 
@@ -1757,18 +1948,116 @@ START_TEST(test_redis_full)
 }
 END_TEST
 
+/*
+ * Redis down when the connector is opened: the open succeeds (it does
+ * not connect), the first get fails with one clear error naming the
+ * server, and once the server is back the next get just works.
+ */
+START_TEST(test_redis_open_while_down)
+{
+	char key[STORE_KEY_HEX + 1], where[32];
+	struct store_conn *c = NULL;
+	uint8_t *data, got[2 * SEG];
+	double t0;
+
+	ck_assert_int_eq(open_with(own_url, prefix, NULL, 300, 0, &conn),
+			 STORE_OK);
+	data = put_data(conn, 2 * SEG, 17, key);
+	admin_ok(&own, "SAVE");
+	server_stop(&own);
+	snprintf(where, sizeof(where), "'127.0.0.1:%d'", own.port);
+
+	ck_assert_int_eq(open_with(own_url, prefix, NULL, 300, 0, &c),
+			 STORE_OK);
+	t0 = now_s();
+	store_clear_error();
+	ck_assert_int_eq(c->ops->get(c, key, 0, 2 * SEG, got), STORE_IO);
+	assert_error("cannot connect to redis at", where);
+	ck_assert(now_s() - t0 < 1.0);
+	ck_assert_int_eq(c->ops->check(c), STORE_IO);
+	assert_error("cannot connect to redis at", where);
+
+	server_start(&own);
+	memset(got, 0, sizeof(got));
+	ck_assert_msg(c->ops->get(c, key, 0, 2 * SEG, got) == STORE_OK, "%s",
+		      store_last_error());
+	ck_assert(memcmp(got, data, 2 * SEG) == 0);
+	ck_assert_int_eq(c->ops->check(c), STORE_OK);
+	c->ops->close(c);
+	free(data);
+}
+END_TEST
+
+/*
+ * Many threads on a connector that has never connected: with the server
+ * down each fails on its own with a clear error; once it is up, each
+ * connects (the pool, of 2, keeps what it can) and reads its blob.
+ */
+START_TEST(test_redis_threads_first_use)
+{
+	char keys[NFIRST][STORE_KEY_HEX + 1];
+	struct first_use f[NFIRST];
+	uint8_t *data[NFIRST];
+	struct store_conn *c = NULL;
+	pthread_barrier_t go;
+	pthread_t t[NFIRST];
+	int i;
+
+	ck_assert_int_eq(open_with(own_url, prefix, NULL, TIMEOUT_MS, 0,
+				   &conn), STORE_OK);
+	for (i = 0; i < NFIRST; i++)
+		data[i] = put_data(conn, (size_t)(i % 2 ? 3 * SEG : 100 + i),
+				   60 + (unsigned)i, keys[i]);
+	admin_ok(&own, "SAVE");
+	server_stop(&own);
+
+	ck_assert_int_eq(open_with(own_url, prefix, NULL, TIMEOUT_MS, 2, &c),
+			 STORE_OK);
+	memset(f, 0, sizeof(f));
+	for (i = 0; i < NFIRST; i++) {
+		f[i].c = c;
+		f[i].key = keys[i];
+		f[i].data = data[i];
+		f[i].len = i % 2 ? 3 * SEG : 100 + (size_t)i;
+	}
+	first_use_start(f, t, &go);
+	first_use_join(t, &go);
+	for (i = 0; i < NFIRST; i++) {
+		ck_assert_int_eq(f[i].rc, STORE_IO);
+		ck_assert_msg(strstr(f[i].msg, "cannot connect to redis at"),
+			      "thread %d: %s", i, f[i].msg);
+	}
+
+	server_start(&own);
+	first_use_start(f, t, &go);
+	first_use_join(t, &go);
+	for (i = 0; i < NFIRST; i++) {
+		ck_assert_msg(f[i].rc == STORE_OK && f[i].same,
+			      "thread %d: %s", i, f[i].msg);
+		free(data[i]);
+	}
+	c->ops->close(c);
+}
+END_TEST
+
 /* The wrong kind of url for the server. */
 START_TEST(test_redis_not_a_cluster)
 {
 	struct store_conn *c = NULL;
-	char url[80];
+	char url[80], key[STORE_KEY_HEX + 1];
+	uint64_t size;
 
 	snprintf(url, sizeof(url), "redis+cluster://127.0.0.1:%d", own.port);
 	ck_assert_int_eq(open_with(url, prefix, NULL, TIMEOUT_MS, 0, &c),
+			 STORE_OK);
+	ck_assert_int_eq(c->ops->check(c), STORE_INVAL);
+	assert_error("gives no cluster topology", NULL);
+	/* at first use, the same */
+	store_clear_error();
+	ck_assert_int_eq(c->ops->stat(c, (key_num(1, key), key), &size),
 			 STORE_INVAL);
-	ck_assert_ptr_null(c);
-	ck_assert_msg(strstr(store_last_error(), "cluster"), "%s",
-		      store_last_error());
+	assert_error("gives no cluster topology", NULL);
+	c->ops->close(c);
 }
 END_TEST
 
@@ -2016,6 +2305,65 @@ START_TEST(test_redis_cluster_redirects)
 }
 END_TEST
 
+/* CLUSTER SLOTS calls the masters have answered so far. */
+static long long slots_calls(void)
+{
+	long long n = 0;
+	int i;
+
+	for (i = 0; i < NCLUSTER; i++)
+		n += info_num(&nodes[i], "commandstats",
+			      "cmdstat_cluster|slots:calls=");
+	return n;
+}
+
+/*
+ * A fresh connector used by many threads at once loads the slot map once:
+ * the masters are stopped while the threads start, so that all of them
+ * need the map while the first one's CLUSTER SLOTS is unanswered; then
+ * every thread reads its blob.
+ */
+START_TEST(test_redis_cluster_first_use)
+{
+	char keys[NFIRST][STORE_KEY_HEX + 1];
+	struct first_use f[NFIRST];
+	uint8_t *data[NFIRST];
+	struct store_conn *c;
+	pthread_barrier_t go;
+	pthread_t t[NFIRST];
+	long long before;
+	int i;
+
+	for (i = 0; i < NFIRST; i++)
+		data[i] = put_data(conn, (size_t)(i % 2 ? 3 * SEG : 50 + i),
+				   70 + (unsigned)i, keys[i]);
+	c = open_ok(cluster_url, prefix);
+	before = slots_calls();
+	memset(f, 0, sizeof(f));
+	for (i = 0; i < NFIRST; i++) {
+		f[i].c = c;
+		f[i].key = keys[i];
+		f[i].data = data[i];
+		f[i].len = i % 2 ? 3 * SEG : 50 + (size_t)i;
+	}
+	for (i = 0; i < NCLUSTER; i++)
+		kill(nodes[i].pid, SIGSTOP);
+	first_use_start(f, t, &go);
+	msleep(500);
+	for (i = 0; i < NCLUSTER; i++)
+		kill(nodes[i].pid, SIGCONT);
+	first_use_join(t, &go);
+	for (i = 0; i < NFIRST; i++) {
+		ck_assert_msg(f[i].rc == STORE_OK && f[i].same,
+			      "thread %d: %s", i, f[i].msg);
+		ck_assert_int_eq(conn->ops->evict(conn, keys[i]), STORE_OK);
+		free(data[i]);
+	}
+	ck_assert_int_eq(slots_calls() - before, 1);
+	c->ops->close(c);
+}
+END_TEST
+
 /* Kill a master: what lives on the others still reads.  Runs last. */
 START_TEST(test_redis_cluster_master_down)
 {
@@ -2118,6 +2466,8 @@ static Suite *conn_redis_suite(bool servers, bool cluster)
 	tcase_add_test(tc, test_redis_open_silent);
 	tcase_add_test(tc, test_redis_exec_short);
 	tcase_add_test(tc, test_redis_tryagain_then_gone);
+	tcase_add_test(tc, test_redis_check_no_pong);
+	tcase_add_test(tc, test_redis_cluster_first_use_silent);
 	suite_add_tcase(s, tc);
 	if (!servers)
 		return s;
@@ -2151,6 +2501,8 @@ static Suite *conn_redis_suite(bool servers, bool cluster)
 	tcase_add_test(tc, test_redis_server_stops);
 	tcase_add_test(tc, test_redis_full);
 	tcase_add_test(tc, test_redis_not_a_cluster);
+	tcase_add_test(tc, test_redis_open_while_down);
+	tcase_add_test(tc, test_redis_threads_first_use);
 	suite_add_tcase(s, tc);
 	if (!cluster)
 		return s;
@@ -2162,6 +2514,7 @@ static Suite *conn_redis_suite(bool servers, bool cluster)
 	tcase_add_test(tc, test_redis_cluster_roundtrip);
 	tcase_add_test(tc, test_redis_cluster_seeds);
 	tcase_add_test(tc, test_redis_cluster_redirects);
+	tcase_add_test(tc, test_redis_cluster_first_use);
 	tcase_add_test(tc, test_redis_cluster_master_down);
 	suite_add_tcase(s, tc);
 	return s;

@@ -164,6 +164,12 @@ static void session(const char *opts, size_t len)
 	o.pool_size = 2;
 	if (store_conn_redis_open(&o, &c) != STORE_OK)
 		return;
+	/* opening does not connect: the scripts start with the answer
+	 * to check()'s PING (or CLUSTER SLOTS) */
+	if (c->ops->check(c) != STORE_OK) {
+		c->ops->close(c);
+		return;
+	}
 	for (size_t i = 0; i < len && ops < MAX_OPS; i++) {
 		if (strchr("sSgGlLReEpPxtT", opts[i])) {
 			run_op(c, opts[i]);

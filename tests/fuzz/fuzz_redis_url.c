@@ -113,6 +113,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	o.command_timeout_ms = 1000;
 	o.pool_size = 1;
 	if (store_conn_redis_open(&o, &c) == STORE_OK) {
+		/* opening does not connect: check() does */
+		c->ops->check(c);
 		c->ops->close(c);
 		check_config(url);
 	}
