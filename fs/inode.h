@@ -121,6 +121,15 @@ uint64_t fs_inode_attr_gen(struct fs_inode_table *t);
 void fs_inode_attr_put(struct fs_inode_table *t, const struct store_node *n,
 		       uint64_t gen);
 
+/**
+ * Like fs_inode_attr_put(), but only into a free row: for the rows of a
+ * listing, which the kernel has just been given (it asks for them again
+ * only after forgetting them), so that a long listing neither replaces
+ * the rows lookups use nor pays for replacing.  Thread-safe.
+ */
+void fs_inode_attr_offer(struct fs_inode_table *t, const struct store_node *n,
+			 uint64_t gen);
+
 /** Fill @out with the row of @ino, if held.  Returns whether it was.
  * Thread-safe. */
 bool fs_inode_attr_get(struct fs_inode_table *t, uint64_t ino,

@@ -119,6 +119,66 @@ START_TEST(test_inode_counts)
 }
 END_TEST
 
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Random lookups and forgets of inos small and too big to pack, against
+ * a model: the shards grow, shrink and shift their runs back. */
+START_TEST(test_inode_counts_model)
+{
+	enum { N = 30000 };
+	struct fs_inode_table *t = fs_inode_table_new_max(0);
+	uint32_t *want = calloc(N, sizeof(*want));
+	uint64_t *inos, *model = calloc(N, sizeof(*model)), held = 0;
+	unsigned r = 99;
+	size_t count, k;
+
+	ck_assert_ptr_nonnull(want);
+	ck_assert_ptr_nonnull(model);
+	for (unsigned step = 0; step < 400000; step++) {
+		unsigned i = ((r = r * 1103515245u + 12345u) >> 8) % N;
+		/* a few inos at and above 2^40 */
+		uint64_t ino = i % 1000 == 7 ? (1ull << 40) + i : 2 + i;
+
+		if (step < 200000 || (r >> 30) == 0) {
+			ck_assert_int_eq(fs_inode_ref(t, ino), 0);
+			held += want[i]++ == 0;
+		} else if (want[i]) {
+			uint32_t n = 1 + (r >> 20) % (want[i] + 1);
+
+			fs_inode_forget(t, ino, n);
+			want[i] = n >= want[i] ? 0 : want[i] - n;
+			held -= want[i] == 0;
+		}
+		if (step % 50000 == 0)
+			ck_assert_uint_eq(fs_inode_count(t), held);
+	}
+	ck_assert_uint_eq(fs_inode_count(t), held);
+	ck_assert_int_eq(fs_inode_snapshot(t, &inos, &count), 0);
+	ck_assert_uint_eq(count, held);
+	for (k = 0, count = 0; k < N; k++)
+		if (want[k])
+			model[count++] = k % 1000 == 7 ? (1ull << 40) + k : 2 + k;
+	qsort(inos, count, sizeof(*inos), cmp_u64);
+	qsort(model, count, sizeof(*model), cmp_u64);
+	ck_assert_mem_eq(inos, model, count * sizeof(*inos));
+	free(inos);
+	/* all forgotten: everything shrinks back */
+	for (k = 0; k < N; k++)
+		fs_inode_forget(t, k % 1000 == 7 ? (1ull << 40) + k : 2 + k,
+				UINT32_MAX);
+	ck_assert_uint_eq(fs_inode_count(t), 0);
+	ck_assert(fs_inode_note_open(t, (1ull << 40) + 7, KEY_A));
+	free(want);
+	free(model);
+	fs_inode_table_free(t);
+}
+END_TEST
+
 START_TEST(test_inode_note_open)
 {
 	struct fs_inode_table *t = fs_inode_table_new();
@@ -130,6 +190,13 @@ START_TEST(test_inode_note_open)
 	ck_assert(fs_inode_note_open(t, 9, KEY_B));
 	ck_assert(!fs_inode_note_open(t, 9, "nothex"));
 	fs_inode_forget(t, 9, 1);
+	/* forgotten, then held again: the old key went with it */
+	ck_assert_int_eq(fs_inode_ref(t, 9), 0);
+	ck_assert(fs_inode_note_open(t, 9, KEY_A));
+	fs_inode_forget(t, 9, 1);
+	ck_assert_int_eq(fs_inode_ref(t, 1ull << 41), 0);
+	ck_assert(fs_inode_note_open(t, 1ull << 41, KEY_A));
+	ck_assert(!fs_inode_note_open(t, 1ull << 41, KEY_B));
 	fs_inode_table_free(t);
 }
 END_TEST
@@ -315,6 +382,39 @@ START_TEST(test_attr_bound)
 }
 END_TEST
 
+START_TEST(test_attr_offer)
+{
+	struct fs_inode_table *t = fs_inode_table_new_max(8);
+	struct store_node n, out;
+
+	for (uint64_t i = 10; i < 30; i++) {
+		n = mk(i, 2, "", i);
+		snprintf(n.name, sizeof(n.name), "f%" PRIu64, i);
+		fs_inode_attr_offer(t, &n, fs_inode_attr_gen(t));
+	}
+	/* the first 8 were taken, the rest did not push them out */
+	ck_assert_uint_eq(entries(t), 8);
+	ck_assert(fs_inode_attr_get(t, 10, &out));
+	ck_assert(fs_inode_attr_get(t, 17, &out));
+	ck_assert(!fs_inode_attr_get(t, 18, &out));
+	/* a freed row takes an offer again; a put still replaces */
+	fs_inode_attr_inval(t, 10, 0, NULL);
+	n = mk(40, 2, "g", 1);
+	fs_inode_attr_offer(t, &n, fs_inode_attr_gen(t));
+	ck_assert(fs_inode_attr_get(t, 40, &out));
+	n = mk(41, 2, "h", 1);
+	fs_inode_attr_offer(t, &n, fs_inode_attr_gen(t));
+	ck_assert(!fs_inode_attr_get(t, 41, &out));
+	fs_inode_attr_put(t, &n, fs_inode_attr_gen(t));
+	ck_assert(fs_inode_attr_get(t, 41, &out));
+	ck_assert_uint_eq(entries(t), 8);
+	fs_inode_attr_clear(t);
+	fs_inode_attr_offer(t, &n, fs_inode_attr_gen(t));
+	ck_assert(fs_inode_attr_get(t, 41, &out));
+	fs_inode_table_free(t);
+}
+END_TEST
+
 START_TEST(test_attr_clock)
 {
 	struct fs_inode_table *t = fs_inode_table_new_max(8);
@@ -471,7 +571,12 @@ static void *hammer(void *arg)
 		switch ((r >> 20) % 4) {
 		case 0:
 			n = mk(ino, 2 + ino % 7, name, ino * 3);
-			fs_inode_attr_put(a->t, &n, fs_inode_attr_gen(a->t));
+			if (r & 1)
+				fs_inode_attr_put(a->t, &n,
+						  fs_inode_attr_gen(a->t));
+			else
+				fs_inode_attr_offer(a->t, &n,
+						    fs_inode_attr_gen(a->t));
 			break;
 		case 1:
 			if (fs_inode_attr_get(a->t, ino, &out)) {
@@ -566,6 +671,7 @@ static Suite *inode_suite(void)
 	tc = tcase_create("counts");
 	tcase_add_test(tc, test_inode_lifecycle);
 	tcase_add_test(tc, test_inode_counts);
+	tcase_add_test(tc, test_inode_counts_model);
 	tcase_add_test(tc, test_inode_note_open);
 	suite_add_tcase(s, tc);
 
@@ -575,6 +681,7 @@ static Suite *inode_suite(void)
 	tcase_add_test(tc, test_attr_inval);
 	tcase_add_test(tc, test_attr_refused);
 	tcase_add_test(tc, test_attr_bound);
+	tcase_add_test(tc, test_attr_offer);
 	tcase_add_test(tc, test_attr_clock);
 	tcase_add_loop_test(tc, test_attr_model, 0, 4);
 #if FAILMALLOC
