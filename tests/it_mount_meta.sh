@@ -183,6 +183,30 @@ mstat "$M" '",".join(sorted(d))' >"$T/keys"
 [ "$(mstat "$M" 'd["cache"]["dir"]')" = "$T/cache" ] || fail "cache dir"
 expect_ok "$PXFS" stats "$M"
 printf '%s\n' "$OUT" | grep -q gets || fail "pxfs stats MNT: $OUT"
+# the document grows with its counters: when getxattr's own count goes
+# from 999 to 1000 between the size probe and the read, a buffer of the
+# probed size must still be enough
+python3 - "$M" <<'PY' || fail "user.pxfs.stats: a read of the probed size failed"
+import ctypes, json, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+path, name = os.fsencode(sys.argv[1]), b"user.pxfs.stats"
+big = ctypes.create_string_buffer(1 << 20)
+while True:
+    r = libc.getxattr(path, name, big, len(big))
+    assert r > 0, os.strerror(ctypes.get_errno())
+    seen = json.loads(big.raw[:r])["ops"]["getxattr"]["count"] + 1
+    if seen > 999:
+        sys.exit("the count passed 999 before the test: %d" % seen)
+    if seen == 999:		# the probe says 999, the read 1000
+        n = libc.getxattr(path, name, None, 0)
+        buf = ctypes.create_string_buffer(n)
+        r = libc.getxattr(path, name, buf, n)
+        if r < 0:
+            sys.exit("probe said %d, read: %s"
+                     % (n, os.strerror(ctypes.get_errno())))
+        json.loads(buf.raw[:r])
+        break
+PY
 
 # ---- -o ro: EROFS, not ENOSYS, and nothing changes -------------------------
 unmount "$M"
