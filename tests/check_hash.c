@@ -116,6 +116,53 @@ START_TEST(test_sha256_reuse)
 }
 END_TEST
 
+/*
+ * Two at once against one at a time, for every length up to a few blocks
+ * past each padding edge (55, 56, 64 bytes) and a few large ones, the two
+ * messages different so that a mixed-up stream shows.
+ */
+START_TEST(test_sha256_x2)
+{
+	static const size_t big[] = { 1000, 4096, 65535, 65536, 1048576,
+				      1048576 + 55, 1048576 + 56 };
+	size_t max = 1048576 + 64;
+	uint8_t *a = malloc(max), *b = malloc(max);
+	uint8_t da[STORE_SHA256_LEN], db[STORE_SHA256_LEN];
+	uint8_t ea[STORE_SHA256_LEN], eb[STORE_SHA256_LEN];
+	size_t i, len;
+
+	ck_assert_ptr_nonnull(a);
+	ck_assert_ptr_nonnull(b);
+	for (i = 0; i < max; i++) {
+		a[i] = (uint8_t)(i * 7 + 3);
+		b[i] = (uint8_t)(i * 13 + (i >> 8));
+	}
+	for (i = 0; i < 300 + sizeof(big) / sizeof(big[0]); i++) {
+		len = i < 300 ? i : big[i - 300];
+		ck_assert_int_eq(store_sha256_x2(a, b, len, da, db), STORE_OK);
+		ck_assert_int_eq(store_sha256(a, len, ea), STORE_OK);
+		ck_assert_int_eq(store_sha256(b, len, eb), STORE_OK);
+		ck_assert_mem_eq(da, ea, STORE_SHA256_LEN);
+		ck_assert_mem_eq(db, eb, STORE_SHA256_LEN);
+	}
+	/* the same message twice, and the FIPS vectors */
+	ck_assert_int_eq(store_sha256_x2(a, a, 1000, da, db), STORE_OK);
+	ck_assert_mem_eq(da, db, STORE_SHA256_LEN);
+	for (i = 0; i < NVECTORS; i++) {
+		char hex[2 * STORE_SHA256_LEN + 1];
+
+		len = strlen(vectors[i].msg);
+		ck_assert_int_eq(store_sha256_x2(vectors[i].msg,
+						 vectors[i].msg, len, da, db),
+				 STORE_OK);
+		digest_hex(db, hex);
+		ck_assert_str_eq(hex, vectors[i].hex);
+	}
+	free(a);
+	free(b);
+}
+END_TEST
+
 START_TEST(test_sha256_free_null)
 {
 	store_sha256_free(NULL);
@@ -265,6 +312,7 @@ static Suite *hash_suite(void)
 	tcase_add_loop_test(tc, test_sha256_vectors, 0, NVECTORS);
 	tcase_add_test(tc, test_sha256_million);
 	tcase_add_test(tc, test_sha256_reuse);
+	tcase_add_test(tc, test_sha256_x2);
 	tcase_add_test(tc, test_sha256_free_null);
 	suite_add_tcase(s, tc);
 
