@@ -13,12 +13,23 @@
  *           start, not checked yet in this run;
  *   BUSY    one thread is fetching it (or checking a DISK chunk); the
  *           others that want it sleep on c->done;
+ *   MEM     fetched and verified, in memory (a dirty hot chunk) and
+ *           queued for a writer thread to put in the file;
  *   READY   in the file and verified in this run.
  *
  * A chunk goes READY only after its bytes were written to the file, so a
  * reader that finds READY chunks covering its range may reply from the fd
  * at once.  READY chunks never go back while the entry is held, which is
- * what lets readers splice from the fd without holding anything else.
+ * what lets readers splice from the fd without holding anything else.  A
+ * MEM chunk is served from memory only, by a reader that pins it in the
+ * same hold of the lock where it found it MEM (the write pins it too, so
+ * it cannot go while dirty); readers that need the file wait for READY.
+ * Writing behind the readers takes the disk write -- which costs a cold
+ * read as much time as fetching the blob -- off their path: the fetch
+ * of the next chunks and the replies go on while the disk catches up, up
+ * to DIRTY_MAX_BYTES behind.  A failed write makes the chunk ABSENT
+ * again, and only the presence of chunks on the disk is ever saved in a
+ * map.
  *
  * refs counts the holders: open files, waiters, worker jobs.  While refs >
  * 0 an entry has an open fd and is never evicted; at refs 0 it sits on the
@@ -76,6 +87,9 @@
 #define DIO_ALIGN	4096		/* O_DIRECT buffer, offset and size */
 #define HOT_MAX_BYTES	(64u << 20)	/* chunks kept in memory after a
 					   fetch, for the readers to come */
+#define DIRTY_MAX_BYTES	(128u << 20)	/* fetched chunks waiting to be
+					   written; fetches wait above */
+#define NWRITERS	2		/* threads writing fetched chunks */
 #define MAP_MAGIC	"PXFSMAP1"
 #define MAP_HDR		24		/* magic, u64 size, u32 chunk, u32 n */
 #define MAP_MAX_CHUNKS	(1u << 27)	/* zstd's frame limit */
@@ -85,6 +99,7 @@ enum chunk_state {
 	CH_DISK,
 	CH_BUSY,
 	CH_READY,
+	CH_MEM,
 };
 
 struct fs_cache_obj {
@@ -114,6 +129,7 @@ struct fs_cache_obj {
 					   while the shape is unknown */
 	uint32_t npresent;		/* chunks DISK or READY (or BUSY being
 					   checked) */
+	uint32_t nmem;			/* chunks MEM: writes pending */
 	uint64_t bytes;			/* bytes in c->stats.bytes */
 	int fd;				/* the file, while refs > 0, else -1 */
 	int wfd;			/* the same with O_DIRECT, for writing
@@ -156,10 +172,14 @@ struct buf {
 struct hot {
 	struct hot *next;		/* the object's list */
 	struct hot *lprev, *lnext;	/* the cache's list, oldest first */
+	struct hot *wnext;		/* the write queue, while queued */
 	struct fs_cache_obj *o;		/* NULL: idle now, freed at unpin */
 	uint32_t idx;
 	uint32_t len;
-	unsigned pins;			/* replies in progress */
+	unsigned pins;			/* replies in progress, and the write
+					   while dirty */
+	bool dirty;			/* CH_MEM: not on the disk yet */
+	uint64_t ino;			/* names the object, for the hook */
 	void *buf;			/* from buf_get() */
 };
 
@@ -203,6 +223,15 @@ struct fs_cache {
 	struct hot hot;			/* sentinel of the hot list; protected
 					   by lock */
 	uint64_t hot_bytes;		/* protected by lock */
+	uint64_t dirty_bytes;		/* of those, dirty; protected by lock */
+
+	pthread_cond_t wwork;		/* writes queued or stopping */
+	pthread_cond_t wdone;		/* a write finished */
+	struct hot *wq, *wq_tail;	/* dirty chunks to write, oldest
+					   first; protected by lock */
+	bool wstopping;			/* protected by lock */
+	pthread_t writers[NWRITERS];
+	int nwriters;
 };
 
 static uint32_t chunk_len(const struct fs_cache_obj *o, uint32_t i)
@@ -281,12 +310,19 @@ static void hot_unlink(struct fs_cache *c, struct hot *h)
 	c->hot_bytes -= h->len;
 }
 
-/* Keep at most HOT_MAX_BYTES in memory; replies in progress stay. */
+/* Bytes of clean hot chunks, which HOT_MAX_BYTES bounds. */
+static uint64_t hot_clean(const struct fs_cache *c)
+{
+	return c->hot_bytes - c->dirty_bytes;
+}
+
+/* Keep at most HOT_MAX_BYTES of clean chunks in memory; replies in
+ * progress and dirty chunks (pinned by their write) stay. */
 static void hot_trim(struct fs_cache *c)
 {
 	struct hot *h = c->hot.lnext, *next;
 
-	for (; h != &c->hot && c->hot_bytes > HOT_MAX_BYTES; h = next) {
+	for (; h != &c->hot && hot_clean(c) > HOT_MAX_BYTES; h = next) {
 		next = h->lnext;
 		if (h->pins)
 			continue;
@@ -296,14 +332,20 @@ static void hot_trim(struct fs_cache *c)
 	}
 }
 
-/* Keep chunk @i of @o (@len bytes at @buf, taken over) in memory. */
-static bool hot_add(struct fs_cache *c, struct fs_cache_obj *o, uint32_t i,
-		    uint32_t len, void *buf)
+/* Keep chunk @i of @o (@len bytes at @buf, taken over) in memory;
+ * @dirty: not on the disk yet (pinned by its write). */
+static struct hot *hot_add(struct fs_cache *c, struct fs_cache_obj *o,
+			   uint32_t i, uint32_t len, void *buf, bool dirty)
 {
 	struct hot *h = calloc(1, sizeof(*h));
 
 	if (!h)
-		return false;
+		return NULL;
+	if (dirty) {
+		h->dirty = true;
+		h->pins = 1;
+		c->dirty_bytes += len;
+	}
 	h->o = o;
 	h->idx = i;
 	h->len = len;
@@ -316,7 +358,27 @@ static bool hot_add(struct fs_cache *c, struct fs_cache_obj *o, uint32_t i,
 	c->hot.lprev = h;
 	c->hot_bytes += len;
 	hot_trim(c);
-	return true;
+	return h;
+}
+
+/* Forget hot chunk @h of its object now (freed at once, or by the last
+ * unpin). */
+static void hot_detach(struct fs_cache *c, struct hot *h)
+{
+	struct hot **pp;
+
+	if (h->o) {
+		pp = &h->o->hot;
+		while (*pp != h)
+			pp = &(*pp)->next;
+		*pp = h->next;
+		h->o = NULL;
+	}
+	if (h->pins)
+		return;
+	hot_unlink(c, h);
+	buf_put(c, h->buf);
+	free(h);
 }
 
 /*
@@ -810,6 +872,8 @@ int fs_cache_open(const char *dir, uint64_t budget, struct fs_cache **out)
 	pthread_mutex_init(&c->buflock, NULL);
 	pthread_cond_init(&c->done, NULL);
 	pthread_cond_init(&c->work, NULL);
+	pthread_cond_init(&c->wwork, NULL);
+	pthread_cond_init(&c->wdone, NULL);
 	c->dir = strdup(dir);
 	c->buckets = calloc(HASH_MIN, sizeof(*c->buckets));
 	if (!c->dir || !c->buckets) {
@@ -1093,19 +1157,35 @@ static int claim(struct fs_cache *c, int fd, uint64_t off, uint32_t len)
 	}
 }
 
-/* Fetch chunk @i of @o into its place in @fd.  Lock not held. */
+/* Say that chunk writes of @o fail with @err (once) and drop its files
+ * when it goes idle if the disk is full.  Lock not held. */
+static int write_failed(struct fs_cache *c, struct fs_cache_obj *o, int err)
+{
+	if (say_once(c, o))
+		store_log(STORE_LOG_ERR, "cannot cache '%s' (key %s) in '%s': "
+			  "%s", o->label, o->key, c->dir, strerror(err));
+	pthread_mutex_lock(&c->lock);
+	o->nospc = err == ENOSPC || err == EDQUOT;
+	pthread_mutex_unlock(&c->lock);
+	return err;
+}
+
+/*
+ * Fetch chunk @i of @o into @buf (verified), after claiming its blocks in
+ * @fd.  With @wfd (O_DIRECT), the bytes after @len up to the next
+ * DIO_ALIGN are zeroed for write_chunk().  Lock not held.
+ */
 static int fetch(struct fs_cache *c, struct fs_cache_obj *o, uint32_t i,
 		 int fd, int wfd, void *buf, uint32_t len)
 {
 	uint64_t off = (uint64_t)i * o->chunk_size;
 	size_t got = 0, wlen = wfd >= 0 ? dio_round(len) : len;
-	ssize_t n;
 	store_rc rc;
 	int err;
 
 	err = claim(c, fd, off, (uint32_t)wlen);
 	if (err)
-		goto fail_write;
+		return write_failed(c, o, err);
 	rc = store_read_chunk(c->st, o->key, i, buf, len, &got, o->label);
 	if (rc == STORE_OK && got != len)
 		rc = STORE_CORRUPT;	/* the index disagrees with itself */
@@ -1114,9 +1194,22 @@ static int fetch(struct fs_cache *c, struct fs_cache_obj *o, uint32_t i,
 			store_log(STORE_LOG_ERR, "%s", store_last_error());
 		return rc == STORE_NOMEM ? ENOMEM : EIO;
 	}
+	/* a short last chunk goes out padded (cut back by write_chunk) */
+	memset((char *)buf + len, 0, wlen - len);
+	return 0;
+}
+
+/* Write fetched chunk @i of @o (@len bytes at @buf, prepared by fetch())
+ * to its place in @fd.  Lock not held. */
+static int write_chunk(struct fs_cache *c, struct fs_cache_obj *o,
+		       uint32_t i, int fd, int wfd, const void *buf,
+		       uint32_t len)
+{
+	uint64_t off = (uint64_t)i * o->chunk_size;
+	size_t wlen = wfd >= 0 ? dio_round(len) : len;
+	ssize_t n;
+
 	if (wfd >= 0) {
-		/* a short last chunk goes out padded (cut back below) */
-		memset((char *)buf + len, 0, wlen - len);
 		n = pwrite(wfd, buf, wlen, (off_t)off);
 		if (n < 0 && errno == EINVAL)	/* O_DIRECT refused after
 						   all: the page cache */
@@ -1130,28 +1223,96 @@ static int fetch(struct fs_cache *c, struct fs_cache_obj *o, uint32_t i,
 		n = -1;
 	if (n == (ssize_t)wlen)
 		return 0;
-	err = n < 0 ? errno : ENOSPC;
-fail_write:
-	if (say_once(c, o))
-		store_log(STORE_LOG_ERR, "cannot cache '%s' (key %s) in '%s': "
-			  "%s", o->label, o->key, c->dir, strerror(err));
-	pthread_mutex_lock(&c->lock);
-	o->nospc = err == ENOSPC || err == EDQUOT;
-	pthread_mutex_unlock(&c->lock);
-	return err;
+	return write_failed(c, o, n < 0 ? errno : ENOSPC);
 }
 
 /*
- * Make ABSENT or DISK chunk @i of held @o READY: this thread claims it,
- * and fetches it (or checks it, then fetches it if it is bad).  Called and
- * returns with c->lock held; drops it while working.  @ahead: for a
- * worker (counted as readahead).
+ * Chunk @i of @o was just written (@err 0) or failed to (c->lock held):
+ * count it and, when it was the last, complete the object.  Returns
+ * whether the complete hook is to be called (with the lock dropped).
+ */
+static bool chunk_done(struct fs_cache *c, struct fs_cache_obj *o,
+		       uint32_t i, bool from_disk, bool fetched, int err)
+{
+	uint32_t len = chunk_len(o, i);
+	bool hook = false;
+
+	if (!err) {
+		o->cs[i] = CH_READY;
+		if (!from_disk)
+			o->npresent++;
+		if (from_disk && !fetched && !o->reused) {
+			o->reused = true;
+			c->stats.reused++;
+		}
+	} else {
+		o->cs[i] = CH_ABSENT;
+		if (from_disk)
+			o->npresent--;
+		o->bytes -= len;
+		c->stats.bytes -= len;
+		if (o->whole)
+			demote(c, o);
+		o->err = err;
+		o->fails++;
+		c->stats.errors++;
+	}
+	if (fetched && !err) {
+		o->fetched = true;
+		o->map_dirty = true;
+	}
+	if (!err && o->npresent == o->nchunks && !o->whole) {
+		complete(c, o);
+		hook = o->whole && o->fetched && !o->hooked && c->hook;
+		if (hook)
+			o->hooked = true;
+	}
+	pthread_cond_broadcast(&c->done);
+	return hook;
+}
+
+/*
+ * Hand fetched chunk @i of @o (in @buf) to the writers: it goes CH_MEM,
+ * served from memory at once, and READY once on the disk (c->lock held).
+ * Returns false (nothing done) without memory for it.
+ */
+static bool write_behind(struct fs_cache *c, struct fs_cache_obj *o,
+			 uint32_t i, uint64_t ino, void *buf)
+{
+	uint32_t len = chunk_len(o, i);
+	struct hot *h;
+
+	if (c->nwriters == 0)
+		return false;
+	h = hot_add(c, o, i, len, buf, true);
+	if (!h)
+		return false;
+	h->ino = ino;
+	hold(c, o);		/* the write's */
+	o->cs[i] = CH_MEM;
+	o->nmem++;
+	if (c->wq_tail)
+		c->wq_tail->wnext = h;
+	else
+		c->wq = h;
+	c->wq_tail = h;
+	pthread_cond_signal(&c->wwork);
+	pthread_cond_broadcast(&c->done);
+	return true;
+}
+
+/*
+ * Make ABSENT or DISK chunk @i of held @o present: this thread claims it,
+ * and fetches it (or checks it, then fetches it if it is bad).  A fetched
+ * chunk goes CH_MEM and a writer puts it on the disk; a checked one goes
+ * READY.  Called and returns with c->lock held; drops it while working.
+ * @ahead: for a worker (counted as readahead).
  */
 static int chunk_load(struct fs_cache *c, struct fs_cache_obj *o, uint32_t i,
 		      uint64_t ino, bool ahead)
 {
 	uint32_t len = chunk_len(o, i);
-	bool from_disk, ok = false, done_now = false, hook = false;
+	bool from_disk, ok = false, done_now = false, hook;
 	void *buf = NULL;
 	int err, fd, wfd;
 
@@ -1165,6 +1326,11 @@ static int chunk_load(struct fs_cache *c, struct fs_cache_obj *o, uint32_t i,
 		make_room(c, len);
 		o->bytes += len;
 		c->stats.bytes += len;
+		/* the writers are behind: do not run further ahead of the
+		 * disk than DIRTY_MAX_BYTES of memory */
+		while (c->dirty_bytes + len > DIRTY_MAX_BYTES &&
+		       c->dirty_bytes > 0)
+			pthread_cond_wait(&c->wdone, &c->lock);
 	}
 	fd = o->fd;
 	wfd = o->wfd;
@@ -1183,45 +1349,30 @@ static int chunk_load(struct fs_cache *c, struct fs_cache_obj *o, uint32_t i,
 	}
 
 	pthread_mutex_lock(&c->lock);
-	/* the readers about to come get it from memory */
-	if (!ok || !hot_add(c, o, i, len, buf))
-		buf_put(c, buf);
-	if (ok) {
-		o->cs[i] = CH_READY;
-		if (!from_disk)
-			o->npresent++;
-		if (from_disk && !done_now && !o->reused) {
-			o->reused = true;
-			c->stats.reused++;
-		}
-	} else {
-		o->cs[i] = CH_ABSENT;
-		if (from_disk)
-			o->npresent--;
-		o->bytes -= len;
-		c->stats.bytes -= len;
-		if (o->whole)
-			demote(c, o);
-		o->err = err;
-		o->fails++;
-		c->stats.errors++;
-	}
 	if (done_now) {
 		c->stats.misses++;
 		if (ahead)
 			c->stats.readahead++;
-		if (ok) {
-			o->fetched = true;
-			o->map_dirty = true;
-		}
 	}
-	if (ok && o->npresent == o->nchunks && !o->whole) {
-		complete(c, o);
-		hook = o->whole && o->fetched && !o->hooked && c->hook;
-		if (hook)
-			o->hooked = true;
+	if (ok && done_now && from_disk) {
+		/* the bad copy a map claimed is no chunk present: the
+		 * write of the good one counts it again */
+		o->npresent--;
+		from_disk = false;
 	}
-	pthread_cond_broadcast(&c->done);
+	if (ok && done_now && write_behind(c, o, i, ino, buf))
+		return 0;
+	if (ok && done_now) {
+		/* no writer (or no memory for it): write it now */
+		pthread_mutex_unlock(&c->lock);
+		err = write_chunk(c, o, i, fd, wfd, buf, len);
+		ok = err == 0;
+		pthread_mutex_lock(&c->lock);
+	}
+	/* the readers about to come get it from memory */
+	if (!ok || !hot_add(c, o, i, len, buf, false))
+		buf_put(c, buf);
+	hook = chunk_done(c, o, i, from_disk, done_now, ok ? 0 : err);
 	if (hook) {
 		pthread_mutex_unlock(&c->lock);
 		c->hook(c->hook_arg, o->key, ino);
@@ -1230,15 +1381,68 @@ static int chunk_load(struct fs_cache *c, struct fs_cache_obj *o, uint32_t i,
 	return ok ? 0 : err;
 }
 
+/* Put the dirty chunks on the disk, oldest first. */
+static void *writer(void *arg)
+{
+	struct fs_cache *c = arg;
+
+	pthread_mutex_lock(&c->lock);
+	for (;;) {
+		struct fs_cache_obj *o;
+		struct hot *h;
+		uint64_t ino;
+		bool hook;
+		int err;
+
+		while (!c->wq && !c->wstopping)
+			pthread_cond_wait(&c->wwork, &c->lock);
+		h = c->wq;
+		if (!h)
+			break;		/* stopping, and nothing left */
+		c->wq = h->wnext;
+		if (!c->wq)
+			c->wq_tail = NULL;
+		h->wnext = NULL;
+		o = h->o;
+		ino = h->ino;
+		assert(o && h->dirty && o->cs[h->idx] == CH_MEM);
+		pthread_mutex_unlock(&c->lock);
+		/* o is held by this write: its fds stay open */
+		err = write_chunk(c, o, h->idx, o->fd, o->wfd, h->buf, h->len);
+		pthread_mutex_lock(&c->lock);
+		h->dirty = false;
+		c->dirty_bytes -= h->len;
+		h->pins--;
+		o->nmem--;
+		hook = chunk_done(c, o, h->idx, false, true, err);
+		if (err)
+			hot_detach(c, h);	/* the disk does not have it */
+		else if (hot_clean(c) > HOT_MAX_BYTES)
+			hot_trim(c);
+		pthread_cond_broadcast(&c->wdone);
+		if (hook) {
+			pthread_mutex_unlock(&c->lock);
+			c->hook(c->hook_arg, o->key, ino);
+			pthread_mutex_lock(&c->lock);
+		}
+		unhold(c, o);
+	}
+	pthread_mutex_unlock(&c->lock);
+	return NULL;
+}
+
 /*
- * Make chunk @i of held @o READY (c->lock held).  With @wait, a chunk
+ * Make chunk @i of held @o READY (c->lock held), or with @mem_ok, READY
+ * or in memory (CH_MEM, on its way to the disk).  With @wait, a chunk
  * another thread is busy with is waited for, sharing its failure;
  * without, it is left to that thread.
  */
 static int chunk_ensure(struct fs_cache *c, struct fs_cache_obj *o,
-			uint32_t i, uint64_t ino, bool wait, bool ahead)
+			uint32_t i, uint64_t ino, bool wait, bool ahead,
+			bool mem_ok)
 {
 	bool waited = false;
+	int err;
 
 	for (;;) {
 		uint64_t fails;
@@ -1248,6 +1452,13 @@ static int chunk_ensure(struct fs_cache *c, struct fs_cache_obj *o,
 			if (wait && !waited)
 				c->stats.hits++;
 			return 0;
+		case CH_MEM:
+			if (mem_ok || !wait) {
+				if (wait && !waited)
+					c->stats.hits++;
+				return 0;
+			}
+			/* fall through - the disk does not have it yet */
 		case CH_BUSY:
 			if (!wait)
 				return 0;
@@ -1255,14 +1466,22 @@ static int chunk_ensure(struct fs_cache *c, struct fs_cache_obj *o,
 				c->stats.waits++;
 			waited = true;
 			fails = o->fails;
-			while (o->cs[i] == CH_BUSY)
+			while (o->cs[i] == CH_BUSY ||
+			       (o->cs[i] == CH_MEM && !mem_ok))
 				pthread_cond_wait(&c->done, &c->lock);
-			if (o->cs[i] != CH_READY && o->fails != fails)
+			if (o->cs[i] != CH_READY && o->cs[i] != CH_MEM &&
+			    o->fails != fails)
 				return o->err;
 			continue;
 		case CH_ABSENT:
 		case CH_DISK:
-			return chunk_load(c, o, i, ino, ahead);
+			err = chunk_load(c, o, i, ino, ahead);
+			if (err || !wait)
+				return err;
+			/* ours now (a miss, not a hit or a wait); go on
+			 * if it is only in memory and the file is wanted */
+			waited = true;
+			continue;
 		}
 	}
 }
@@ -1358,7 +1577,7 @@ static void *worker(void *arg)
 		}
 		i = j->next_chunk++;
 		j->users++;
-		err = chunk_ensure(c, j->o, i, j->ino, false, true);
+		err = chunk_ensure(c, j->o, i, j->ino, false, true, false);
 		if (err)	/* logged; do not repeat it for every chunk */
 			j->next_chunk = j->end;
 		j->users--;
@@ -1376,6 +1595,15 @@ int fs_cache_start(struct fs_cache *c, struct store *st)
 
 	assert(!c->st && c->nworkers == 0);
 	c->st = st;
+	for (i = 0; i < NWRITERS; i++) {
+		rc = pthread_create(&c->writers[i], NULL, writer, c);
+		if (rc) {
+			store_log(STORE_LOG_ERR, "cannot start cache writer: "
+				  "%s", strerror(rc));
+			return rc;
+		}
+		c->nwriters++;
+	}
 	n = ncpu > 0 ? (int)ncpu * NWORKERS_CPU : NWORKERS_MIN;
 	n = n < NWORKERS_MIN ? NWORKERS_MIN : n > NWORKERS_MAX ? NWORKERS_MAX : n;
 	for (i = 0; i < n; i++) {
@@ -1510,11 +1738,13 @@ int fs_cache_get(struct fs_cache *c, const char *key, uint64_t size,
 	return err;
 }
 
-int fs_cache_read(struct fs_cache *c, struct fs_cache_obj *o,
-		  struct fs_cache_ra *ra, uint64_t off, uint64_t len,
-		  uint64_t ino)
+/* fs_cache_read() and, with @pin, fs_cache_read_pin(). */
+static int cache_read(struct fs_cache *c, struct fs_cache_obj *o,
+		      struct fs_cache_ra *ra, uint64_t off, uint64_t len,
+		      uint64_t ino, struct fs_cache_pin *pin)
 {
 	uint32_t first, last, i;
+	struct hot *h;
 	int err;
 
 	pthread_mutex_lock(&c->lock);
@@ -1530,44 +1760,46 @@ int fs_cache_read(struct fs_cache *c, struct fs_cache_obj *o,
 	err = ensure_fd(c, o);
 	if (!err && ra)
 		plan_readahead(c, o, ra, off, len, last, ino);
+	/* a chunk in memory serves a read within it before the disk has
+	 * it: the pin taken below, under the same lock, keeps it */
 	for (i = first; i <= last && !err; i++)
-		err = chunk_ensure(c, o, i, ino, true, false);
+		err = chunk_ensure(c, o, i, ino, true, false,
+				   pin && first == last);
+	if (!err && pin && first == last) {
+		for (h = o->hot; h; h = h->next)
+			if (h->idx == first)
+				break;
+		assert(h || o->cs[first] == CH_READY);
+		if (h) {
+			h->pins++;
+			pin->h = h;
+			pin->mem = (const char *)h->buf +
+				   (off - (uint64_t)first * o->chunk_size);
+		}
+	}
 	pthread_mutex_unlock(&c->lock);
 	return err;
+}
+
+int fs_cache_read(struct fs_cache *c, struct fs_cache_obj *o,
+		  struct fs_cache_ra *ra, uint64_t off, uint64_t len,
+		  uint64_t ino)
+{
+	return cache_read(c, o, ra, off, len, ino, NULL);
+}
+
+int fs_cache_read_pin(struct fs_cache *c, struct fs_cache_obj *o,
+		      struct fs_cache_ra *ra, uint64_t off, uint64_t len,
+		      uint64_t ino, struct fs_cache_pin *pin)
+{
+	pin->h = NULL;
+	pin->mem = NULL;
+	return cache_read(c, o, ra, off, len, ino, pin);
 }
 
 int fs_cache_obj_fd(struct fs_cache_obj *o)
 {
 	return o->fd;
-}
-
-bool fs_cache_pin(struct fs_cache *c, struct fs_cache_obj *o, uint64_t off,
-		  uint64_t len, struct fs_cache_pin *pin)
-{
-	uint64_t start;
-	struct hot *h;
-
-	pin->h = NULL;
-	pin->mem = NULL;
-	if (len == 0)
-		return false;
-	pthread_mutex_lock(&c->lock);
-	assert(o->refs > 0 && o->checked);
-	if (off >= o->size || len > o->size - off ||
-	    off / o->chunk_size != (off + len - 1) / o->chunk_size)
-		goto out;
-	for (h = o->hot; h; h = h->next)
-		if (h->idx == off / o->chunk_size)
-			break;
-	if (!h)
-		goto out;
-	h->pins++;
-	start = (uint64_t)h->idx * o->chunk_size;
-	pin->h = h;
-	pin->mem = (const char *)h->buf + (off - start);
-out:
-	pthread_mutex_unlock(&c->lock);
-	return pin->h != NULL;
 }
 
 void fs_cache_unpin(struct fs_cache *c, struct fs_cache_pin *pin)
@@ -1582,7 +1814,7 @@ void fs_cache_unpin(struct fs_cache *c, struct fs_cache_pin *pin)
 		hot_unlink(c, h);	/* its object went idle meanwhile */
 		buf_put(c, h->buf);
 		free(h);
-	} else if (c->hot_bytes > HOT_MAX_BYTES) {
+	} else if (hot_clean(c) > HOT_MAX_BYTES) {
 		hot_trim(c);
 	}
 	pthread_mutex_unlock(&c->lock);
@@ -1605,7 +1837,14 @@ bool fs_cache_has(struct fs_cache *c, const char *key)
 	bool has;
 
 	pthread_mutex_lock(&c->lock);
-	o = *find_slot(c, key);
+	/* chunks on their way to the disk: it takes a moment, and a reader
+	 * that got them expects the object complete */
+	for (;;) {
+		o = *find_slot(c, key);
+		if (!o || o->nmem == 0)
+			break;
+		pthread_cond_wait(&c->wdone, &c->lock);
+	}
 	has = o && is_complete(o);
 	pthread_mutex_unlock(&c->lock);
 	return has;
@@ -1664,7 +1903,12 @@ void fs_cache_close(struct fs_cache *c)
 		job_unqueue(c, j);
 		job_free(c, j);
 	}
+	/* the writers finish what is queued, then go */
+	c->wstopping = true;
+	pthread_cond_broadcast(&c->wwork);
 	pthread_mutex_unlock(&c->lock);
+	for (w = 0; w < c->nwriters; w++)
+		pthread_join(c->writers[w], NULL);
 	for (i = 0; c->buckets && i < c->nbuckets; i++) {
 		struct fs_cache_obj *o = c->buckets[i];
 
@@ -1695,6 +1939,8 @@ void fs_cache_close(struct fs_cache *c)
 		close(c->lockfd);	/* releases the flock */
 	if (c->dirfd >= 0)
 		close(c->dirfd);
+	pthread_cond_destroy(&c->wdone);
+	pthread_cond_destroy(&c->wwork);
 	pthread_cond_destroy(&c->work);
 	pthread_cond_destroy(&c->done);
 	pthread_mutex_destroy(&c->buflock);

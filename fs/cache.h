@@ -6,9 +6,10 @@
  * An object is cut into the chunks of its blob (chunk_size bytes each, the
  * last one shorter).  A read of bytes [a, b) makes present only the chunks
  * that cover them: each is fetched from the connector, decompressed and
- * verified against the index's digest of it (store_read_chunk()), then
- * written at its place in a sparse file of the cache directory,
- * <dir>/<key>.part, whose presence map (one bit per chunk) is kept in
+ * verified against the index's digest of it (store_read_chunk()), served
+ * from memory at once, and written behind the reader at its place in a
+ * sparse file of the cache directory, <dir>/<key>.part, whose presence
+ * map (one bit per chunk, set once the chunk is on the disk) is kept in
  * <dir>/<key>.map.  Once every chunk is present the file is renamed to
  * <dir>/<key> and the map removed.  Readers are then served from the
  * file's fd (and the kernel's page cache).
@@ -125,9 +126,10 @@ int fs_cache_get(struct fs_cache *c, const char *key, uint64_t size,
 /**
  * Make bytes [@off, @off + @len) of held object @o present in its cache
  * file, fetching the chunks that are not (and waiting for those another
- * thread is fetching), and start the readahead that reader @ra's pattern
- * calls for (@ra may be NULL: none).  Blocks while fetching.  A failure is
- * logged once, with the node's path (@ino) and the key.
+ * thread is fetching, or writing), and start the readahead that reader
+ * @ra's pattern calls for (@ra may be NULL: none).  Blocks while
+ * fetching.  A failure is logged once, with the node's path (@ino) and
+ * the key.
  * Returns: 0, then fs_cache_obj_fd() holds those bytes; EIO (missing or
  * corrupt blob, connector down), ENOSPC (cache directory full), ENOMEM.
  * Thread-safe.
@@ -136,11 +138,6 @@ int fs_cache_read(struct fs_cache *c, struct fs_cache_obj *o,
 		  struct fs_cache_ra *ra, uint64_t off, uint64_t len,
 		  uint64_t ino);
 
-/** Read-only use fd on held object @o's cache file (for pread and
- * splice), valid after a successful fs_cache_read() of the bytes to read.
- * Borrowed; valid until @o is released.  Thread-safe. */
-int fs_cache_obj_fd(struct fs_cache_obj *o);
-
 /* Bytes of a chunk still in memory after its fetch, pinned for a reply. */
 struct fs_cache_pin {
 	const void *mem;	/* the bytes asked for */
@@ -148,26 +145,35 @@ struct fs_cache_pin {
 };
 
 /**
- * After a successful fs_cache_read() of [@off, @off + @len) of held @o:
- * if those bytes are in one chunk still in memory since its fetch, pin
- * it and point @pin->mem at them (reply from there: the cache file's
- * page cache does not have a chunk just fetched, which went to the disk
- * directly), and return true; else return false and read them from
- * fs_cache_obj_fd().  Release with fs_cache_unpin() once replied.
- * Thread-safe.
+ * fs_cache_read() for a reply: when bytes [@off, @off + @len) lie in one
+ * chunk that is in memory since its fetch, that chunk is pinned and
+ * @pin->mem points at them -- the reply goes from there, without waiting
+ * for the chunk to reach the disk, and without reading it back (a chunk
+ * just fetched went to the disk directly, not through the page cache).
+ * Otherwise @pin->mem is NULL and, as after fs_cache_read(),
+ * fs_cache_obj_fd() holds the bytes.  Release with fs_cache_unpin() once
+ * replied (also after a failure: a harmless no-op then).
+ * Returns: as fs_cache_read().  Thread-safe.
  */
-bool fs_cache_pin(struct fs_cache *c, struct fs_cache_obj *o, uint64_t off,
-		  uint64_t len, struct fs_cache_pin *pin);
+int fs_cache_read_pin(struct fs_cache *c, struct fs_cache_obj *o,
+		      struct fs_cache_ra *ra, uint64_t off, uint64_t len,
+		      uint64_t ino, struct fs_cache_pin *pin);
 
-/** Release a pin taken by fs_cache_pin() (a harmless no-op if it failed).
- * Thread-safe. */
+/** Read-only use fd on held object @o's cache file (for pread and
+ * splice), valid after a successful fs_cache_read() of the bytes to read.
+ * Borrowed; valid until @o is released.  Thread-safe. */
+int fs_cache_obj_fd(struct fs_cache_obj *o);
+
+/** Release a pin taken by fs_cache_read_pin() (a harmless no-op if it
+ * took none).  Thread-safe. */
 void fs_cache_unpin(struct fs_cache *c, struct fs_cache_pin *pin);
 
 /** Release a hold taken by fs_cache_get().  Thread-safe. */
 void fs_cache_put(struct fs_cache *c, struct fs_cache_obj *o);
 
 /** Is object @key complete in the cache (every chunk present)?  Never
- * fetches nor blocks on a fetch.  Thread-safe. */
+ * fetches nor blocks on a fetch; waits for the chunks of @key fetched
+ * already to reach the disk.  Thread-safe. */
 bool fs_cache_has(struct fs_cache *c, const char *key);
 
 /**

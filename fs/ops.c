@@ -733,15 +733,14 @@ static void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size,
 	else if ((uint64_t)off < fsize && size > fsize - (uint64_t)off)
 		size = (size_t)(fsize - (uint64_t)off);
 	/* the chunks under [off, off + size): fetched now if they are not
-	 * cached yet, then served straight from the cache file, which
+	 * cached yet, then served from memory while a chunk is there since
+	 * its fetch (it goes to the disk directly, behind the reply, not
+	 * through the page cache), else straight from the cache file, which
 	 * libfuse splices when it can */
 	if (!err && (uint64_t)off < fsize)
-		err = fs_cache_read(fs->cache, f->obj, &f->ra, (uint64_t)off,
-				    size, f->ino);
-	/* just fetched, a chunk is still in memory (and not in the page
-	 * cache: it went to the disk directly): reply from there */
-	if (err || (uint64_t)off >= fsize ||
-	    !fs_cache_pin(fs->cache, f->obj, (uint64_t)off, size, &pin)) {
+		err = fs_cache_read_pin(fs->cache, f->obj, &f->ra,
+					(uint64_t)off, size, f->ino, &pin);
+	if (err || (uint64_t)off >= fsize || !pin.mem) {
 		bv.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
 		bv.buf[0].fd = err ? -1 : fs_cache_obj_fd(f->obj);
 	}
