@@ -1771,10 +1771,11 @@ static void job_fail(struct zjob *j, store_rc rc)
 }
 
 /*
- * The ingest pipeline.  Every chunk goes through four steps: read it (in
+ * The ingest pipeline.  Every chunk goes through five steps: read it (in
  * order), add it to the whole-content SHA-256 that becomes the key (in
- * order), compress it and take its own digest (any order, in parallel),
- * write its frame to the connector (in order).  The two hashes are
+ * order), compress it and take its own digest (any order, in parallel;
+ * digests two chunks at a time, see store_sha256_x2()), write its frame
+ * to the connector (in order).  The two hashes are
  * independent, so they run at the same time on different threads, and
  * none of the ordered steps waits for a batch of others: each thread,
  * caller included, takes whatever step is ready (I/O first, so that the
@@ -1787,7 +1788,7 @@ static void job_fail(struct zjob *j, store_rc rc)
 #define PIPE_SLOTS_MAX	16
 
 enum pipe_step { STEP_WAIT, STEP_DONE, STEP_READ, STEP_HASH, STEP_SNIFF,
-		 STEP_COMPRESS, STEP_WRITE };
+		 STEP_DIGEST, STEP_COMPRESS, STEP_WRITE };
 
 struct pipe_slot {
 	char *in;			/* content, chunk bytes */
@@ -1795,7 +1796,8 @@ struct pipe_slot {
 	char *out;			/* frame, bound bytes */
 	size_t olen;			/* frame bytes in @out */
 	uint8_t sha256[STORE_SHA256_LEN];
-	bool compressed;		/* @out and @sha256 are ready */
+	bool digested;			/* @sha256 is ready */
+	bool compressed;		/* @out is ready */
 };
 
 struct pipe {
@@ -1816,6 +1818,7 @@ struct pipe {
 	pthread_cond_t cond;		/* a step finished */
 	uint64_t nread;			/* chunks read */
 	uint64_t nhashed;		/* chunks in @h */
+	uint64_t ndigest;		/* chunks handed to digest */
 	uint64_t ncompress;		/* chunks handed to compress */
 	uint64_t nwritten;		/* chunks written */
 	bool eof;			/* nread is every chunk */
@@ -1838,17 +1841,27 @@ static struct pipe_slot *pipe_slot(struct pipe *p, uint64_t k)
 	return &p->slots[k % p->nslots];
 }
 
-/* The next step for thread @t, under p->lock; *k is its chunk. */
-static enum pipe_step pipe_pick(struct pipe *p, unsigned t, uint64_t *k)
+/*
+ * The next step for thread @t, under p->lock: *k is its chunk (*kn of
+ * them for a digest).  Chunk digests go two at a time when two chunks of
+ * the same size are read (store_sha256_x2() is faster than two calls), one
+ * only when nothing else is left to do.
+ */
+static enum pipe_step pipe_pick(struct pipe *p, unsigned t, uint64_t *k,
+				unsigned *kn)
 {
 	uint64_t oldest = p->nwritten < p->nhashed ? p->nwritten : p->nhashed;
+	bool pair = p->ndigest + 1 < p->nread &&
+		    pipe_slot(p, p->ndigest)->len ==
+		    pipe_slot(p, p->ndigest + 1)->len;
 
 	if (p->failed)
 		return STEP_DONE;
 	if (p->eof && oldest == p->nread)
 		return STEP_DONE;
 	if (!p->writing && p->nwritten < p->nread &&
-	    pipe_slot(p, p->nwritten)->compressed) {
+	    pipe_slot(p, p->nwritten)->compressed &&
+	    pipe_slot(p, p->nwritten)->digested) {
 		p->writing = true;
 		*k = p->nwritten;
 		return STEP_WRITE;
@@ -1868,9 +1881,22 @@ static enum pipe_step pipe_pick(struct pipe *p, unsigned t, uint64_t *k)
 		p->sniffed = true;
 		return STEP_SNIFF;
 	}
+	/* digest or compress, whichever is further behind */
+	if (pair && p->ndigest <= p->ncompress) {
+		*k = p->ndigest;
+		*kn = 2;
+		p->ndigest += 2;
+		return STEP_DIGEST;
+	}
 	if (p->ncompress < p->nread) {
 		*k = p->ncompress++;
 		return STEP_COMPRESS;
+	}
+	if (p->ndigest < p->nread) {
+		*k = p->ndigest;
+		*kn = pair ? 2 : 1;
+		p->ndigest += *kn;
+		return STEP_DIGEST;
 	}
 	return STEP_WAIT;
 }
@@ -1884,6 +1910,7 @@ static store_rc pipe_read(struct pipe *p, uint64_t k, bool *eof)
 		return store_fail_errno(errno, "cannot read '%s'", p->label);
 	*eof = (size_t)got < p->chunk;
 	s->len = (size_t)got;
+	s->digested = false;
 	s->compressed = false;
 	if (k == 0) {
 		p->sniff_len = s->len < TYPE_SNIFF ? s->len : TYPE_SNIFF;
@@ -1895,13 +1922,19 @@ static store_rc pipe_read(struct pipe *p, uint64_t k, bool *eof)
 static store_rc pipe_compress(struct pipe *p, unsigned t, uint64_t k)
 {
 	struct pipe_slot *s = pipe_slot(p, k);
-	store_rc rc;
 
-	rc = store_zenc_compress(p->encs[t], s->in, s->len, s->out, p->bound,
-				 &s->olen);
-	if (rc == STORE_OK)
-		rc = store_sha256(s->in, s->len, s->sha256);
-	return rc;
+	return store_zenc_compress(p->encs[t], s->in, s->len, s->out,
+				   p->bound, &s->olen);
+}
+
+static store_rc pipe_digest(struct pipe *p, uint64_t k, unsigned kn)
+{
+	struct pipe_slot *a = pipe_slot(p, k), *b;
+
+	if (kn == 1)
+		return store_sha256(a->in, a->len, a->sha256);
+	b = pipe_slot(p, k + 1);
+	return store_sha256_x2(a->in, b->in, a->len, a->sha256, b->sha256);
 }
 
 static store_rc pipe_write(struct pipe *p, uint64_t k)
@@ -1933,13 +1966,14 @@ static void pipe_run(void *ctx, unsigned t, unsigned i)
 	struct pipe *p = ctx;
 	enum pipe_step step;
 	uint64_t k = 0;
+	unsigned kn = 1;
 	store_rc rc = STORE_OK;
 	bool eof = false;
 
 	(void)i;
 	pthread_mutex_lock(&p->lock);
 	for (;;) {
-		step = pipe_pick(p, t, &k);
+		step = pipe_pick(p, t, &k, &kn);
 		if (step == STEP_DONE)
 			break;
 		if (step == STEP_WAIT) {
@@ -1959,6 +1993,9 @@ static void pipe_run(void *ctx, unsigned t, unsigned i)
 			pthread_mutex_lock(&p->st->lock);
 			detect_type(p->st, p->sniff, p->sniff_len, p->type);
 			pthread_mutex_unlock(&p->st->lock);
+			break;
+		case STEP_DIGEST:
+			rc = pipe_digest(p, k, kn);
 			break;
 		case STEP_COMPRESS:
 			rc = pipe_compress(p, t, k);
@@ -1982,6 +2019,10 @@ static void pipe_run(void *ctx, unsigned t, unsigned i)
 		case STEP_HASH:
 			p->hashing = false;
 			p->nhashed++;
+			break;
+		case STEP_DIGEST:
+			for (unsigned j = 0; j < kn; j++)
+				pipe_slot(p, k + j)->digested = true;
 			break;
 		case STEP_COMPRESS:
 			pipe_slot(p, k)->compressed = true;
