@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -43,6 +44,9 @@
 #define DIRECT_MIN	(64u << 10)	/* reads this large may bypass the
 					   page cache */
 #define DIRECT_ALIGN	4096u		/* O_DIRECT buffer, offset, size */
+#define PUT_DIRECT_MIN	(8u << 20)	/* blobs this large are written
+					   around the page cache */
+#define PUT_STAGE	(4u << 20)	/* one O_DIRECT write of a put */
 #ifndef __NR_cachestat
 #define __NR_cachestat	451		/* the same number on every arch */
 #endif
@@ -57,6 +61,11 @@ struct store_conn_put {
 	struct conn_file *fc;	/* the connector; outlives the put */
 	int fd;			/* the open temp */
 	bool failed;		/* a write failed: the temp is incomplete */
+	bool tried_direct;	/* O_DIRECT was tried (see put_write) */
+	bool direct;		/* @fd is O_DIRECT, written via @stage */
+	uint64_t off;		/* bytes in @fd */
+	char *stage;		/* PUT_STAGE bytes, aligned, or NULL */
+	size_t fill;		/* bytes in @stage, due at @off */
 	char path[];		/* DIR/tmp/put-XXXXXX */
 };
 
@@ -132,8 +141,8 @@ static store_rc file_put_begin(struct store_conn *c,
 	p = malloc(sizeof(*p) + size);
 	if (!p)
 		return store_fail(STORE_NOMEM, "cannot allocate a blob put");
+	memset(p, 0, sizeof(*p));
 	p->fc = fc;
-	p->failed = false;
 	snprintf(p->path, size, "%s" TMP_TEMPLATE, fc->dir);
 	/* mkostemp creates 0600, and O_CLOEXEC keeps it from children */
 	p->fd = mkostemp(p->path, O_CLOEXEC);
@@ -149,12 +158,147 @@ static store_rc file_put_begin(struct store_conn *c,
 	return STORE_OK;
 }
 
+/*
+ * A large blob is written around the page cache (O_DIRECT), in aligned
+ * writes of PUT_STAGE bytes staged here: a put's blob is not read again
+ * soon (a mount reads it O_DIRECT when it is not cached, and keeps what it
+ * decompressed), so copying it into fresh page-cache pages only cost CPU
+ * -- on the VMs we measure, writing 500 MB costs 0.15-1.2 s of system
+ * time buffered, 0.04 s direct -- and the final fsync then had it all
+ * still to write.  The first PUT_DIRECT_MIN bytes, and the tail, go
+ * through the page cache as before (a small blob stays cheap, and a
+ * batch of them is synced with one syncfs).  Only local block
+ * filesystems: on a network filesystem an O_DIRECT write is a round trip.
+ * Durability is unchanged: put_commit still fsyncs.
+ */
+static bool is_direct_fs(int fd)
+{
+	struct statfs sf;
+
+	if (fstatfs(fd, &sf) < 0)
+		return false;
+	switch ((unsigned long)sf.f_type) {
+	case 0xEF53UL:		/* ext2/3/4 */
+	case 0x58465342UL:	/* xfs */
+	case 0x9123683EUL:	/* btrfs */
+	case 0xF2F52010UL:	/* f2fs */
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* Switch @p to O_DIRECT writes; at an aligned offset, or nothing. */
+static void put_go_direct(struct store_conn_put *p)
+{
+	void *stage = NULL;
+	int fl;
+
+	p->tried_direct = true;
+	if (p->off % DIRECT_ALIGN || !is_direct_fs(p->fd))
+		return;
+	fl = fcntl(p->fd, F_GETFL);
+	if (fl < 0 || posix_memalign(&stage, DIRECT_ALIGN, PUT_STAGE) != 0)
+		return;
+	if (fcntl(p->fd, F_SETFL, fl | O_DIRECT) < 0) {
+		free(stage);
+		return;
+	}
+	p->stage = stage;
+	p->direct = true;
+}
+
+/* Back to buffered writes (the tail, or a filesystem that refused). */
+static int put_go_buffered(struct store_conn_put *p)
+{
+	int fl = fcntl(p->fd, F_GETFL);
+
+	p->direct = false;
+	if (fl < 0 || fcntl(p->fd, F_SETFL, fl & ~O_DIRECT) < 0)
+		return -1;
+	return 0;
+}
+
+static int put_buffered(struct store_conn_put *p, const void *buf,
+			size_t len)
+{
+	if (store_write_all(p->fd, buf, len) < 0)
+		return -1;
+	p->off += len;
+	return 0;
+}
+
+/* Write the @p->fill staged bytes: O_DIRECT when they are a whole stage,
+ * else (the tail) or when the filesystem refuses, through the cache. */
+static int put_flush(struct store_conn_put *p)
+{
+	size_t done = 0;
+	ssize_t n;
+
+	while (p->direct && p->fill == PUT_STAGE && done < p->fill) {
+		n = write(p->fd, p->stage + done, p->fill - done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno != EINVAL)
+			return -1;
+		/* refused (EINVAL), or short of a whole block: the rest
+		 * goes through the page cache */
+		if (n <= 0 || (done + (size_t)n) % DIRECT_ALIGN) {
+			if (n > 0)
+				done += (size_t)n;
+			break;
+		}
+		done += (size_t)n;
+	}
+	p->off += done;
+	if (done < p->fill) {
+		if (p->direct && put_go_buffered(p) < 0)
+			return -1;
+		if (put_buffered(p, p->stage + done, p->fill - done) < 0)
+			return -1;
+	}
+	p->fill = 0;
+	return 0;
+}
+
+static int put_write(struct store_conn_put *p, const char *b, size_t len)
+{
+	if (!p->tried_direct && p->off + len >= PUT_DIRECT_MIN) {
+		/* reach an aligned offset through the cache first */
+		size_t pad = (size_t)(-p->off % DIRECT_ALIGN);
+
+		if (pad > len)
+			pad = len;
+		if (put_buffered(p, b, pad) < 0)
+			return -1;
+		b += pad;
+		len -= pad;
+		if (p->off % DIRECT_ALIGN == 0)
+			put_go_direct(p);
+	}
+	if (!p->direct)
+		return put_buffered(p, b, len);
+	while (len) {
+		size_t n = PUT_STAGE - p->fill;
+
+		if (n > len)
+			n = len;
+		memcpy(p->stage + p->fill, b, n);
+		p->fill += n;
+		b += n;
+		len -= n;
+		if (p->fill == PUT_STAGE && put_flush(p) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 static store_rc file_put_write(struct store_conn_put *p, const void *buf,
 			       size_t len)
 {
 	int saverr;
 
-	if (store_write_all(p->fd, buf, len) < 0) {
+	if (put_write(p, buf, len) < 0) {
 		saverr = errno;
 		/* part of buf may be in the file: it must never be committed */
 		p->failed = true;
@@ -162,6 +306,12 @@ static store_rc file_put_write(struct store_conn_put *p, const void *buf,
 					p->path);
 	}
 	return STORE_OK;
+}
+
+static void put_free(struct store_conn_put *p)
+{
+	free(p->stage);
+	free(p);
 }
 
 /* With @durable, fsync the blob and its directories (a crash leaves it
@@ -177,6 +327,13 @@ static store_rc commit(struct store_conn_put *p, const char *key,
 
 	if (!is_key(key)) {
 		rc = bad_key(key);
+		goto out;
+	}
+	if (!p->failed && p->fill && put_flush(p) < 0) {
+		saverr = errno;
+		p->failed = true;
+		rc = store_fail_errno(saverr, "cannot write blob temp '%s'",
+				      p->path);
 		goto out;
 	}
 	if (p->failed) {
@@ -229,7 +386,7 @@ out:
 	close(p->fd);
 	if (!renamed)
 		unlink(p->path);
-	free(p);
+	put_free(p);
 	return rc;
 }
 
@@ -239,7 +396,7 @@ static void file_put_abort(struct store_conn_put *p)
 		return;
 	close(p->fd);
 	unlink(p->path);
-	free(p);
+	put_free(p);
 }
 
 /* ---- reading ---------------------------------------------------------- */

@@ -561,6 +561,53 @@ START_TEST(test_conn_get_uncached)
 }
 END_TEST
 
+/*
+ * A blob large enough to be written around the page cache, in pieces of
+ * every awkward size (the staging of O_DIRECT writes, the switch at an
+ * aligned offset, the tail through the cache), comes back whole; and an
+ * abort in the middle of one leaves nothing.
+ */
+START_TEST(test_conn_put_large)
+{
+	const struct store_conn_ops *o = conn->ops;
+	static const size_t pieces[] = { 1, 4095, 100000, 3u << 20, 4096,
+					 (5u << 20) + 3, 77, 1u << 20 };
+	size_t len = (20u << 20) + 777, off = 0, i;
+	char key[STORE_KEY_HEX + 1];
+	unsigned char *blob = malloc(len), *buf = malloc(len);
+	struct store_conn_put *wp = NULL;
+	uint64_t size = 0;
+
+	ck_assert_ptr_nonnull(blob);
+	ck_assert_ptr_nonnull(buf);
+	for (i = 0; i < len; i++)
+		blob[i] = (unsigned char)(i * 13 + i / 4099);
+	key_of(blob, len, key);
+	ck_assert_int_eq(o->put_begin(conn, &wp), STORE_OK);
+	for (i = 0; off < len; i++) {
+		size_t n = pieces[i % (sizeof(pieces) / sizeof(pieces[0]))];
+
+		if (n > len - off)
+			n = len - off;
+		ck_assert_int_eq(o->put_write(wp, blob + off, n), STORE_OK);
+		off += n;
+	}
+	ck_assert_int_eq(o->put_commit(wp, key), STORE_OK);
+	ck_assert_int_eq(o->stat(conn, key, &size), STORE_OK);
+	ck_assert_uint_eq(size, len);
+	ck_assert_int_eq(o->get(conn, key, 0, len, buf), STORE_OK);
+	ck_assert_mem_eq(buf, blob, len);
+	ck_assert_int_eq(tmp_entries(), 0);
+
+	ck_assert_int_eq(o->put_begin(conn, &wp), STORE_OK);
+	ck_assert_int_eq(o->put_write(wp, blob, 13u << 20), STORE_OK);
+	o->put_abort(wp);
+	ck_assert_int_eq(tmp_entries(), 0);
+	free(blob);
+	free(buf);
+}
+END_TEST
+
 /* Committing a key that is already there replaces it. */
 START_TEST(test_conn_replace)
 {
@@ -1208,6 +1255,7 @@ static Suite *conn_file_suite(void)
 	tcase_add_test(tc, test_conn_missing);
 	tcase_add_test(tc, test_conn_get_beyond_end);
 	tcase_add_test(tc, test_conn_get_uncached);
+	tcase_add_test(tc, test_conn_put_large);
 	tcase_add_test(tc, test_conn_replace);
 	tcase_add_loop_test(tc, test_conn_bad_keys, 0, NBAD_KEYS);
 	tcase_add_test(tc, test_conn_put_abort);
