@@ -89,7 +89,9 @@
 					   fetch, for the readers to come */
 #define DIRTY_MAX_BYTES	(128u << 20)	/* fetched chunks waiting to be
 					   written; fetches wait above */
-#define NWRITERS	2		/* threads writing fetched chunks */
+#define NWRITERS	4		/* threads writing fetched chunks: the
+					   disk writes faster with several in
+					   flight */
 #define MAP_MAGIC	"PXFSMAP1"
 #define MAP_HDR		24		/* magic, u64 size, u32 chunk, u32 n */
 #define MAP_MAX_CHUNKS	(1u << 27)	/* zstd's frame limit */
