@@ -313,6 +313,19 @@ store_rc store_read_chunk(struct store *st, const char *key, uint32_t idx,
 			  void *buf, size_t len, size_t *got, const char *label);
 
 /**
+ * Read chunks @idx and @idx + 1 of object @key (verified), which must
+ * both be @len bytes long (the caller knows the object's shape), into
+ * @buf0 and @buf1 of @len bytes each: store_read_chunk() twice, but with
+ * one connector get and the two digests taken together where it can.
+ * rc[0] and rc[1] get each chunk's result (a chunk that is not @len bytes
+ * is STORE_CORRUPT); the last error names the second failure.
+ * Returns: STORE_OK when both are, else the first failure.  Thread-safe.
+ */
+store_rc store_read_chunk2(struct store *st, const char *key, uint32_t idx,
+			   void *buf0, void *buf1, size_t len,
+			   store_rc rc[2], const char *label);
+
+/**
  * Check that the @len bytes at @buf are chunk @idx of object @key: its
  * length and SHA-256 are the index's.  For bytes kept outside the store
  * (a local cache of an earlier run) before they are served again.  Reads

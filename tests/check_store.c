@@ -578,6 +578,57 @@ START_TEST(test_store_read_chunk)
 }
 END_TEST
 
+/* Two chunks at once: the same bytes as one by one, and each its own
+ * result: a short chunk, one past the end, one corrupt in the blob. */
+START_TEST(test_store_read_chunk2)
+{
+	struct store_put_opts po = { 4096, 3 };
+	struct store_object o;
+	size_t len = 4 * 4096 + 1000;
+	char *b0 = malloc(4096), *b1 = malloc(4096), *all = malloc(len);
+	char p[400];
+	unsigned char x;
+	store_rc rc[2];
+	int fd = make_fd(len, 11, true), bf;
+
+	ck_assert_int_eq(store_ingest_fd(st, fd, "r2", &po, &o), STORE_OK);
+	ck_assert_int_eq(pread(fd, all, len, 0), (ssize_t)len);
+	ck_assert_int_eq(store_read_chunk2(st, o.key, 0, b0, b1, 4096, rc,
+					   "r2"), STORE_OK);
+	ck_assert(rc[0] == STORE_OK && rc[1] == STORE_OK);
+	ck_assert(!memcmp(b0, all, 4096) && !memcmp(b1, all + 4096, 4096));
+	ck_assert_int_eq(store_read_chunk2(st, o.key, 2, b0, b1, 4096, rc,
+					   "r2"), STORE_OK);
+	ck_assert(!memcmp(b0, all + 8192, 4096) &&
+		  !memcmp(b1, all + 12288, 4096));
+	/* the last chunk is short, and none follows it */
+	ck_assert_int_eq(store_read_chunk2(st, o.key, 3, b0, b1, 4096, rc,
+					   "r2"), STORE_CORRUPT);
+	ck_assert(rc[0] == STORE_OK && rc[1] == STORE_CORRUPT);
+	ck_assert(!memcmp(b0, all + 12288, 4096));
+	ck_assert_int_eq(store_read_chunk2(st, o.key, 4, b0, b1, 4096, rc,
+					   "r2"), STORE_CORRUPT);
+	ck_assert(rc[0] == STORE_CORRUPT && rc[1] == STORE_INVAL);
+	/* a flipped byte in the blob's fourth frame fails that chunk only */
+	blob_path(o.key, p, sizeof(p));
+	bf = open(p, O_RDWR);
+	ck_assert_int_ge(bf, 0);
+	ck_assert_int_eq(pread(bf, &x, 1, 3 * 4110 + 2000), 1);
+	x ^= 0x55;
+	ck_assert_int_eq(pwrite(bf, &x, 1, 3 * 4110 + 2000), 1);
+	close(bf);
+	ck_assert_int_eq(store_read_chunk2(st, o.key, 2, b0, b1, 4096, rc,
+					   "r2"), STORE_CORRUPT);
+	ck_assert(rc[0] == STORE_OK && rc[1] == STORE_CORRUPT);
+	ck_assert(!memcmp(b0, all + 8192, 4096));
+	ck_assert_ptr_nonnull(strstr(store_last_error(), "chunk 3"));
+	close(fd);
+	free(b0);
+	free(b1);
+	free(all);
+}
+END_TEST
+
 START_TEST(test_store_check_chunk)
 {
 	struct store_put_opts po = { 4096, 3 };
@@ -1214,6 +1265,7 @@ static Suite *store_suite(void)
 	tcase_add_test(tc, test_store_dedupe_and_refs);
 	tcase_add_test(tc, test_store_mkfile_unknown_key);
 	tcase_add_test(tc, test_store_read_chunk);
+	tcase_add_test(tc, test_store_read_chunk2);
 	tcase_add_test(tc, test_store_check_chunk);
 	tcase_add_test(tc, test_store_ingest_bad_options);
 	tcase_add_test(tc, test_store_adopt);
