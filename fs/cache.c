@@ -1310,11 +1310,15 @@ static bool write_behind(struct fs_cache *c, struct fs_cache_obj *o,
  * READY.  Called and returns with c->lock held; drops it while working.
  * @ahead: for a worker (counted as readahead).
  */
+static int chunk_loaded(struct fs_cache *c, struct fs_cache_obj *o,
+			uint32_t i, uint64_t ino, bool ahead, bool from_disk,
+			bool done_now, int err, void *buf, int fd, int wfd);
+
 static int chunk_load(struct fs_cache *c, struct fs_cache_obj *o, uint32_t i,
 		      uint64_t ino, bool ahead)
 {
 	uint32_t len = chunk_len(o, i);
-	bool from_disk, ok = false, done_now = false, hook;
+	bool from_disk, ok = false, done_now = false;
 	void *buf = NULL;
 	int err, fd, wfd;
 
@@ -1349,8 +1353,24 @@ static int chunk_load(struct fs_cache *c, struct fs_cache_obj *o, uint32_t i,
 		ok = err == 0;
 		done_now = true;
 	}
-
 	pthread_mutex_lock(&c->lock);
+	return chunk_loaded(c, o, i, ino, ahead, from_disk, done_now,
+			    ok ? 0 : err, buf, fd, wfd);
+}
+
+/*
+ * Chunk @i of @o, BUSY since chunk_load(), was checked (@done_now false)
+ * or fetched into @buf, with failure @err (0: none): make it MEM or
+ * READY, or ABSENT again.  Called and returns with c->lock held; may
+ * drop it.
+ */
+static int chunk_loaded(struct fs_cache *c, struct fs_cache_obj *o,
+			uint32_t i, uint64_t ino, bool ahead, bool from_disk,
+			bool done_now, int err, void *buf, int fd, int wfd)
+{
+	uint32_t len = chunk_len(o, i);
+	bool ok = err == 0, hook;
+
 	if (done_now) {
 		c->stats.misses++;
 		if (ahead)
@@ -1381,6 +1401,87 @@ static int chunk_load(struct fs_cache *c, struct fs_cache_obj *o, uint32_t i,
 		pthread_mutex_lock(&c->lock);
 	}
 	return ok ? 0 : err;
+}
+
+/*
+ * May a worker on a job of chunks below @end take chunks @i and @i + 1 of
+ * @o together (c->lock held)?  Readahead comes in jobs of a chunk or two
+ * as a reader moves on, so the second may be the first of the next job
+ * (which then finds it taken), as long as it fits the budget.
+ */
+static bool is_pair(const struct fs_cache *c, const struct fs_cache_obj *o,
+		    uint32_t i, uint32_t end)
+{
+	if (i + 1 >= o->nchunks || o->cs[i] != CH_ABSENT ||
+	    o->cs[i + 1] != CH_ABSENT || chunk_len(o, i + 1) != o->chunk_size)
+		return false;
+	return i + 1 < end ||
+	       c->stats.bytes + 2 * (uint64_t)o->chunk_size <= c->budget;
+}
+
+/*
+ * chunk_load() of ABSENT chunks @i and @i + 1 of held @o, both chunk_size
+ * long, for a worker: fetched together (store_read_chunk2()), which
+ * verifies two chunks for little more than the price of one.
+ */
+static int chunk_load2(struct fs_cache *c, struct fs_cache_obj *o,
+		       uint32_t i, uint64_t ino)
+{
+	uint32_t len = o->chunk_size;
+	uint64_t off = (uint64_t)i * len;
+	size_t wlen = dio_round(len);
+	void *b[2] = { NULL, NULL };
+	store_rc rc[2];
+	int err, e[2], k, fd, wfd;
+
+	err = ensure_fd(c, o);
+	if (err)
+		return err;
+	assert(is_pair(c, o, i, o->nchunks));
+	o->cs[i] = o->cs[i + 1] = CH_BUSY;
+	make_room(c, 2 * (uint64_t)len);
+	o->bytes += 2 * (uint64_t)len;
+	c->stats.bytes += 2 * (uint64_t)len;
+	while (c->dirty_bytes + 2 * (uint64_t)len > DIRTY_MAX_BYTES &&
+	       c->dirty_bytes > 0)
+		pthread_cond_wait(&c->wdone, &c->lock);
+	fd = o->fd;
+	wfd = o->wfd;
+	pthread_mutex_unlock(&c->lock);
+
+	obj_label(c, o, ino);
+	b[0] = buf_get(c, len);
+	b[1] = buf_get(c, len);
+	e[0] = e[1] = 0;
+	if (!b[0] || !b[1]) {
+		e[0] = e[1] = ENOMEM;
+	} else {
+		err = claim(c, fd, off, 2 * (uint32_t)(wfd >= 0 ? wlen : len));
+		if (err)
+			e[0] = e[1] = write_failed(c, o, err);
+	}
+	if (!e[0]) {
+		store_read_chunk2(c->st, o->key, i, b[0], b[1], len, rc,
+				  o->label);
+		for (k = 0; k < 2; k++) {
+			if (rc[k] == STORE_OK) {
+				if (wfd >= 0)	/* see fetch() */
+					memset((char *)b[k] + len, 0,
+					       wlen - len);
+				continue;
+			}
+			if (say_once(c, o))
+				store_log(STORE_LOG_ERR, "%s",
+					  store_last_error());
+			e[k] = rc[k] == STORE_NOMEM ? ENOMEM : EIO;
+		}
+	}
+	pthread_mutex_lock(&c->lock);
+	e[0] = chunk_loaded(c, o, i, ino, true, false, true, e[0], b[0], fd,
+			    wfd);
+	e[1] = chunk_loaded(c, o, i + 1, ino, true, false, true, e[1], b[1],
+			    fd, wfd);
+	return e[0] ? e[0] : e[1];
 }
 
 /* Put the dirty chunks on the disk, oldest first. */
@@ -1579,7 +1680,13 @@ static void *worker(void *arg)
 		}
 		i = j->next_chunk++;
 		j->users++;
-		err = chunk_ensure(c, j->o, i, j->ino, false, true, false);
+		if (is_pair(c, j->o, i, j->end)) {
+			j->next_chunk++;
+			err = chunk_load2(c, j->o, i, j->ino);
+		} else {
+			err = chunk_ensure(c, j->o, i, j->ino, false, true,
+					   false);
+		}
 		if (err)	/* logged; do not repeat it for every chunk */
 			j->next_chunk = j->end;
 		j->users--;
