@@ -191,6 +191,25 @@ SHANI static void shani_blocks_x2(struct shani *pa, struct shani *pb,
 	*pb = sb;
 }
 
+SHANI static void shani_blocks(struct shani *ps, const uint8_t *a,
+			       size_t n)
+{
+	const __m128i bswap = _mm_set_epi64x(0x0c0d0e0f08090a0bULL,
+					     0x0405060700010203ULL);
+	struct shani s = *ps;
+
+	for (; n; n--, a += 64) {
+		__m128i a0 = s.abef, a1 = s.cdgh;
+
+#pragma GCC unroll 16
+		for (int i = 0; i < 16; i++)
+			shani_quad(&s, i, a, bswap);
+		s.abef = _mm_add_epi32(s.abef, a0);
+		s.cdgh = _mm_add_epi32(s.cdgh, a1);
+	}
+	*ps = s;
+}
+
 SHANI static void shani_init(struct shani *s)
 {
 	__m128i dcba = _mm_loadu_si128((const __m128i *)&sha256_iv[0]);
@@ -250,6 +269,19 @@ SHANI static void shani_x2(const uint8_t *a, const uint8_t *b, size_t len,
 	shani_out(&sb, out_b);
 }
 
+SHANI static void shani_one(const uint8_t *a, size_t len,
+			    uint8_t out[STORE_SHA256_LEN])
+{
+	struct shani s;
+	uint8_t tail[128];
+	size_t whole = len / 64;
+
+	shani_init(&s);
+	shani_blocks(&s, a, whole);
+	shani_blocks(&s, tail, pad_tail(tail, a + whole * 64, len));
+	shani_out(&s, out);
+}
+
 static bool shani_ok;
 static pthread_once_t shani_once = PTHREAD_ONCE_INIT;
 
@@ -265,6 +297,126 @@ static void shani_probe(void)
 	shani_ok = (b & bit_SHA) != 0;
 }
 #endif /* HAVE_SHANI_X2 */
+
+/*
+ * The whole content's SHA-256, with each chunk's own digest taken in the
+ * same pass where SHA-NI can interleave the two: both streams read the
+ * same bytes, so a chunk costs what store_sha256_x2() costs for two
+ * halves of it.  Elsewhere, or when the content so far is not a whole
+ * number of blocks, it is libcrypto's update and one-shot digest.
+ */
+struct store_sha256_chain {
+	struct store_sha256 *h;		/* without SHA-NI */
+#ifdef HAVE_SHANI_X2
+	struct shani s;			/* with it: the state, */
+	uint64_t bytes;			/* bytes added, */
+	uint8_t buf[64];		/* and those past the last block */
+#endif
+};
+
+struct store_sha256_chain *store_sha256_chain_new(void)
+{
+	struct store_sha256_chain *c;
+
+#ifdef HAVE_SHANI_X2
+	pthread_once(&shani_once, shani_probe);
+	if (shani_ok) {
+		/* 16-byte alignment for the vectors: as malloc gives */
+		c = calloc(1, sizeof(*c));
+		if (c)
+			shani_init(&c->s);
+		return c;
+	}
+#endif
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	c->h = store_sha256_new();
+	if (!c->h) {
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
+void store_sha256_chain_free(struct store_sha256_chain *c)
+{
+	if (!c)
+		return;
+	store_sha256_free(c->h);
+	free(c);
+}
+
+store_rc store_sha256_chain_update(struct store_sha256_chain *c,
+				   const void *p, size_t len,
+				   uint8_t out[STORE_SHA256_LEN])
+{
+	store_rc rc;
+
+	if (c->h) {
+		rc = store_sha256_update(c->h, p, len);
+		if (rc == STORE_OK && out)
+			rc = store_sha256(p, len, out);
+		return rc;
+	}
+#ifdef HAVE_SHANI_X2
+	{
+		const uint8_t *b = p;
+		size_t have = (size_t)(c->bytes % 64), n;
+
+		if (out && have == 0) {
+			struct shani d;
+			uint8_t tail[128];
+
+			shani_init(&d);
+			n = len / 64;
+			shani_blocks_x2(&c->s, &d, b, b, n);
+			shani_blocks(&d, tail, pad_tail(tail, b + n * 64,
+							len));
+			shani_out(&d, out);
+			memcpy(c->buf, b + n * 64, len % 64);
+			c->bytes += len;
+			return STORE_OK;
+		}
+		if (out)
+			shani_one(b, len, out);
+		c->bytes += len;
+		if (have) {
+			n = 64 - have < len ? 64 - have : len;
+			memcpy(c->buf + have, b, n);
+			b += n;
+			len -= n;
+			if (have + n < 64)
+				return STORE_OK;
+			shani_blocks(&c->s, c->buf, 1);
+		}
+		shani_blocks(&c->s, b, len / 64);
+		memcpy(c->buf, b + len / 64 * 64, len % 64);
+	}
+#endif
+	return STORE_OK;
+}
+
+store_rc store_sha256_chain_final(struct store_sha256_chain *c,
+				  uint8_t out[STORE_SHA256_LEN])
+{
+	if (c->h)
+		return store_sha256_final(c->h, out);
+#ifdef HAVE_SHANI_X2
+	{
+		uint8_t tail[128];
+		size_t n = pad_tail(tail, c->buf, (size_t)c->bytes);
+
+		/* pad_tail() takes the length mod 64 and the bits from
+		 * bytes: the same as for a one-shot message of that size */
+		shani_blocks(&c->s, tail, n);
+		shani_out(&c->s, out);
+		shani_init(&c->s);
+		c->bytes = 0;
+	}
+#endif
+	return STORE_OK;
+}
 
 store_rc store_sha256_x2(const void *a, const void *b, size_t len,
 			 uint8_t out_a[STORE_SHA256_LEN],

@@ -163,6 +163,63 @@ START_TEST(test_sha256_x2)
 }
 END_TEST
 
+/*
+ * The chain against libcrypto: pieces of every awkward size, some with
+ * their own digest and some without, block-aligned or not, twice (final
+ * starts afresh).
+ */
+START_TEST(test_sha256_chain)
+{
+	static const size_t sizes[] = { 4096, 65536, 64, 0, 1048576, 4096,
+					100, 4096, 63, 1, 128, 65536, 5000 };
+	size_t total = 0, i;
+	uint8_t *buf, d[STORE_SHA256_LEN], e[STORE_SHA256_LEN];
+	struct store_sha256_chain *c = store_sha256_chain_new();
+	struct store_sha256 *h = store_sha256_new();
+
+	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
+		total += sizes[i];
+	buf = malloc(total);
+	ck_assert_ptr_nonnull(buf);
+	ck_assert_ptr_nonnull(c);
+	ck_assert_ptr_nonnull(h);
+	for (i = 0; i < total; i++)
+		buf[i] = (uint8_t)(i * 31 + (i >> 9));
+	for (int round = 0; round < 2; round++) {
+		size_t off = 0;
+
+		for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+			bool own = (i + (size_t)round) % 3 != 2;
+
+			ck_assert_int_eq(store_sha256_chain_update(c,
+					 buf + off, sizes[i], own ? d : NULL),
+					 STORE_OK);
+			ck_assert_int_eq(store_sha256_update(h, buf + off,
+							     sizes[i]),
+					 STORE_OK);
+			if (own) {
+				ck_assert_int_eq(store_sha256(buf + off,
+							      sizes[i], e),
+						 STORE_OK);
+				ck_assert_mem_eq(d, e, STORE_SHA256_LEN);
+			}
+			off += sizes[i];
+		}
+		ck_assert_int_eq(store_sha256_chain_final(c, d), STORE_OK);
+		ck_assert_int_eq(store_sha256_final(h, e), STORE_OK);
+		ck_assert_mem_eq(d, e, STORE_SHA256_LEN);
+	}
+	/* nothing at all */
+	ck_assert_int_eq(store_sha256_chain_final(c, d), STORE_OK);
+	store_hex(d, STORE_SHA256_LEN, (char *)buf);
+	ck_assert_str_eq((char *)buf, vectors[0].hex);
+	store_sha256_chain_free(c);
+	store_sha256_chain_free(NULL);
+	store_sha256_free(h);
+	free(buf);
+}
+END_TEST
+
 START_TEST(test_sha256_free_null)
 {
 	store_sha256_free(NULL);
@@ -313,6 +370,7 @@ static Suite *hash_suite(void)
 	tcase_add_test(tc, test_sha256_million);
 	tcase_add_test(tc, test_sha256_reuse);
 	tcase_add_test(tc, test_sha256_x2);
+	tcase_add_test(tc, test_sha256_chain);
 	tcase_add_test(tc, test_sha256_free_null);
 	suite_add_tcase(s, tc);
 
