@@ -1790,6 +1790,8 @@ static void job_fail(struct zjob *j, store_rc rc)
 #define PIPE_BYTES	(16u << 20)	/* input held in flight */
 #define PIPE_SLOTS_MAX	16
 #define PIPE_READ_MAX	4		/* chunks one O_DIRECT read fills */
+#define PIPE_CHAIN_LAG	2		/* chunks the key's chain may trail the
+					   reads by before others digest */
 #define PIPE_ALIGN	4096u		/* O_DIRECT buffer, offset, size */
 #define PIPE_DIRECT_MIN	(8u << 20)	/* inputs this large may be read
 					   around the page cache */
@@ -1809,6 +1811,7 @@ struct pipe_slot {
 	char *out;			/* frame, bound bytes */
 	size_t olen;			/* frame bytes in @out */
 	uint8_t sha256[STORE_SHA256_LEN];
+	bool dtaken;			/* @sha256 is handed out */
 	bool digested;			/* @sha256 is ready */
 	bool compressed;		/* @out is ready */
 };
@@ -1824,7 +1827,7 @@ struct pipe {
 	unsigned caller;		/* the caller's thread index */
 	struct store_zenc **encs;	/* one per thread */
 	struct store_zenc *enc;		/* notes the frames, in order */
-	struct store_sha256 *h;		/* the whole content */
+	struct store_sha256_chain *h;	/* the whole content */
 	struct store_conn_put *put;
 	struct pipe_slot *slots;
 	unsigned nslots;
@@ -1833,7 +1836,6 @@ struct pipe {
 	pthread_cond_t cond;		/* a step finished */
 	uint64_t nread;			/* chunks read */
 	uint64_t nhashed;		/* chunks in @h */
-	uint64_t ndigest;		/* chunks handed to digest */
 	uint64_t ncompress;		/* chunks handed to compress */
 	uint64_t nwritten;		/* chunks written */
 	bool eof;			/* nread is every chunk */
@@ -1857,18 +1859,21 @@ static struct pipe_slot *pipe_slot(struct pipe *p, uint64_t k)
 }
 
 /*
- * The next step for thread @t, under p->lock: *k is its chunk (*kn of
- * them for a digest).  Chunk digests go two at a time when two chunks of
- * the same size are read (store_sha256_x2() is faster than two calls), one
- * only when nothing else is left to do.
+ * The next step for thread @t, under p->lock: *k is its chunk (a read
+ * takes *kn chunks from there; a digest of two takes *k and *k2).
+ *
+ * Chunk digests.  The key's chain takes the digest of the chunk it adds
+ * in the same pass when no one has taken it yet (*kn 1): with SHA-NI two
+ * interleaved streams cost less than one after the other.  That makes the
+ * chain the longest run of work; when it falls behind the reads, the
+ * other threads, once they have nothing to compress, take the digests of
+ * the chunks it is furthest from, two at a time (store_sha256_x2()), and
+ * the chain then hashes those alone, faster, until it catches up.
  */
 static enum pipe_step pipe_pick(struct pipe *p, unsigned t, uint64_t *k,
-				unsigned *kn)
+				uint64_t *k2, unsigned *kn)
 {
 	uint64_t oldest = p->nwritten < p->nhashed ? p->nwritten : p->nhashed;
-	bool pair = p->ndigest + 1 < p->nread &&
-		    pipe_slot(p, p->ndigest)->len ==
-		    pipe_slot(p, p->ndigest + 1)->len;
 
 	if (p->failed)
 		return STEP_DONE;
@@ -1891,8 +1896,12 @@ static enum pipe_step pipe_pick(struct pipe *p, unsigned t, uint64_t *k,
 		return STEP_READ;
 	}
 	if (!p->hashing && p->nhashed < p->nread) {
+		struct pipe_slot *s = pipe_slot(p, p->nhashed);
+
 		p->hashing = true;
 		*k = p->nhashed;
+		*kn = !s->dtaken;
+		s->dtaken = true;
 		return STEP_HASH;
 	}
 	/* libmagic runs under st->lock, which a batch holds in the caller */
@@ -1900,22 +1909,35 @@ static enum pipe_step pipe_pick(struct pipe *p, unsigned t, uint64_t *k,
 		p->sniffed = true;
 		return STEP_SNIFF;
 	}
-	/* digest or compress, whichever is further behind */
-	if (pair && p->ndigest <= p->ncompress) {
-		*k = p->ndigest;
-		*kn = 2;
-		p->ndigest += 2;
-		return STEP_DIGEST;
-	}
 	if (p->ncompress < p->nread) {
 		*k = p->ncompress++;
 		return STEP_COMPRESS;
 	}
-	if (p->ndigest < p->nread) {
-		*k = p->ndigest;
-		*kn = pair ? 2 : 1;
-		p->ndigest += *kn;
-		return STEP_DIGEST;
+	/* the chain is behind: digests it is furthest from, newest first
+	 * (the chunk it adds next stays its own) */
+	if (p->nread - p->nhashed > PIPE_CHAIN_LAG) {
+		struct pipe_slot *a = NULL;
+
+		for (uint64_t j = p->nread; j-- > p->nhashed + 1;) {
+			struct pipe_slot *s = pipe_slot(p, j);
+
+			if (s->dtaken)
+				continue;
+			if (!a) {
+				a = s;
+				*k = j;
+				*kn = 1;
+			} else if (s->len == a->len) {
+				*k2 = j;
+				*kn = 2;
+				s->dtaken = true;
+				break;
+			}
+		}
+		if (a) {
+			a->dtaken = true;
+			return STEP_DIGEST;
+		}
 	}
 	return STEP_WAIT;
 }
@@ -1998,6 +2020,7 @@ static store_rc pipe_read(struct pipe *p, uint64_t k, unsigned kn,
 		size_t left = got - (size_t)j * p->chunk;
 
 		s->len = left < p->chunk ? left : p->chunk;
+		s->dtaken = false;
 		s->digested = false;
 		s->compressed = false;
 		(*nfull)++;
@@ -2020,13 +2043,14 @@ static store_rc pipe_compress(struct pipe *p, unsigned t, uint64_t k)
 				   p->bound, &s->olen);
 }
 
-static store_rc pipe_digest(struct pipe *p, uint64_t k, unsigned kn)
+static store_rc pipe_digest(struct pipe *p, uint64_t k, uint64_t k2,
+			    unsigned kn)
 {
 	struct pipe_slot *a = pipe_slot(p, k), *b;
 
 	if (kn == 1)
 		return store_sha256(a->in, a->len, a->sha256);
-	b = pipe_slot(p, k + 1);
+	b = pipe_slot(p, k2);
 	return store_sha256_x2(a->in, b->in, a->len, a->sha256, b->sha256);
 }
 
@@ -2057,8 +2081,9 @@ static store_rc pipe_write(struct pipe *p, uint64_t k)
 static void pipe_run(void *ctx, unsigned t, unsigned i)
 {
 	struct pipe *p = ctx;
+	struct pipe_slot *s;
 	enum pipe_step step;
-	uint64_t k = 0;
+	uint64_t k = 0, k2 = 0;
 	unsigned kn = 1, nfull = 0;
 	store_rc rc = STORE_OK;
 	bool eof = false;
@@ -2066,7 +2091,7 @@ static void pipe_run(void *ctx, unsigned t, unsigned i)
 	(void)i;
 	pthread_mutex_lock(&p->lock);
 	for (;;) {
-		step = pipe_pick(p, t, &k, &kn);
+		step = pipe_pick(p, t, &k, &k2, &kn);
 		if (step == STEP_DONE)
 			break;
 		if (step == STEP_WAIT) {
@@ -2079,8 +2104,9 @@ static void pipe_run(void *ctx, unsigned t, unsigned i)
 			rc = pipe_read(p, k, kn, &nfull, &eof);
 			break;
 		case STEP_HASH:
-			rc = store_sha256_update(p->h, pipe_slot(p, k)->in,
-						 pipe_slot(p, k)->len);
+			s = pipe_slot(p, k);
+			rc = store_sha256_chain_update(p->h, s->in, s->len,
+						       kn ? s->sha256 : NULL);
 			break;
 		case STEP_SNIFF:
 			pthread_mutex_lock(&p->st->lock);
@@ -2088,7 +2114,7 @@ static void pipe_run(void *ctx, unsigned t, unsigned i)
 			pthread_mutex_unlock(&p->st->lock);
 			break;
 		case STEP_DIGEST:
-			rc = pipe_digest(p, k, kn);
+			rc = pipe_digest(p, k, k2, kn);
 			break;
 		case STEP_COMPRESS:
 			rc = pipe_compress(p, t, k);
@@ -2112,10 +2138,13 @@ static void pipe_run(void *ctx, unsigned t, unsigned i)
 		case STEP_HASH:
 			p->hashing = false;
 			p->nhashed++;
+			if (kn)
+				pipe_slot(p, k)->digested = true;
 			break;
 		case STEP_DIGEST:
-			for (unsigned j = 0; j < kn; j++)
-				pipe_slot(p, k + j)->digested = true;
+			pipe_slot(p, k)->digested = true;
+			if (kn == 2)
+				pipe_slot(p, k2)->digested = true;
 			break;
 		case STEP_COMPRESS:
 			pipe_slot(p, k)->compressed = true;
@@ -2153,7 +2182,7 @@ static void pipe_release(struct pipe *p)
 	}
 	free(p->slots);
 	store_zenc_free(p->enc);
-	store_sha256_free(p->h);
+	store_sha256_chain_free(p->h);
 	free(p->sniff);
 	free(p->c);
 	pthread_cond_destroy(&p->cond);
@@ -2189,7 +2218,7 @@ static store_rc pipe_init(struct pipe *p, struct store *st, int fd,
 	if (rc != STORE_OK)
 		return rc;
 	p->bound = store_zenc_bound(p->enc);
-	p->h = store_sha256_new();
+	p->h = store_sha256_chain_new();
 	p->sniff = malloc(TYPE_SNIFF);
 	p->encs = calloc(nthreads, sizeof(*p->encs));
 	p->slots = calloc(p->nslots, sizeof(*p->slots));
@@ -2341,7 +2370,7 @@ static store_rc compress_fd(struct store *st, int fd, const char *label,
 	if (rc == STORE_OK)
 		rc = st->conn->ops->put_write(p.put, z, zlen);
 	if (rc == STORE_OK)
-		rc = store_sha256_final(p.h, digest);
+		rc = store_sha256_chain_final(p.h, digest);
 	if (rc != STORE_OK)
 		goto out;
 	memset(o, 0, sizeof(*o));
