@@ -1777,8 +1777,8 @@ static void job_fail(struct zjob *j, store_rc rc)
  * The ingest pipeline.  Every chunk goes through five steps: read it (in
  * order), add it to the whole-content SHA-256 that becomes the key (in
  * order), compress it and take its own digest (any order, in parallel;
- * digests two chunks at a time, see store_sha256_x2()), write its frame
- * to the connector (in order).  The two hashes are
+ * the digest mostly in the key's own pass, see pipe_pick()), write its
+ * frame to the connector (in order).  The two hashes are
  * independent, so they run at the same time on different threads, and
  * none of the ordered steps waits for a batch of others: each thread,
  * caller included, takes whatever step is ready (I/O first, so that the
