@@ -109,7 +109,19 @@ struct store_conn_ops {
 	 * working while it is down; this is for the commands where a user
 	 * expects the check (init, mount).  NULL: nothing to check. */
 	store_rc (*check)(struct store_conn *c);
+
+	/** Optional (NULL: use get).  get() into @buf of @cap bytes, aligned
+	 * to STORE_CONN_ALIGN, with room for at least @len + 2 *
+	 * STORE_CONN_ALIGN bytes; the @len bytes may start anywhere in it,
+	 * and *out says where.  Lets a backend read around the page cache
+	 * (O_DIRECT) straight into @buf, without a bounce copy. */
+	store_rc (*get_into)(struct store_conn *c, const char *key,
+			     uint64_t off, size_t len, void *buf, size_t cap,
+			     const void **out);
 };
+
+/* Alignment of the buffer get_into() is given. */
+#define STORE_CONN_ALIGN	4096u
 
 /* Every backend's handle starts with this. */
 struct store_conn {

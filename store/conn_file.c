@@ -494,19 +494,22 @@ static bool is_cached(int fd, uint64_t off, size_t len)
 }
 
 /*
- * Read [@off, @off + @len) of @fd (ours alone) into @buf around the page
- * cache.  Returns 1 when done, 0 when the caller should read through the
+ * Read [@off, @off + @len) of @fd (ours alone) around the page cache:
+ * into @abuf (aligned, @acap bytes) when it has room, *out pointing at the
+ * bytes in it, else through the thread's bounce buffer into @buf (*out =
+ * @buf).  Returns 1 when done, 0 when the caller should read through the
  * page cache instead (the filesystem has no O_DIRECT, no memory), -1 with
  * errno set on a read error; a blob shorter than asked is EIO, as
  * store_pread_all() says it.
  */
-static int pread_direct(int fd, void *buf, size_t len, uint64_t off)
+static int pread_direct(int fd, void *buf, size_t len, uint64_t off,
+			void *abuf, size_t acap, const void **out)
 {
 	uint64_t a0 = off & ~(uint64_t)(DIRECT_ALIGN - 1);
 	uint64_t a1 = (off + len + DIRECT_ALIGN - 1) &
 		      ~(uint64_t)(DIRECT_ALIGN - 1);
 	size_t alen = (size_t)(a1 - a0), got = 0;
-	char *b = bounce_get(alen);
+	char *b = abuf && acap >= alen ? abuf : bounce_get(alen);
 	int fl = fcntl(fd, F_GETFL);
 
 	if (!b || fl < 0 || fcntl(fd, F_SETFL, fl | O_DIRECT) < 0)
@@ -534,12 +537,19 @@ static int pread_direct(int fd, void *buf, size_t len, uint64_t off)
 		errno = EIO;
 		return -1;
 	}
-	memcpy(buf, b + (off - a0), len);
+	if (b == abuf) {
+		*out = b + (off - a0);
+	} else {
+		memcpy(buf, b + (off - a0), len);
+		*out = buf;
+	}
 	return 1;
 }
 
-static store_rc file_get(struct store_conn *c, const char *key, uint64_t off,
-			 size_t len, void *buf)
+/* get() and get_into(): with @abuf, the bytes may land anywhere in it. */
+static store_rc file_read(struct store_conn *c, const char *key,
+			  uint64_t off, size_t len, void *buf, void *abuf,
+			  size_t acap, const void **out)
 {
 	char path[PATH_MAX];
 	struct stat st;
@@ -573,8 +583,9 @@ static store_rc file_get(struct store_conn *c, const char *key, uint64_t off,
 		roff = off - 1;
 	}
 	r = 0;
+	*out = buf;
 	if (rlen >= DIRECT_MIN && !is_cached(fd, roff, rlen))
-		r = pread_direct(fd, rbuf, rlen, roff);
+		r = pread_direct(fd, rbuf, rlen, roff, abuf, acap, out);
 	if (r < 0 || (r == 0 && store_pread_all(fd, rbuf, rlen, roff) < 0)) {
 		saverr = errno;
 		/* store_pread_all() says EIO for a short file */
@@ -588,6 +599,21 @@ static store_rc file_get(struct store_conn *c, const char *key, uint64_t off,
 out:
 	close(fd);
 	return rc;
+}
+
+static store_rc file_get(struct store_conn *c, const char *key, uint64_t off,
+			 size_t len, void *buf)
+{
+	const void *p;
+
+	return file_read(c, key, off, len, buf, NULL, 0, &p);
+}
+
+static store_rc file_get_into(struct store_conn *c, const char *key,
+			      uint64_t off, size_t len, void *buf, size_t cap,
+			      const void **out)
+{
+	return file_read(c, key, off, len, buf, buf, cap, out);
 }
 
 static store_rc file_stat(struct store_conn *c, const char *key,
@@ -915,6 +941,7 @@ static const struct store_conn_ops file_ops = {
 	.sync = file_sync,
 	.put_abort = file_put_abort,
 	.get = file_get,
+	.get_into = file_get_into,
 	.stat = file_stat,
 	.evict = file_evict,
 	.list = file_list,

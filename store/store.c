@@ -2572,17 +2572,32 @@ static store_rc check_chunk(const struct store_object *o,
 	return STORE_OK;
 }
 
+/* Bytes [@off, @off + @len) of blob @key into @zbuf, or with @zcap (then
+ * @zbuf is aligned, with room for @len + 2 * STORE_CONN_ALIGN), anywhere
+ * in it where the connector can read them without a copy; *p says where. */
+static store_rc conn_read(struct store *st, const char *key, uint64_t off,
+			  size_t len, void *zbuf, size_t zcap, const void **p)
+{
+	if (zcap && st->conn->ops->get_into)
+		return st->conn->ops->get_into(st->conn, key, off, len, zbuf,
+					       zcap, p);
+	*p = zbuf;
+	return st->conn->ops->get(st->conn, key, off, len, zbuf);
+}
+
 /* Fetch, decompress and verify one chunk into @dst (c->dsize bytes);
- * @zbuf holds at least c->csize bytes. */
+ * @zbuf holds at least c->csize bytes (see conn_read() for @zcap). */
 static store_rc fetch_chunk(struct store *st, struct store_zdec *d,
 			    const struct store_object *o,
 			    const struct store_chunk *c, uint32_t i,
-			    void *zbuf, void *dst, const char *label)
+			    void *zbuf, size_t zcap, void *dst,
+			    const char *label)
 {
 	uint8_t digest[STORE_SHA256_LEN];
+	const void *src;
 	store_rc rc;
 
-	rc = st->conn->ops->get(st->conn, o->key, c->coff, c->csize, zbuf);
+	rc = conn_read(st, o->key, c->coff, c->csize, zbuf, zcap, &src);
 	count(&st->m.conn_gets, 1);
 	if (rc != STORE_OK) {
 		count(&st->m.conn_errors, 1);
@@ -2597,7 +2612,7 @@ static store_rc fetch_chunk(struct store *st, struct store_zdec *d,
 				  label, o->key, store_last_error());
 	}
 	count(&st->m.conn_get_bytes, c->csize);
-	rc = store_zdec_frame(d, zbuf, c->csize, dst, c->dsize);
+	rc = store_zdec_frame(d, src, c->csize, dst, c->dsize);
 	if (rc == STORE_OK)
 		rc = store_sha256(dst, c->dsize, digest);
 	if (rc == STORE_OK && memcmp(digest, c->sha256, sizeof(digest)))
@@ -2627,7 +2642,7 @@ static void fetch_item(void *ctx, unsigned t, unsigned i)
 	rc = check_chunk(w->o, &w->c[j->idx], j->idx);
 	if (rc == STORE_OK)
 		rc = fetch_chunk(w->st, w->decs[t], w->o, &w->c[j->idx],
-				 j->idx, w->zbufs[t], j->in, w->label);
+				 j->idx, w->zbufs[t], 0, j->in, w->label);
 	j->rc = rc;
 	if (rc != STORE_OK) {
 		job_fail(j, rc);
@@ -2848,8 +2863,8 @@ out:
  */
 struct chunk_scratch {
 	struct store_zdec *d;
-	void *zbuf;
-	size_t cap;
+	void *zbuf;		/* aligned to STORE_CONN_ALIGN */
+	size_t cap;		/* bytes at zbuf */
 };
 
 static pthread_key_t scratch_key;
@@ -2870,7 +2885,8 @@ static void scratch_init(void)
 	scratch_ok = pthread_key_create(&scratch_key, scratch_free) == 0;
 }
 
-/* This thread's scratch with room for @need frame bytes, or NULL. */
+/* This thread's scratch with room for @need frame bytes, and the slack
+ * conn_read() wants around them, or NULL. */
 static struct chunk_scratch *scratch_get(size_t need)
 {
 	struct chunk_scratch *s;
@@ -2890,9 +2906,12 @@ static struct chunk_scratch *scratch_get(size_t need)
 			return NULL;
 		}
 	}
+	need += 2 * STORE_CONN_ALIGN;
 	if (s->cap < need) {
-		p = realloc(s->zbuf, need);
-		if (!p)
+		free(s->zbuf);
+		s->zbuf = NULL;
+		s->cap = 0;
+		if (posix_memalign(&p, STORE_CONN_ALIGN, need) != 0)
 			return NULL;
 		s->zbuf = p;
 		s->cap = need;
@@ -2929,7 +2948,7 @@ store_rc store_read_chunk(struct store *st, const char *key, uint32_t idx,
 	s = scratch_get(c.csize ? c.csize : 1);
 	if (!s)
 		return store_fail(STORE_NOMEM, "out of memory");
-	rc = fetch_chunk(st, s->d, &o, &c, idx, s->zbuf, buf, label);
+	rc = fetch_chunk(st, s->d, &o, &c, idx, s->zbuf, s->cap, buf, label);
 	if (rc == STORE_OK)
 		*got = c.dsize;
 	return rc;
@@ -2952,6 +2971,7 @@ store_rc store_read_chunk2(struct store *st, const char *key, uint32_t idx,
 	struct store_chunk c0, c1;
 	struct chunk_scratch *s;
 	struct store_object o;
+	const void *src;
 	size_t got, zlen;
 	store_rc r;
 
@@ -2969,14 +2989,14 @@ store_rc store_read_chunk2(struct store *st, const char *key, uint32_t idx,
 	s = scratch_get(zlen ? zlen : 1);
 	if (!s)
 		goto single;
-	if (st->conn->ops->get(st->conn, o.key, c0.coff, zlen, s->zbuf) !=
+	if (conn_read(st, o.key, c0.coff, zlen, s->zbuf, s->cap, &src) !=
 	    STORE_OK)
 		goto single;
 	count(&st->m.conn_gets, 2);	/* a get per chunk, as ever */
 	count(&st->m.conn_get_bytes, zlen);
-	rc[0] = store_zdec_frame(s->d, s->zbuf, c0.csize, buf0, c0.dsize);
-	rc[1] = store_zdec_frame(s->d, (char *)s->zbuf + c0.csize, c1.csize,
-				 buf1, c1.dsize);
+	rc[0] = store_zdec_frame(s->d, src, c0.csize, buf0, c0.dsize);
+	rc[1] = store_zdec_frame(s->d, (const char *)src + c0.csize,
+				 c1.csize, buf1, c1.dsize);
 	if (rc[0] == STORE_OK && rc[1] == STORE_OK) {
 		r = store_sha256_x2(buf0, buf1, c0.dsize, d0, d1);
 		rc[0] = rc[1] = r;

@@ -522,8 +522,10 @@ START_TEST(test_conn_get_uncached)
 {
 	const struct store_conn_ops *o = conn->ops;
 	size_t len = (1u << 20) + 12345, i;
+	size_t acap = 300000 + 2 * STORE_CONN_ALIGN;
 	char key[STORE_KEY_HEX + 1], p[PATH_MAX];
 	unsigned char *blob = malloc(len), *buf = malloc(len);
+	void *abuf = NULL;
 	int fd;
 
 	ck_assert_ptr_nonnull(blob);
@@ -555,6 +557,26 @@ START_TEST(test_conn_get_uncached)
 				 STORE_CORRUPT);
 		ck_assert(strstr(store_last_error(), "shorter"));
 	}
+	/* get_into: the bytes anywhere in an aligned buffer, uncached or
+	 * cached, large or small */
+	ck_assert_ptr_nonnull(o->get_into);
+	ck_assert_int_eq(posix_memalign(&abuf, STORE_CONN_ALIGN, acap), 0);
+	for (i = 0; i < 2; i++) {
+		const void *at = NULL;
+
+		posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+		ck_assert_int_eq(o->get_into(conn, key, 4097, 300000, abuf,
+					     acap, &at), STORE_OK);
+		ck_assert_ptr_nonnull(at);
+		ck_assert_mem_eq(at, blob + 4097, 300000);
+		ck_assert_int_eq(o->get_into(conn, key, 123, 1000, abuf, acap,
+					     &at), STORE_OK);
+		ck_assert_mem_eq(at, blob + 123, 1000);
+		posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+		ck_assert_int_eq(o->get_into(conn, key, len - 70000, 70001,
+					     abuf, acap, &at), STORE_CORRUPT);
+	}
+	free(abuf);
 	close(fd);
 	free(blob);
 	free(buf);
