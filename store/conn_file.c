@@ -584,8 +584,17 @@ static store_rc file_read(struct store_conn *c, const char *key,
 	}
 	r = 0;
 	*out = buf;
-	if (rlen >= DIRECT_MIN && !is_cached(fd, roff, rlen))
-		r = pread_direct(fd, rbuf, rlen, roff, abuf, acap, out);
+	if (!is_cached(fd, roff, rlen)) {
+		if (rlen >= DIRECT_MIN)
+			r = pread_direct(fd, rbuf, rlen, roff, abuf, acap,
+					 out);
+		/* a small read brings in only its own pages: the device's
+		 * readahead (8 MiB on some) would fill the page cache with
+		 * the frames after it, which the next reads would then take
+		 * from there, copy after copy, rather than around it */
+		if (r == 0)
+			posix_fadvise(fd, 0, 0, POSIX_FADV_RANDOM);
+	}
 	if (r < 0 || (r == 0 && store_pread_all(fd, rbuf, rlen, roff) < 0)) {
 		saverr = errno;
 		/* store_pread_all() says EIO for a short file */
