@@ -585,7 +585,9 @@ static store_rc file_read(struct store_conn *c, const char *key,
 	r = 0;
 	*out = buf;
 	if (!is_cached(fd, roff, rlen)) {
-		if (rlen >= DIRECT_MIN)
+		/* on a network filesystem an O_DIRECT read is a round trip
+		 * the client's readahead would have saved */
+		if (rlen >= DIRECT_MIN && is_direct_fs(fd))
 			r = pread_direct(fd, rbuf, rlen, roff, abuf, acap,
 					 out);
 		/* a small read brings in only its own pages: the device's
