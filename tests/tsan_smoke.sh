@@ -4,7 +4,10 @@
 # (make tsan-smoke builds it in build-tsan/ and calls this):
 #   - the unit suites whose threads share things: check_threads (the pool,
 #     one store used by many threads, two handles committing at once, gc
-#     while putting) and check_store (parallel ingest and export);
+#     while putting), check_store (parallel ingest and export),
+#     check_inode (the attribute table and lookup counts hammered by
+#     threads) and check_conn_redis (the pool, a cluster's slot map
+#     loaded once by concurrent first users);
 #   - the mount tests with many request threads: it_mount_read (32
 #     readers racing for one cold object: single flight), it_mount_cache
 #     (eviction while reading) and it_mount_write (writers), file
@@ -32,8 +35,8 @@ else
 	# tenfold once stalled past its 20 s watchdog on a loaded 2-core
 	# machine (and passed when run again); it runs in make check and
 	# make asan, and here by name: tsan_smoke.sh build-tsan it_load
-	tests=(check_threads check_store it_mount_read it_mount_cache
-	       it_mount_write)
+	tests=(check_threads check_store check_inode check_conn_redis
+	       it_mount_read it_mount_cache it_mount_write)
 fi
 
 logs=$(mktemp -d "${TMPDIR:-/tmp}/pxfs-tsan.XXXXXX")
