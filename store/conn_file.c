@@ -28,8 +28,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/statfs.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -47,9 +45,6 @@
 #define PUT_DIRECT_MIN	(8u << 20)	/* blobs this large are written
 					   around the page cache */
 #define PUT_STAGE	(4u << 20)	/* one O_DIRECT write of a put */
-#ifndef __NR_cachestat
-#define __NR_cachestat	451		/* the same number on every arch */
-#endif
 
 struct conn_file {
 	struct store_conn conn;	/* first: callers hold &conn */
@@ -170,32 +165,17 @@ static store_rc file_put_begin(struct store_conn *c,
  * batch of them is synced with one syncfs).  Only local block
  * filesystems: on a network filesystem an O_DIRECT write is a round trip.
  * Durability is unchanged: put_commit still fsyncs.
+ *
+ * put_go_direct() switches @p to O_DIRECT writes; at an aligned offset,
+ * or nothing.
  */
-static bool is_direct_fs(int fd)
-{
-	struct statfs sf;
-
-	if (fstatfs(fd, &sf) < 0)
-		return false;
-	switch ((unsigned long)sf.f_type) {
-	case 0xEF53UL:		/* ext2/3/4 */
-	case 0x58465342UL:	/* xfs */
-	case 0x9123683EUL:	/* btrfs */
-	case 0xF2F52010UL:	/* f2fs */
-		return true;
-	default:
-		return false;
-	}
-}
-
-/* Switch @p to O_DIRECT writes; at an aligned offset, or nothing. */
 static void put_go_direct(struct store_conn_put *p)
 {
 	void *stage = NULL;
 	int fl;
 
 	p->tried_direct = true;
-	if (p->off % DIRECT_ALIGN || !is_direct_fs(p->fd))
+	if (p->off % DIRECT_ALIGN || !store_is_direct_fs(p->fd))
 		return;
 	fl = fcntl(p->fd, F_GETFL);
 	if (fl < 0 || posix_memalign(&stage, DIRECT_ALIGN, PUT_STAGE) != 0)
@@ -476,21 +456,13 @@ static void *bounce_get(size_t need)
  * the kernel cannot say (before Linux 6.5), yes: read as before. */
 static bool is_cached(int fd, uint64_t off, size_t len)
 {
-	struct {
-		uint64_t off, len;
-	} range = { off, len };
-	struct {
-		uint64_t nr_cache, nr_dirty, nr_writeback, nr_evicted,
-			 nr_recently_evicted;
-	} cs;
-	uint64_t pages;
 	long pg = sysconf(_SC_PAGESIZE);
+	int64_t n;
 
-	if (pg <= 0 || syscall(__NR_cachestat, fd, &range, &cs, 0) != 0)
+	if (pg <= 0 || (n = store_cached_pages(fd, off, len)) < 0)
 		return true;
-	pages = (off + len + (uint64_t)pg - 1) / (uint64_t)pg -
-		off / (uint64_t)pg;
-	return cs.nr_cache >= pages;
+	return (uint64_t)n >= (off + len + (uint64_t)pg - 1) / (uint64_t)pg -
+			      off / (uint64_t)pg;
 }
 
 /*
@@ -587,7 +559,7 @@ static store_rc file_read(struct store_conn *c, const char *key,
 	if (!is_cached(fd, roff, rlen)) {
 		/* on a network filesystem an O_DIRECT read is a round trip
 		 * the client's readahead would have saved */
-		if (rlen >= DIRECT_MIN && is_direct_fs(fd))
+		if (rlen >= DIRECT_MIN && store_is_direct_fs(fd))
 			r = pread_direct(fd, rbuf, rlen, roff, abuf, acap,
 					 out);
 		/* a small read brings in only its own pages: the device's

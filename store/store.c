@@ -32,8 +32,6 @@
 #include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
-#include <sys/statfs.h>
-#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -1798,9 +1796,6 @@ static void job_fail(struct zjob *j, store_rc rc)
 #define PIPE_IO_THREADS	1		/* a thread beyond the cores, so that
 					   one blocked in an O_DIRECT read or
 					   write leaves every core busy */
-#ifndef __NR_cachestat
-#define __NR_cachestat	451		/* the same number on every arch */
-#endif
 
 enum pipe_step { STEP_WAIT, STEP_DONE, STEP_READ, STEP_HASH, STEP_SNIFF,
 		 STEP_DIGEST, STEP_COMPRESS, STEP_WRITE };
@@ -2247,37 +2242,12 @@ static store_rc pipe_init(struct pipe *p, struct store *st, int fd,
  * When the kernel cannot say (before Linux 6.5), no. */
 static bool is_uncached(int fd, uint64_t off, uint64_t len)
 {
-	struct {
-		uint64_t off, len;
-	} range = { off, len };
-	struct {
-		uint64_t nr_cache, nr_dirty, nr_writeback, nr_evicted,
-			 nr_recently_evicted;
-	} cs;
 	long pg = sysconf(_SC_PAGESIZE);
+	int64_t n;
 
-	if (pg <= 0 || syscall(__NR_cachestat, fd, &range, &cs, 0) != 0)
+	if (pg <= 0 || (n = store_cached_pages(fd, off, len)) < 0)
 		return false;
-	return cs.nr_cache < len / (uint64_t)pg / 2;
-}
-
-/* A local block filesystem?  On a network filesystem an O_DIRECT read
- * is a synchronous round trip, slower than its own readahead. */
-static bool is_direct_fs(int fd)
-{
-	struct statfs sf;
-
-	if (fstatfs(fd, &sf) < 0)
-		return false;
-	switch ((unsigned long)sf.f_type) {
-	case 0xEF53UL:		/* ext2/3/4 */
-	case 0x58465342UL:	/* xfs */
-	case 0x9123683EUL:	/* btrfs */
-	case 0xF2F52010UL:	/* f2fs */
-		return true;
-	default:
-		return false;
-	}
+	return (uint64_t)n < len / (uint64_t)pg / 2;
 }
 
 /*
@@ -2301,7 +2271,7 @@ static int open_direct(int fd, const struct stat *sb, uint64_t *off)
 		return -1;
 	pos = lseek(fd, 0, SEEK_CUR);
 	if (pos < 0 || pos % PIPE_ALIGN || pos >= sb->st_size ||
-	    !is_direct_fs(fd) ||
+	    !store_is_direct_fs(fd) ||
 	    !is_uncached(fd, (uint64_t)pos, (uint64_t)(sb->st_size - pos)))
 		return -1;
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);

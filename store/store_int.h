@@ -175,6 +175,15 @@ ssize_t store_read_full(int fd, void *buf, size_t len);
  * file). */
 int store_pread_all(int fd, void *buf, size_t len, uint64_t off);
 
+/** Is @fd on a local block filesystem (ext2/3/4, xfs, btrfs, f2fs), where
+ * O_DIRECT is worth it?  On a network filesystem an O_DIRECT read or
+ * write is a synchronous round trip. */
+bool store_is_direct_fs(int fd);
+
+/** How many pages of [@off, @off + @len) of @fd are in the page cache
+ * (cachestat(2)); -1 when the kernel cannot say (before Linux 6.5). */
+int64_t store_cached_pages(int fd, uint64_t off, uint64_t len);
+
 /* ---- reading a blob with no index row (adopt, snapshots) ---- */
 
 struct store_zframe;

@@ -7,6 +7,8 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -220,4 +222,40 @@ int store_pread_all(int fd, void *buf, size_t len, uint64_t off)
 		off += (uint64_t)n;
 	}
 	return 0;
+}
+
+bool store_is_direct_fs(int fd)
+{
+	struct statfs sf;
+
+	if (fstatfs(fd, &sf) < 0)
+		return false;
+	switch ((unsigned long)sf.f_type) {
+	case 0xEF53UL:		/* ext2/3/4 */
+	case 0x58465342UL:	/* xfs */
+	case 0x9123683EUL:	/* btrfs */
+	case 0xF2F52010UL:	/* f2fs */
+		return true;
+	default:
+		return false;
+	}
+}
+
+#ifndef __NR_cachestat
+#define __NR_cachestat	451		/* the same number on every arch */
+#endif
+
+int64_t store_cached_pages(int fd, uint64_t off, uint64_t len)
+{
+	struct {
+		uint64_t off, len;
+	} range = { off, len };
+	struct {
+		uint64_t nr_cache, nr_dirty, nr_writeback, nr_evicted,
+			 nr_recently_evicted;
+	} cs;
+
+	if (syscall(__NR_cachestat, fd, &range, &cs, 0) != 0)
+		return -1;
+	return (int64_t)cs.nr_cache;
 }
