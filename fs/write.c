@@ -544,6 +544,31 @@ void fs_write_note_read(struct fs *fs, uint64_t ino, bool open)
 
 static int stage(struct fs_write *w, struct fs_wnode *wn, bool copy);
 
+/* Read up to @size bytes at @off of @wn's staged copy (made now if need
+ * be) into @buf; *@got says how many.  Takes wn->lock. */
+static int read_staged(struct fs_write *w, struct fs_wnode *wn, char *buf,
+		       size_t size, off_t off, size_t *got)
+{
+	int err;
+
+	pthread_mutex_lock(&wn->lock);
+	err = stage(w, wn, true);
+	while (!err && *got < size) {
+		ssize_t n = pread(wn->fd, buf + *got, size - *got,
+				  off + (off_t)*got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			err = errno;
+		if (n <= 0)
+			break;
+		*got += (size_t)n;
+	}
+	pthread_mutex_unlock(&wn->lock);
+	return err;
+}
+
 bool fs_write_redirects(struct fs *fs)
 {
 	struct fs_write *w = fs->write;
@@ -577,21 +602,7 @@ int fs_do_write_read_ino(struct fs *fs, uint64_t ino, char *buf, size_t size,
 		wnode_put(w, wn);
 		return EINVAL;
 	}
-	pthread_mutex_lock(&wn->lock);
-	err = stage(w, wn, true);
-	while (!err && *got < size) {
-		ssize_t n = pread(wn->fd, buf + *got, size - *got,
-				  off + (off_t)*got);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			err = errno;
-		if (n <= 0)
-			break;
-		*got += (size_t)n;
-	}
-	pthread_mutex_unlock(&wn->lock);
+	err = read_staged(w, wn, buf, size, off, got);
 	wnode_put(w, wn);
 	return err;
 }
@@ -1130,21 +1141,7 @@ int fs_do_write_read(struct fs *fs, struct fuse_file_info *fi, char *buf,
 	*got = 0;
 	if (off < 0)
 		return EINVAL;
-	pthread_mutex_lock(&wn->lock);
-	err = stage(w, wn, true);
-	while (!err && *got < size) {
-		ssize_t n = pread(wn->fd, buf + *got, size - *got,
-				  off + (off_t)*got);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			err = errno;
-		if (n <= 0)
-			break;
-		*got += (size_t)n;
-	}
-	pthread_mutex_unlock(&wn->lock);
+	err = read_staged(w, wn, buf, size, off, got);
 	handle_done(&h->done);
 	return err;
 }
