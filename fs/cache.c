@@ -14,7 +14,9 @@
  *   BUSY    one thread is fetching it (or checking a DISK chunk); the
  *           others that want it sleep on c->done;
  *   MEM     fetched and verified, in memory (a dirty hot chunk) and
- *           queued for a writer thread to put in the file;
+ *           queued for a writer thread to put in the file -- or, for an
+ *           object kept in memory only, a clean hot chunk, ABSENT again
+ *           when memory lets it go;
  *   READY   in the file and verified in this run.
  *
  * A chunk goes READY only after its bytes were written to the file, so a
@@ -46,6 +48,17 @@
  * after a crash costs a fetch, never a wrong byte.  Temporaries (".tmp.")
  * left by a crash are removed at start, which is safe because the
  * directory is locked (flock on ".lock") by one daemon.
+ *
+ * Memory only (fs_cache_set_memory()): for a store on a local disk a
+ * second, decompressed copy of an object on the same disk buys nothing --
+ * fetching a chunk again from the blob costs less disk time than reading
+ * it back, and writing the copy costs a cold read about 40% of its time.
+ * Such a mount keeps what it fetches in memory only, where the replies
+ * come from; the kernel's page cache (keep_cache) serves the reads after
+ * that, and a chunk the kernel dropped is fetched again.  An object still
+ * gets a disk copy where it needs one: evict-on-read (its blob goes after
+ * the first read), a `pxfs resolve` (asked for), one already cached, an
+ * object unlinked while open (to_disk()).
  *
  * Workers take chunks from a queue of jobs (a range of chunks of a held
  * object): readahead for sequential readers goes first, resolves
@@ -123,6 +136,9 @@ struct fs_cache_obj {
 	bool nospc;			/* a cache write failed: drop when idle */
 	bool err_logged;		/* a failed fetch was said; the next
 					   are not, until the object is idle */
+	bool mem;			/* memory only (see fs_cache_set_memory):
+					   CH_MEM is a clean hot chunk, the
+					   file is not used */
 	uint64_t size;			/* content bytes (from the index once
 					   checked; before, from the files) */
 	uint32_t chunk_size;
@@ -196,6 +212,8 @@ struct fs_cache {
 	int lockfd;			/* holds the flock; immutable */
 	struct store *st;		/* set once by fs_cache_start() */
 	uint64_t budget;		/* immutable */
+	bool memory;			/* set before start: objects that need
+					   no disk copy get none */
 	fs_cache_complete_fn hook;	/* set before start */
 	void *hook_arg;
 
@@ -297,10 +315,21 @@ static void buf_put(struct fs_cache *c, void *p)
 
 /* ---- hot chunks (all with c->lock held) -------------------------------- */
 
+/* Hot chunk @h is let go: for an object kept in memory only, so is the
+ * chunk. */
+static void hot_gone(struct hot *h)
+{
+	struct fs_cache_obj *o = h->o;
+
+	if (o && o->mem && o->cs[h->idx] == CH_MEM)
+		o->cs[h->idx] = CH_ABSENT;
+}
+
 static void hot_unlink(struct fs_cache *c, struct hot *h)
 {
 	struct hot **pp;
 
+	hot_gone(h);
 	if (h->o) {
 		pp = &h->o->hot;
 		while (*pp != h)
@@ -343,6 +372,8 @@ static struct hot *hot_add(struct fs_cache *c, struct fs_cache_obj *o,
 
 	if (!h)
 		return NULL;
+	/* room first: the new chunk is what its fetcher is about to serve */
+	hot_trim(c);
 	if (dirty) {
 		h->dirty = true;
 		h->pins = 1;
@@ -359,7 +390,6 @@ static struct hot *hot_add(struct fs_cache *c, struct fs_cache_obj *o,
 	c->hot.lprev->lnext = h;
 	c->hot.lprev = h;
 	c->hot_bytes += len;
-	hot_trim(c);
 	return h;
 }
 
@@ -370,6 +400,7 @@ static void hot_detach(struct fs_cache *c, struct hot *h)
 	struct hot **pp;
 
 	if (h->o) {
+		hot_gone(h);
 		pp = &h->o->hot;
 		while (*pp != h)
 			pp = &(*pp)->next;
@@ -394,6 +425,7 @@ static void hot_drop(struct fs_cache *c, struct fs_cache_obj *o)
 		struct hot *h = o->hot;
 
 		if (h->pins) {
+			hot_gone(h);
 			o->hot = h->next;
 			h->o = NULL;
 			continue;
@@ -620,7 +652,8 @@ static void unhold(struct fs_cache *c, struct fs_cache_obj *o)
 		drop_files(c, o);
 	}
 	if (o->cs && o->npresent == 0 && !is_complete(o)) {
-		drop_files(c, o);
+		if (!o->mem)
+			drop_files(c, o);
 		obj_free(c, o);
 		return;
 	}
@@ -929,6 +962,12 @@ fail:
 	return rc;
 }
 
+void fs_cache_set_memory(struct fs_cache *c, bool on)
+{
+	assert(!c->st);
+	c->memory = on;
+}
+
 void fs_cache_set_complete_hook(struct fs_cache *c, fs_cache_complete_fn fn,
 				void *arg)
 {
@@ -974,6 +1013,10 @@ static int shape(struct fs_cache *c, struct fs_cache_obj *o,
 	o->size = info->size;
 	o->chunk_size = info->chunk_size;
 	o->nchunks = info->nchunks;
+	/* what has its blob elsewhere, or will lose it, or is cached
+	 * already keeps its disk copy */
+	o->mem = c->memory && !o->cs && !o->whole && !info->external &&
+		 !info->evict_on_read && !info->pending;
 	if (!o->cs) {
 		o->cs = calloc(o->nchunks ? o->nchunks : 1, 1);
 		if (!o->cs)
@@ -1003,7 +1046,7 @@ static int ensure_fd(struct fs_cache *c, struct fs_cache_obj *o)
 	char name[STORE_KEY_HEX + 8];
 	int err;
 
-	if (o->fd >= 0)
+	if (o->fd >= 0 || o->mem)
 		return 0;
 	snprintf(name, sizeof(name), "%s", o->key);
 	if (o->whole) {
@@ -1185,7 +1228,7 @@ static int fetch(struct fs_cache *c, struct fs_cache_obj *o, uint32_t i,
 	store_rc rc;
 	int err;
 
-	err = claim(c, fd, off, (uint32_t)wlen);
+	err = fd >= 0 ? claim(c, fd, off, (uint32_t)wlen) : 0;
 	if (err)
 		return write_failed(c, o, err);
 	rc = store_read_chunk(c->st, o->key, i, buf, len, &got, o->label);
@@ -1328,7 +1371,7 @@ static int chunk_load(struct fs_cache *c, struct fs_cache_obj *o, uint32_t i,
 	from_disk = o->cs[i] == CH_DISK;
 	assert(from_disk || o->cs[i] == CH_ABSENT);
 	o->cs[i] = CH_BUSY;
-	if (!from_disk) {
+	if (!from_disk && !o->mem) {
 		make_room(c, len);
 		o->bytes += len;
 		c->stats.bytes += len;
@@ -1364,6 +1407,27 @@ static int chunk_load(struct fs_cache *c, struct fs_cache_obj *o, uint32_t i,
  * READY, or ABSENT again.  Called and returns with c->lock held; may
  * drop it.
  */
+/* chunk_loaded() for an object kept in memory only: the fetched chunk
+ * becomes a (clean) hot chunk. */
+static int mem_loaded(struct fs_cache *c, struct fs_cache_obj *o,
+		      uint32_t i, int err, void *buf)
+{
+	if (!err && !hot_add(c, o, i, chunk_len(o, i), buf, false))
+		err = ENOMEM;
+	if (err) {
+		buf_put(c, buf);
+		o->cs[i] = CH_ABSENT;
+		o->err = err;
+		o->fails++;
+		c->stats.errors++;
+	} else {
+		o->cs[i] = CH_MEM;
+		o->fetched = true;
+	}
+	pthread_cond_broadcast(&c->done);
+	return err;
+}
+
 static int chunk_loaded(struct fs_cache *c, struct fs_cache_obj *o,
 			uint32_t i, uint64_t ino, bool ahead, bool from_disk,
 			bool done_now, int err, void *buf, int fd, int wfd)
@@ -1375,6 +1439,12 @@ static int chunk_loaded(struct fs_cache *c, struct fs_cache_obj *o,
 		c->stats.misses++;
 		if (ahead)
 			c->stats.readahead++;
+	}
+	if (o->mem)
+		return mem_loaded(c, o, i, err, buf);
+	if (fd < 0) {		/* fetched for memory, then to_disk() */
+		fd = o->fd;
+		wfd = o->wfd;
 	}
 	if (ok && done_now && from_disk) {
 		/* the bad copy a map claimed is no chunk present: the
@@ -1415,7 +1485,7 @@ static bool is_pair(const struct fs_cache *c, const struct fs_cache_obj *o,
 	if (i + 1 >= o->nchunks || o->cs[i] != CH_ABSENT ||
 	    o->cs[i + 1] != CH_ABSENT || chunk_len(o, i + 1) != o->chunk_size)
 		return false;
-	return i + 1 < end ||
+	return i + 1 < end || o->mem ||
 	       c->stats.bytes + 2 * (uint64_t)o->chunk_size <= c->budget;
 }
 
@@ -1439,12 +1509,14 @@ static int chunk_load2(struct fs_cache *c, struct fs_cache_obj *o,
 		return err;
 	assert(is_pair(c, o, i, o->nchunks));
 	o->cs[i] = o->cs[i + 1] = CH_BUSY;
-	make_room(c, 2 * (uint64_t)len);
-	o->bytes += 2 * (uint64_t)len;
-	c->stats.bytes += 2 * (uint64_t)len;
-	while (c->dirty_bytes + 2 * (uint64_t)len > DIRTY_MAX_BYTES &&
-	       c->dirty_bytes > 0)
-		pthread_cond_wait(&c->wdone, &c->lock);
+	if (!o->mem) {
+		make_room(c, 2 * (uint64_t)len);
+		o->bytes += 2 * (uint64_t)len;
+		c->stats.bytes += 2 * (uint64_t)len;
+		while (c->dirty_bytes + 2 * (uint64_t)len > DIRTY_MAX_BYTES &&
+		       c->dirty_bytes > 0)
+			pthread_cond_wait(&c->wdone, &c->lock);
+	}
 	fd = o->fd;
 	wfd = o->wfd;
 	pthread_mutex_unlock(&c->lock);
@@ -1455,7 +1527,7 @@ static int chunk_load2(struct fs_cache *c, struct fs_cache_obj *o,
 	e[0] = e[1] = 0;
 	if (!b[0] || !b[1]) {
 		e[0] = e[1] = ENOMEM;
-	} else {
+	} else if (fd >= 0) {
 		err = claim(c, fd, off, 2 * (uint32_t)(wfd >= 0 ? wlen : len));
 		if (err)
 			e[0] = e[1] = write_failed(c, o, err);
@@ -1589,6 +1661,53 @@ static int chunk_ensure(struct fs_cache *c, struct fs_cache_obj *o,
 	}
 }
 
+/*
+ * Give memory-only @o a disk copy after all (c->lock held): from now on
+ * it is cached like any other object, and the chunks it has in memory go
+ * to the writers.  Chunks being fetched for memory meanwhile are counted
+ * here; their fetchers find @o on the disk path when they are done.
+ */
+static int to_disk(struct fs_cache *c, struct fs_cache_obj *o, uint64_t ino)
+{
+	uint64_t need = 0;
+	struct hot *h;
+	uint32_t i;
+	int err;
+
+	if (!o->mem)
+		return 0;
+	o->mem = false;
+	err = ensure_fd(c, o);
+	if (err) {
+		o->mem = true;
+		return err;
+	}
+	for (i = 0; i < o->nchunks; i++)
+		if (o->cs[i] == CH_BUSY || o->cs[i] == CH_MEM)
+			need += chunk_len(o, i);
+	make_room(c, need);
+	o->bytes += need;
+	c->stats.bytes += need;
+	assert(c->nwriters > 0);
+	for (h = o->hot; h; h = h->next) {
+		if (h->dirty || o->cs[h->idx] != CH_MEM)
+			continue;
+		h->dirty = true;
+		h->pins++;
+		h->ino = ino;
+		c->dirty_bytes += h->len;
+		hold(c, o);	/* the write's */
+		o->nmem++;
+		if (c->wq_tail)
+			c->wq_tail->wnext = h;
+		else
+			c->wq = h;
+		c->wq_tail = h;
+	}
+	pthread_cond_broadcast(&c->wwork);
+	return 0;
+}
+
 /* ---- the workers ------------------------------------------------------ */
 
 static void job_unqueue(struct fs_cache *c, struct job *j)
@@ -1666,6 +1785,9 @@ static void *worker(void *arg)
 				free(j);
 				continue;
 			}
+			/* resolving is materializing: it gets a disk copy
+			 * (to_disk() logs a failure; memory it is then) */
+			to_disk(c, o, j->ino);
 			j->o = o;
 			j->next_chunk = 0;
 			j->end = o->nchunks;
@@ -1769,8 +1891,8 @@ static void plan_readahead(struct fs_cache *c, struct fs_cache_obj *o,
 	if (start >= end)
 		return;
 	/* never push out what others cached just to read ahead */
-	if (c->stats.bytes + (uint64_t)(end - start) * o->chunk_size >
-	    c->budget)
+	if (!o->mem && c->stats.bytes + (uint64_t)(end - start) *
+	    o->chunk_size > c->budget)
 		return;
 	ra->until = end;
 	j = calloc(1, sizeof(*j));
@@ -1847,6 +1969,61 @@ int fs_cache_get(struct fs_cache *c, const char *key, uint64_t size,
 	return err;
 }
 
+/*
+ * A read of memory-only @o across chunks (c->lock held): copied chunk by
+ * chunk into a buffer of its own, which @pin hands to the reply.  The
+ * object may get a disk copy meanwhile (to_disk()): a chunk READY then
+ * is read from the file, which it cannot leave while @o is held.
+ */
+static int mem_copy(struct fs_cache *c, struct fs_cache_obj *o,
+		    uint64_t off, uint64_t len, uint64_t ino,
+		    struct fs_cache_pin *pin)
+{
+	uint64_t at = off, end = off + len;
+	char *dst = malloc(len);
+	int err = 0;
+
+	if (!dst)
+		return ENOMEM;
+	while (at < end && !err) {
+		uint32_t i = (uint32_t)(at / o->chunk_size);
+		uint64_t base = (uint64_t)i * o->chunk_size;
+		uint64_t n = base + chunk_len(o, i) - at;
+		struct hot *h;
+
+		if (n > end - at)
+			n = end - at;
+		err = chunk_ensure(c, o, i, ino, true, false, true);
+		if (err)
+			break;
+		for (h = o->hot; h; h = h->next)
+			if (h->idx == i)
+				break;
+		if (h) {
+			memcpy(dst + (at - off), (char *)h->buf + (at - base),
+			       n);
+		} else {
+			int fd = o->fd;
+			ssize_t got;
+
+			assert(o->cs[i] == CH_READY && fd >= 0);
+			pthread_mutex_unlock(&c->lock);
+			got = pread(fd, dst + (at - off), n, (off_t)at);
+			pthread_mutex_lock(&c->lock);
+			if (got != (ssize_t)n)
+				err = got < 0 ? errno : EIO;
+		}
+		at += n;
+	}
+	if (err) {
+		free(dst);
+		return err;
+	}
+	pin->own = dst;
+	pin->mem = dst;
+	return 0;
+}
+
 /* fs_cache_read() and, with @pin, fs_cache_read_pin(). */
 static int cache_read(struct fs_cache *c, struct fs_cache_obj *o,
 		      struct fs_cache_ra *ra, uint64_t off, uint64_t len,
@@ -1867,8 +2044,15 @@ static int cache_read(struct fs_cache *c, struct fs_cache_obj *o,
 	first = (uint32_t)(off / o->chunk_size);
 	last = (uint32_t)((off + len - 1) / o->chunk_size);
 	err = ensure_fd(c, o);
+	if (!err && !pin)	/* the caller wants the file */
+		err = to_disk(c, o, ino);
 	if (!err && ra)
 		plan_readahead(c, o, ra, off, len, last, ino);
+	if (!err && o->mem && first != last) {
+		err = mem_copy(c, o, off, len, ino, pin);
+		pthread_mutex_unlock(&c->lock);
+		return err;
+	}
 	/* a chunk in memory serves a read within it before the disk has
 	 * it: the pin taken below, under the same lock, keeps it */
 	for (i = first; i <= last && !err; i++)
@@ -1903,6 +2087,7 @@ int fs_cache_read_pin(struct fs_cache *c, struct fs_cache_obj *o,
 {
 	pin->h = NULL;
 	pin->mem = NULL;
+	pin->own = NULL;
 	return cache_read(c, o, ra, off, len, ino, pin);
 }
 
@@ -1915,8 +2100,12 @@ void fs_cache_unpin(struct fs_cache *c, struct fs_cache_pin *pin)
 {
 	struct hot *h = pin->h;
 
-	if (!h)
+	free(pin->own);
+	pin->own = NULL;
+	if (!h) {
+		pin->mem = NULL;
 		return;
+	}
 	pthread_mutex_lock(&c->lock);
 	assert(h->pins > 0);
 	if (--h->pins == 0 && !h->o) {

@@ -94,6 +94,16 @@ typedef void (*fs_cache_complete_fn)(void *arg, const char *key,
 int fs_cache_open(const char *dir, uint64_t budget, struct fs_cache **out);
 
 /**
+ * Keep fetched chunks in memory only, with no copy in the cache
+ * directory, for the objects that can be fetched again at any time (not
+ * evict-on-read, not external, not cached already); `pxfs resolve` and
+ * fs_cache_read() still give an object its disk copy.  For a store whose
+ * blobs are on a local disk, where the copy costs more than it saves.
+ * Call before fs_cache_start().  Not thread-safe.
+ */
+void fs_cache_set_memory(struct fs_cache *c, bool on);
+
+/**
  * Call @fn (with @arg) whenever an object becomes complete; see
  * fs_cache_complete_fn.  Call before fs_cache_start().  Not thread-safe.
  */
@@ -142,6 +152,7 @@ int fs_cache_read(struct fs_cache *c, struct fs_cache_obj *o,
 struct fs_cache_pin {
 	const void *mem;	/* the bytes asked for */
 	void *h;		/* private */
+	void *own;		/* private */
 };
 
 /**
@@ -150,6 +161,8 @@ struct fs_cache_pin {
  * @pin->mem points at them -- the reply goes from there, without waiting
  * for the chunk to reach the disk, and without reading it back (a chunk
  * just fetched went to the disk directly, not through the page cache).
+ * An object kept in memory only (fs_cache_set_memory()) always answers
+ * in @pin->mem: bytes across chunks are copied into a buffer of the pin.
  * Otherwise @pin->mem is NULL and, as after fs_cache_read(),
  * fs_cache_obj_fd() holds the bytes.  Release with fs_cache_unpin() once
  * replied (also after a failure: a harmless no-op then).

@@ -61,6 +61,8 @@ struct fs_opts {
 	 */
 	const char *cache_dir;
 	uint64_t cache_size;	/* byte budget of the cache; 0: default */
+	bool cache_memory;	/* --cache-mode memory: no disk copy of what
+				   can be fetched again (fs_cache_set_memory) */
 	bool foreground;	/* stay in the foreground, log to stderr */
 	bool read_only;		/* also mount read-only in the kernel (-o ro) */
 	bool allow_other;	/* let other users in (-o allow_other) */

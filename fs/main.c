@@ -299,6 +299,7 @@ int fs_main(const struct fs_opts *o)
 	budget = o->cache_size ? o->cache_size : default_budget(cdir);
 	if (fs_cache_open(cdir, budget, &fs.cache) != 0)
 		goto out;
+	fs_cache_set_memory(fs.cache, o->cache_memory);
 	fs.inodes = fs_inode_table_new();
 	if (!fs.inodes) {
 		store_log(STORE_LOG_ERR, "out of memory");

@@ -41,6 +41,7 @@
 enum {
 	OPT_CACHE_DIR = 256,
 	OPT_CACHE_SIZE,
+	OPT_CACHE_MODE,
 	OPT_ALLOW_OTHER,
 	OPT_DEBUG,
 	OPT_FOLLOW,
@@ -50,6 +51,7 @@ static const struct option mount_longopts[] = {
 	{ "foreground", no_argument, NULL, 'f' },
 	{ "cache-dir", required_argument, NULL, OPT_CACHE_DIR },
 	{ "cache-size", required_argument, NULL, OPT_CACHE_SIZE },
+	{ "cache-mode", required_argument, NULL, OPT_CACHE_MODE },
 	{ "allow-other", no_argument, NULL, OPT_ALLOW_OTHER },
 	{ "debug", no_argument, NULL, OPT_DEBUG },
 	{ "follow", no_argument, NULL, OPT_FOLLOW },
@@ -151,6 +153,16 @@ int cmd_mount(int argc, char **argv)
 				return usage_errorf("mount", "bad --cache-size "
 						    "'%s' (bytes, suffixes K, "
 						    "M, G, T)", optarg);
+			break;
+		case OPT_CACHE_MODE:
+			if (strcmp(optarg, "disk") == 0)
+				o.cache_memory = false;
+			else if (strcmp(optarg, "memory") == 0)
+				o.cache_memory = true;
+			else
+				return usage_errorf("mount", "bad --cache-mode "
+						    "'%s' (disk or memory)",
+						    optarg);
 			break;
 		case OPT_ALLOW_OTHER:
 			o.allow_other = true;
