@@ -15,7 +15,7 @@
  * that always mounts nodev,nosuid.
  *
  * The options are translated into "pxfs mount" ones: cache_size=BYTES,
- * cache_dir=DIR, ro, rw, allow_other and debug; the VFS flags and the
+ * cache_dir=DIR, cache_mode=MODE, ro, rw, allow_other and debug; the VFS flags and the
  * userspace ones above are accepted and ignored; anything else is one
  * clear error and nothing is mounted (or ignored with -s, sloppy, as
  * mount(8) asks).  -f (fake) checks everything and mounts nothing.
@@ -87,6 +87,10 @@ static int translate(struct margs *m, const char *list, bool sloppy)
 			rc = add(m, "--cache-dir");
 			if (rc == 0)
 				rc = add(m, tok + 10);
+		} else if (strncmp(tok, "cache_mode=", 11) == 0) {
+			rc = add(m, "--cache-mode");
+			if (rc == 0)
+				rc = add(m, tok + 11);
 		} else if (strcmp(tok, "ro") == 0) {
 			rc = add(m, "-o");
 			if (rc == 0)
@@ -99,8 +103,9 @@ static int translate(struct margs *m, const char *list, bool sloppy)
 			continue;
 		} else if (!sloppy) {
 			errorf("mount", "unknown mount option '%s' (pxfs "
-			       "knows cache_size=BYTES, cache_dir=DIR, ro, "
-			       "rw, allow_other, debug)", tok);
+			       "knows cache_size=BYTES, cache_dir=DIR, "
+			       "cache_mode=disk|memory, ro, rw, allow_other, "
+			       "debug)", tok);
 			return -1;
 		}
 	}

@@ -63,6 +63,9 @@ _pxfs()
 	--connector)
 		COMPREPLY=($(compgen -W 'file redis' -- "$cur"))
 		return 0 ;;
+	--cache-mode)
+		COMPREPLY=($(compgen -W 'disk memory' -- "$cur"))
+		return 0 ;;
 	--proxystore)
 		COMPREPLY=($(compgen -W 'file: redis://' -- "$cur"))
 		[[ $cur == file:* ]] &&

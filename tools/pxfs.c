@@ -316,7 +316,8 @@ static const struct cmd cmds[] = {
 	  "          pxfs_store_* gauges, labelled store=\"STORE\"\n" },
 	{ "mount", cmd_mount,
 	  "mount STORE|REF MNT [-f] [-o ro] [--cache-dir DIR] "
-	  "[--cache-size BYTES] [--allow-other] [--follow] [--debug]",
+	  "[--cache-size BYTES] [--cache-mode disk|memory] [--allow-other] "
+	  "[--follow] [--debug]",
 	  "mount a store as a filesystem",
 	  "Mount STORE on directory MNT; returns once the mount is ready.\n"
 	  "REF, a pxfs:// snapshot or tag reference (see 'pxfs help\n"
@@ -330,6 +331,11 @@ static const struct cmd cmds[] = {
 	  "  --cache-size BYTES  cache budget, LRU eviction of objects not\n"
 	  "                      open (default: a quarter of the free space,\n"
 	  "                      256M to 16G)\n"
+	  "  --cache-mode MODE   disk (default): what is read is also\n"
+	  "                      written to the cache directory; memory:\n"
+	  "                      kept in memory only and fetched again when\n"
+	  "                      dropped (for a store on a local disk;\n"
+	  "                      resolve still writes the cache)\n"
 	  "  --allow-other       let other users see the mount\n"
 	  "  --follow            REF is a tag: switch to each new publication\n"
 	  "                      (files already open keep their version)\n"
