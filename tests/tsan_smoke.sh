@@ -36,7 +36,7 @@ else
 	# machine (and passed when run again); it runs in make check and
 	# make asan, and here by name: tsan_smoke.sh build-tsan it_load
 	tests=(check_threads check_store check_inode check_conn_redis
-	       it_mount_read it_mount_cache it_mount_write)
+	       it_mount_read it_mount_cache it_mount_write it_mount_memory)
 fi
 
 logs=$(mktemp -d "${TMPDIR:-/tmp}/pxfs-tsan.XXXXXX")
