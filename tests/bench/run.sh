@@ -15,8 +15,8 @@
 #   BENCH_INDEX (1000000)    entries of the namespace-at-scale case
 #   BENCH_RANDOM_READS (100) random 4 KiB reads
 #   BENCH_REPS (3)           runs per timing (the best is kept)
-#   BENCH_CASES (all)        comma list of: put cold warm meta small
-#                            random conc scale redis
+#   BENCH_CASES (all)        comma list of: put cold cat ttfb warm meta
+#                            small random conc write scale redis
 #   BENCH_DIR                scratch (default: a temp dir on /var/tmp)
 # Cold reads are timed twice: with the default cache mode (a decompressed
 # copy written to the cache directory) and with --cache-mode memory (no
@@ -180,12 +180,14 @@ if want put; then
 	# not part of a put (the references write nothing at all)
 	fresh_store() { rm -rf "$S0" && "$PXFS" init "$S0" >/dev/null && drop; }
 	ref_put_t0() { zstd -q -T0 -3 -c "$MIX" >/dev/null; }
-	ref_put_1() { zstd -q -3 -c "$MIX" >/dev/null && sha256sum "$MIX"; }
+	# (openssl, not sha256sum: coreutils' SHA-256 is 4x slower here)
+	ref_put_1() { zstd -q -3 -c "$MIX" >/dev/null &&
+		openssl dgst -sha256 "$MIX"; }
 	PRE=fresh_store time_cmd t_put "$PXFS" put "$S0" "$MIX"
 	PRE=drop time_cmd t_ref0 ref_put_t0
 	row "put ${SIZE_MB}M mix" "$t_put" "zstd -T0 -3" "$t_ref0" s 0.7
 	PRE=drop time_cmd t_ref1 ref_put_1
-	row "put ${SIZE_MB}M mix" "$t_put" "zstd -3 + sha256sum" "$t_ref1" s
+	row "put ${SIZE_MB}M mix" "$t_put" "zstd -3 + openssl dgst" "$t_ref1" s
 	rm -rf "$S0"
 fi
 
@@ -224,6 +226,52 @@ if want cold; then
 		fi
 	done
 	umnt "$MNT"
+fi
+
+# ---- pxfs cat, no mount: fetch, decompress, verify ------------------------
+if want cat; then
+	PRE=drop time_cmd t_px "$PXFS" cat "$S1" mix.bin
+	PRE=drop time_cmd t_zdc zstd -q -dc "$BLOB"
+	row "pxfs cat ${SIZE_MB}M mix (cold)" "$t_px" "zstd -dc BLOB" "$t_zdc" s
+fi
+
+# ---- time to the first byte of a cold 4 KiB object ------------------------
+# (the reference: the same bytes in a plain file on the same disk, cold;
+# python times open + read of each, so no process start is counted)
+if want ttfb; then
+	mkdir -p "$D/k4" "$BENCH_DIR/k4ref"
+	for i in $(seq 20); do
+		head -c 4096 /dev/urandom >"$D/k4/f$i"
+	done
+	cp "$D"/k4/* "$BENCH_DIR/k4ref/"
+	S7=$BENCH_DIR/s7
+	"$PXFS" init "$S7" >/dev/null
+	"$PXFS" put "$S7" "$D/k4" >/dev/null
+	pxmount "$S7"
+	ls -l "$MNT/k4" >/dev/null	# the lookups are not what is timed
+	ttfb() {
+		python3 - "$1" <<'EOF'
+import os, statistics, sys, time
+d = sys.argv[1]
+ts = []
+for i in range(1, 21):
+    t0 = time.perf_counter()
+    fd = os.open(os.path.join(d, "f%d" % i), os.O_RDONLY)
+    b = os.read(fd, 1)
+    ts.append(time.perf_counter() - t0)
+    os.close(fd)
+    assert len(b) == 1
+print("%.6f" % statistics.median(ts))
+EOF
+	}
+	drop
+	t_px=$(ttfb "$MNT/k4")
+	drop
+	t_ref=$(ttfb "$BENCH_DIR/k4ref")
+	row "first byte of a 4K object, median" "$(echo "$t_px * 1000" | bc -l)" \
+		"the same file on disk, cold" "$(echo "$t_ref * 1000" | bc -l)" ms
+	umnt "$MNT"
+	rm -rf "$S7" "$D/k4" "$BENCH_DIR/k4ref"
 fi
 
 # ---- warm reads -------------------------------------------------------------
@@ -283,6 +331,11 @@ if want meta; then
 			"$(basename "$SQFUSE") (zstd sqfs)" "$t_sq" s
 		umnt "$SQM"
 	fi
+	stat_all() { find "$1" -type f -print0 | xargs -0 stat >/dev/null; }
+	PRE=cold_px2 time_cmd t_px stat_all "$MNT/tree"
+	time_cmd t_tmp stat_all "$REF/tree"
+	row "stat of $NFILES files ($COLD mount)" "$t_px" "stat on tmpfs" \
+		"$t_tmp" s
 	echo "bench: ls -lR of $NFILES entries cost $getattrs lookups," \
 	     "getattrs and getxattrs in all (readdirplus does the rest)"
 	umnt "$MNT"
@@ -393,6 +446,42 @@ if want conc; then
 		fetch 1.0
 	umnt "$MNT"
 	rm -rf "$S4" "$D/conc.bin"
+fi
+
+# ---- writing through the mount --------------------------------------------
+# cp of the mix into a fresh mount (stored at close) vs pxfs put of it;
+# BENCH_SMALL small files created through the mount vs on tmpfs
+if want write; then
+	SW=$BENCH_DIR/sw
+	fresh_sw() { umnt "$MNT"; rm -rf "$SW" "$BENCH_DIR/cache";
+		"$PXFS" init "$SW" >/dev/null; }
+	fresh_sw_mounted() { fresh_sw && pxmount "$SW" && drop; }
+	fresh_sw_put() { fresh_sw && drop; }
+	PRE=fresh_sw_mounted time_cmd t_cp cp "$MIX" "$MNT/mix.bin"
+	PRE=fresh_sw_put time_cmd t_put "$PXFS" put "$SW" "$MIX"
+	row "cp ${SIZE_MB}M mix into the mount" "$t_cp" "pxfs put" "$t_put" s
+	mksmall() {
+		python3 - "$1" "$NSMALL" <<'EOF'
+import os, sys
+d, n = sys.argv[1], int(sys.argv[2])
+payload = os.urandom(1000)
+for i in range(n):
+    sub = os.path.join(d, "d%02d" % (i % 100))
+    if i < 100:
+        os.mkdir(sub)
+    with open(os.path.join(sub, "f%05d" % i), "wb") as f:
+        f.write(payload[: 100 + i % 900])
+EOF
+	}
+	fresh_ref() { rm -rf "$REF/w" && mkdir "$REF/w"; }
+	fresh_mnt_w() { fresh_sw && pxmount "$SW" && mkdir "$MNT/w"; }
+	PRE=fresh_mnt_w time_cmd t_px mksmall "$MNT/w"
+	PRE=fresh_ref time_cmd t_tmp mksmall "$REF/w"
+	row "create $NSMALL files through the mount" "$t_px" "tmpfs" "$t_tmp" s
+	echo "bench: $(echo "$NSMALL / $t_px" | bc) files/s through the" \
+	     "mount, $(echo "$NSMALL / $t_tmp" | bc) on tmpfs"
+	umnt "$MNT"
+	rm -rf "$SW" "$REF/w"
 fi
 
 # ---- a namespace of a million entries ---------------------------------
