@@ -1316,6 +1316,21 @@ static bool chunk_done(struct fs_cache *c, struct fs_cache_obj *o,
 	return hook;
 }
 
+/* Queue dirty hot chunk @h of @o for the writers (c->lock held); the
+ * write holds @o. */
+static void queue_write(struct fs_cache *c, struct fs_cache_obj *o,
+			struct hot *h, uint64_t ino)
+{
+	h->ino = ino;
+	hold(c, o);
+	o->nmem++;
+	if (c->wq_tail)
+		c->wq_tail->wnext = h;
+	else
+		c->wq = h;
+	c->wq_tail = h;
+}
+
 /*
  * Hand fetched chunk @i of @o (in @buf) to the writers: it goes CH_MEM,
  * served from memory at once, and READY once on the disk (c->lock held).
@@ -1332,15 +1347,8 @@ static bool write_behind(struct fs_cache *c, struct fs_cache_obj *o,
 	h = hot_add(c, o, i, len, buf, true);
 	if (!h)
 		return false;
-	h->ino = ino;
-	hold(c, o);		/* the write's */
 	o->cs[i] = CH_MEM;
-	o->nmem++;
-	if (c->wq_tail)
-		c->wq_tail->wnext = h;
-	else
-		c->wq = h;
-	c->wq_tail = h;
+	queue_write(c, o, h, ino);
 	pthread_cond_signal(&c->wwork);
 	pthread_cond_broadcast(&c->done);
 	return true;
@@ -1693,16 +1701,9 @@ static int to_disk(struct fs_cache *c, struct fs_cache_obj *o, uint64_t ino)
 		if (h->dirty || o->cs[h->idx] != CH_MEM)
 			continue;
 		h->dirty = true;
-		h->pins++;
-		h->ino = ino;
+		h->pins++;	/* the write's */
 		c->dirty_bytes += h->len;
-		hold(c, o);	/* the write's */
-		o->nmem++;
-		if (c->wq_tail)
-			c->wq_tail->wnext = h;
-		else
-			c->wq = h;
-		c->wq_tail = h;
+		queue_write(c, o, h, ino);
 	}
 	pthread_cond_broadcast(&c->wwork);
 	return 0;
