@@ -101,6 +101,12 @@ int cmd_cat(int argc, char **argv)
 		ret = evict_if_read_once("cat", st, n.key);
 		if (ret != 0)
 			goto out;
+		if (verbosity() >= VERBOSITY_VERBOSE) {
+			char h[32];
+
+			infof("cat", "'%s': %s, key %s", path,
+			      human_size(n.size, h, sizeof(h)), n.key);
+		}
 	}
 out:
 	if (out >= 0 && out != STDOUT_FILENO && end_stream(st) < 0 &&

@@ -145,6 +145,12 @@ static int get_file(struct store *st, const char *path,
 	progress_fd(fd, 0);
 	rc = export_node(st, n, fd, path);
 	progress_end();
+	if (rc == STORE_OK) {
+		char h[32];
+
+		infof("get", "'%s' -> '%s': %s, key %s", path, final,
+		      human_size(n->size, h, sizeof(h)), n->key);
+	}
 	if (rc != STORE_OK) {
 		ret = store_error("get", rc);
 		goto out;

@@ -6,7 +6,9 @@
  * itself and, with --tag, the tag that now points at it.
  */
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cmds.h"
@@ -39,7 +41,8 @@ static int make_ref(struct store *st, enum store_ref_kind kind,
 int cmd_publish(int argc, char **argv)
 {
 	static char snap[STORE_REF_MAX], tagref[STORE_REF_MAX];
-	char key[STORE_KEY_HEX + 1];
+	char key[STORE_KEY_HEX + 1], real[PATH_MAX], prefix[PATH_MAX + 16];
+	struct store_object obj;
 	struct store *st = NULL;
 	const char *tag = NULL;
 	bool json = false;
@@ -68,10 +71,26 @@ int cmd_publish(int argc, char **argv)
 			      "a-z 0-9 . _ -, not starting with '.'", tag);
 	if (open_store("publish", argv[optind], 0, &st) < 0)
 		return EXIT_ERR;
+	progress_start("publish", 0);
+	if (progress_on() && realpath(store_path(st), real)) {
+		/* store_publish() writes the snapshot to STORE/.publish-PID.db
+		 * (store/ref.c), then reads it into the connector */
+		snprintf(prefix, sizeof(prefix), "%s/.publish-", real);
+		progress_follow(prefix);
+	}
 	rc = store_publish(st, tag, key);
+	progress_end();
 	if (rc != STORE_OK) {
 		ret = store_error("publish", rc);
 		goto out;
+	}
+	if (verbosity() >= VERBOSITY_VERBOSE &&
+	    store_object_info(st, key, &obj) == STORE_OK) {
+		char a[32], b[32];
+
+		infof("publish", "snapshot %s: %s, %s stored", key,
+		      human_size(obj.size, a, sizeof(a)),
+		      human_size(obj.stored_size, b, sizeof(b)));
 	}
 	if (make_ref(st, STORE_REF_SNAPSHOT, key, snap, sizeof(snap)) < 0 ||
 	    (tag && make_ref(st, STORE_REF_TAG, tag, tagref,

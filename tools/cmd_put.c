@@ -633,8 +633,15 @@ static int put_file(struct store *st, struct item *it, uint64_t dir,
 			  a->type ? a->type : obj.type, flags, out);
 	if (rc == STORE_OK && a->evict && !obj.evict_on_read)
 		rc = store_set_evict_on_read(st, obj.key);
-	if (rc != STORE_OK)
+	if (rc != STORE_OK) {
 		ret = store_error("put", rc);
+	} else {
+		char h[32];
+
+		infof("put", "'%s' -> '%s': %s, %s, key %s", it->src, path,
+		      human_size(obj.size, h, sizeof(h)),
+		      a->type ? a->type : obj.type, obj.key);
+	}
 out:
 	close(fd);
 	return ret;

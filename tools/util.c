@@ -3,6 +3,7 @@
  * util.c - helpers shared by the subcommands of the pxfs command: messages,
  * option values, opening a store, store paths, JSON and the progress line.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -21,9 +22,13 @@
 #include "store.h"
 #include "util.h"
 
+static bool progress_hold(void);
+static void progress_release(bool held);
+
 static void vmsg(const char *verb, const char *fmt, va_list ap)
 {
 	char line[2048];
+	bool held;
 
 	vsnprintf(line, sizeof(line), fmt, ap);
 	/* One line, whatever the message holds. */
@@ -32,10 +37,13 @@ static void vmsg(const char *verb, const char *fmt, va_list ap)
 			*p = ' ';
 	}
 	fflush(stdout);
+	/* never after a progress line's text: on a line of its own */
+	held = progress_hold();
 	if (verb)
 		fprintf(stderr, "pxfs: %s: %s\n", verb, line);
 	else
 		fprintf(stderr, "pxfs: %s\n", line);
+	progress_release(held);
 }
 
 int errorf(const char *verb, const char *fmt, ...)
@@ -46,6 +54,17 @@ int errorf(const char *verb, const char *fmt, ...)
 	vmsg(verb, fmt, ap);
 	va_end(ap);
 	return EXIT_ERR;
+}
+
+void infof(const char *verb, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (verbosity() < VERBOSITY_VERBOSE)
+		return;
+	va_start(ap, fmt);
+	vmsg(verb, fmt, ap);
+	va_end(ap);
 }
 
 int store_error(const char *verb, store_rc rc)
@@ -671,6 +690,8 @@ static struct {
 	atomic_int fd;			/* being read, or -1 */
 	atomic_uint_fast64_t done;	/* bytes before fd */
 	long interval_ns;		/* between redraws */
+	char follow[PATH_MAX];		/* progress_follow(), or "" */
+	bool reading;			/* follow: a reader was seen */
 } prog = {
 	.lock = PTHREAD_MUTEX_INITIALIZER,
 	.cond = PTHREAD_COND_INITIALIZER,
@@ -685,24 +706,102 @@ static double elapsed(const struct timespec *t0)
 	       (double)(now.tv_nsec - t0->tv_nsec) / 1e9;
 }
 
+/*
+ * progress_follow(): the descriptors of this process open on a file whose
+ * name starts with prog.follow.  One open for reading only is the input
+ * being stored: how far its offset got of its size.  Until there is one,
+ * the file being written grows to a size not known in advance (total 0).
+ * Nothing found: the figures stay as they were.
+ */
+static void follow_scan(void)
+{
+	size_t plen = strlen(prog.follow);
+	uint64_t wsize = 0;
+	bool writer = false;
+	struct dirent *e;
+	DIR *d;
+
+	d = opendir("/proc/self/fd");
+	if (!d)
+		return;
+	while ((e = readdir(d)) != NULL) {
+		char p[sizeof("/proc/self/fdinfo/") + NAME_MAX];
+		char link[PATH_MAX];
+		unsigned long long pos = 0;
+		unsigned flags = 0;
+		struct stat sb;
+		ssize_t n;
+		FILE *f;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(p, sizeof(p), "/proc/self/fd/%s", e->d_name);
+		n = readlink(p, link, sizeof(link) - 1);
+		if (n < (ssize_t)plen || strncmp(link, prog.follow, plen) ||
+		    stat(p, &sb) < 0 || !S_ISREG(sb.st_mode))
+			continue;
+		snprintf(p, sizeof(p), "/proc/self/fdinfo/%s", e->d_name);
+		f = fopen(p, "re");
+		if (!f)
+			continue;
+		n = fscanf(f, "pos: %llu flags: %o", &pos, &flags);
+		fclose(f);
+		if (n != 2)
+			continue;
+		if ((flags & O_ACCMODE) == O_RDONLY) {
+			if (!prog.reading) {
+				/* a new stage: its own rate and ETA */
+				prog.reading = true;
+				clock_gettime(CLOCK_MONOTONIC, &prog.start);
+			}
+			prog.total = (uint64_t)sb.st_size;
+			atomic_store(&prog.done, (uint64_t)pos);
+			closedir(d);
+			return;
+		}
+		writer = true;
+		if ((uint64_t)sb.st_size > wsize)
+			wsize = (uint64_t)sb.st_size;
+	}
+	closedir(d);
+	if (writer && !prog.reading) {
+		prog.total = 0;
+		atomic_store(&prog.done, wsize);
+	}
+}
+
 static void progress_draw(void)
 {
 	char a[32], b[32], r[32], eta[32] = "", line[200];
-	uint64_t done = atomic_load(&prog.done);
+	uint64_t done;
 	int fd = atomic_load(&prog.fd);
-	double secs = elapsed(&prog.start);
+	double secs;
 	unsigned pct = 100;
 
+	if (prog.follow[0])
+		follow_scan();
+	done = atomic_load(&prog.done);
+	secs = elapsed(&prog.start);
 	if (fd >= 0) {
 		off_t off = lseek(fd, 0, SEEK_CUR);
 
 		if (off > 0)
 			done += (uint64_t)off;
 	}
+	if (prog.total == 0) {
+		/* how much there is to do is not known yet */
+		human_size(done, a, sizeof(a));
+		human_size(secs > 0.01 ? (uint64_t)((double)done / secs) : 0,
+			   r, sizeof(r));
+		snprintf(line, sizeof(line), "\r%s: %s  %s/s\033[K",
+			 prog.verb, a, r);
+		fputs(line, stderr);
+		fflush(stderr);
+		return;
+	}
 	if (done > prog.total)
 		done = prog.total;
-	if (prog.total)
-		pct = (unsigned)(done * 100 / prog.total);
+	pct = (unsigned)(done * 100 / prog.total);
 	human_size(done, a, sizeof(a));
 	human_size(prog.total, b, sizeof(b));
 	human_size(secs > 0.01 ? (uint64_t)((double)done / secs) : 0, r,
@@ -758,12 +857,58 @@ void progress_start(const char *verb, uint64_t total)
 		prog.interval_ns = ms * 1000000;
 	prog.verb = verb;
 	prog.total = total;
+	prog.follow[0] = '\0';
+	prog.reading = false;
 	prog.stop = false;
 	atomic_store(&prog.fd, -1);
 	atomic_store(&prog.done, 0);
 	clock_gettime(CLOCK_MONOTONIC, &prog.start);
 	if (pthread_create(&prog.thread, NULL, progress_main, NULL) == 0)
 		prog.on = true;
+}
+
+bool progress_on(void)
+{
+	return prog.on;
+}
+
+void progress_follow(const char *prefix)
+{
+	if (!prog.on)
+		return;
+	pthread_mutex_lock(&prog.lock);
+	snprintf(prog.follow, sizeof(prog.follow), "%s", prefix);
+	pthread_mutex_unlock(&prog.lock);
+}
+
+void progress_set(uint64_t done, uint64_t total)
+{
+	if (!prog.on)
+		return;
+	pthread_mutex_lock(&prog.lock);
+	prog.total = total;
+	atomic_store(&prog.fd, -1);
+	atomic_store(&prog.done, done);
+	pthread_mutex_unlock(&prog.lock);
+}
+
+/* Take the terminal line from the progress thread (and erase it) for a
+ * message; true when it was taken. */
+static bool progress_hold(void)
+{
+	if (!prog.on)
+		return false;
+	pthread_mutex_lock(&prog.lock);
+	fputs("\r\033[K", stderr);
+	return true;
+}
+
+static void progress_release(bool held)
+{
+	if (!held)
+		return;
+	fflush(stderr);
+	pthread_mutex_unlock(&prog.lock);
 }
 
 void progress_fd(int fd, uint64_t done)

@@ -32,6 +32,11 @@
 int errorf(const char *verb, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/** With -v (or -vv): print "pxfs: @verb: <message>" on stderr, else
+ * nothing.  For what a verbose run reports as it goes. */
+void infof(const char *verb, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
 /**
  * Report a failed store call: "pxfs: @verb: " + store_last_error(), or
  * the text of @rc when the store recorded nothing.  Returns EXIT_ERR.
@@ -232,6 +237,18 @@ int verbosity(void);
 void progress_start(const char *verb, uint64_t total);
 /** The descriptor now being read (-1 for none); @done bytes before it. */
 void progress_fd(int fd, uint64_t done);
+/** Is a progress line being shown (stderr a terminal, not -q)? */
+bool progress_on(void);
+/** Set the figures directly (for work no descriptor shows): @done of
+ * @total bytes, 0 for a total not known yet. */
+void progress_set(uint64_t done, uint64_t total);
+/**
+ * Follow work done behind a library call, by the descriptors this
+ * process has open on files whose absolute name starts with @prefix: one
+ * open for reading only is being read (its offset of its size); until one
+ * is, the size of one being written, with no total.  Linux /proc only.
+ */
+void progress_follow(const char *prefix);
 /** Erase the line and stop the thread.  Safe to call when not started. */
 void progress_end(void);
 
