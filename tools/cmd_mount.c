@@ -8,7 +8,8 @@
  * in the parent once the mount is ready.  umount unmounts with umount2()
  * as root and fusermount3 otherwise, lazily for a mount whose daemon died,
  * and waits for the daemon to finish.  resolve asks a mount, through the
- * xattr user.pxfs.resolve, to materialize objects in the background.
+ * xattr user.pxfs.resolve, to materialize objects in the background, and
+ * with --wait watches until they are.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -396,10 +397,31 @@ int cmd_umount(int argc, char **argv)
 
 /* ---- resolve ----------------------------------------------------------- */
 
-/* Is the filesystem of device @dev a pxfs mount (fuse.pxfs in mountinfo)? */
-static bool is_pxfs_dev(dev_t dev)
+/* Undo mountinfo's octal escapes (\040 for a space) of @s in place. */
+static void unescape_mountinfo(char *s)
 {
-	char line[8192], *sep;
+	char *w = s;
+
+	for (; *s; s++) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' &&
+		    s[2] >= '0' && s[2] <= '7' && s[3] >= '0' && s[3] <= '7') {
+			*w++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 +
+				      (s[3] - '0'));
+			s += 3;
+		} else {
+			*w++ = *s;
+		}
+	}
+	*w = '\0';
+}
+
+/*
+ * Is the filesystem of device @dev a pxfs mount (fuse.pxfs in mountinfo)?
+ * Its mount point goes to @root (@len bytes; may be NULL).
+ */
+static bool is_pxfs_dev(dev_t dev, char *root, size_t len)
+{
+	char line[8192], mnt[4096], *sep;
 	unsigned maj, min;
 	bool found = false;
 	FILE *f;
@@ -409,24 +431,241 @@ static bool is_pxfs_dev(dev_t dev)
 		return false;
 	while (!found && fgets(line, sizeof(line), f)) {
 		/* id parent MAJ:MIN root mnt opts [tags] - fstype src opts */
-		if (sscanf(line, "%*u %*u %u:%u", &maj, &min) != 2 ||
-		    makedev(maj, min) != dev)
+		if (sscanf(line, "%*u %*u %u:%u %*s %4095s", &maj, &min,
+			   mnt) != 3 || makedev(maj, min) != dev)
 			continue;
 		sep = strstr(line, " - ");
 		found = sep && strncmp(sep + 3, "fuse.pxfs ", 10) == 0;
+		if (found && root) {
+			unescape_mountinfo(mnt);
+			snprintf(root, len, "%s", mnt);
+		}
 	}
 	fclose(f);
 	return found;
 }
 
-static int nresolve_failed;
+/*
+ * resolve --wait: every file queued, until it is in its mount's cache.
+ * A resolve runs in the daemon; the command watches user.pxfs.resolved of
+ * each file, and for the progress line the bytes the cache of each mount
+ * gained.  When nothing moves for STALL_MS (a fetch that failed is only
+ * logged by the daemon; an object resolved and evicted again between two
+ * looks), each file still waiting is read through the mount instead: the
+ * read either fails with the reason, or the object is there.
+ */
+#define POLL_MS		100
+#define STALL_MS	2000
+#define MAX_MOUNTS	16
+
+struct rfile {
+	char *path;
+	uint64_t size;
+	dev_t dev;
+	bool waiting;		/* queued, not seen resolved yet */
+};
+
+struct rmount {
+	dev_t dev;
+	char root[PATH_MAX];
+	uint64_t base;		/* cache bytes when the wait began */
+};
+
+static struct {
+	bool wait;		/* --wait */
+	int failed;		/* files that could not be resolved */
+	struct rfile *v;	/* with --wait: the files queued */
+	size_t n, cap;
+	struct rmount m[MAX_MOUNTS];
+	size_t nm;
+} res;
+
+/* user.pxfs.resolved of @path: 1, 0, or -1 with errno set. */
+static int is_resolved(const char *path)
+{
+	char v[8];
+	ssize_t n = getxattr(path, "user.pxfs.resolved", v, sizeof(v) - 1);
+
+	if (n < 0)
+		return -1;
+	v[n] = '\0';
+	return strcmp(v, "1") == 0;
+}
+
+/* Number @name in the stats document @doc after @after ("" for the
+ * start), 0 when absent. */
+static uint64_t stats_num(const char *doc, const char *after,
+			  const char *name)
+{
+	const char *p = strstr(doc, after);
+
+	p = p ? strstr(p, name) : NULL;
+	return p ? strtoull(p + strlen(name), NULL, 10) : 0;
+}
+
+/* The cache bytes of mount @m, and in *sig a sum that moves whenever the
+ * mount fetches or caches anything. */
+static uint64_t mount_cache_bytes(const struct rmount *m, uint64_t *sig)
+{
+	static char doc[1 << 16];
+	ssize_t n = getxattr(m->root, XATTR_STATS, doc, sizeof(doc) - 1);
+	uint64_t bytes;
+
+	if (n < 0)
+		return 0;
+	doc[n] = '\0';
+	bytes = stats_num(doc, "\"cache\":", "\"bytes\":");
+	*sig += bytes + stats_num(doc, "\"connector\":", "\"gets\":") +
+		stats_num(doc, "\"connector\":", "\"get_bytes\":") +
+		stats_num(doc, "", "\"resolves\":");
+	return bytes;
+}
+
+/* Read @path to its end through its mount: 0 or -1 with errno set. */
+static int read_through(const char *path)
+{
+	static char buf[1 << 20];
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+	int saverr;
+
+	if (fd < 0)
+		return -1;
+	do {
+		n = read(fd, buf, sizeof(buf));
+	} while (n > 0 || (n < 0 && errno == EINTR));
+	saverr = errno;
+	close(fd);
+	errno = saverr;
+	return n < 0 ? -1 : 0;
+}
+
+static int remember(const char *path, const struct stat *sb)
+{
+	struct rfile *f;
+	size_t i;
+
+	if (res.n == res.cap) {
+		size_t cap = res.cap ? res.cap * 2 : 64;
+
+		f = realloc(res.v, cap * sizeof(*f));
+		if (!f)
+			return errorf("resolve", "out of memory");
+		res.v = f;
+		res.cap = cap;
+	}
+	f = &res.v[res.n];
+	f->path = strdup(path);
+	if (!f->path)
+		return errorf("resolve", "out of memory");
+	f->size = (uint64_t)sb->st_size;
+	f->dev = sb->st_dev;
+	f->waiting = is_resolved(path) != 1;
+	res.n++;
+	for (i = 0; i < res.nm; i++) {
+		if (res.m[i].dev == sb->st_dev)
+			return 0;
+	}
+	if (res.nm < MAX_MOUNTS &&
+	    is_pxfs_dev(sb->st_dev, res.m[res.nm].root, PATH_MAX)) {
+		res.m[res.nm].dev = sb->st_dev;
+		res.nm++;
+	}
+	return 0;
+}
+
+/* File @f is resolved (@err 0) or cannot be (@err an errno). */
+static void settle(struct rfile *f, int err, uint64_t *done)
+{
+	char h[32];
+
+	f->waiting = false;
+	if (err) {
+		res.failed += errorf("resolve", "cannot resolve '%s': %s",
+				     f->path, strerror(err));
+		return;
+	}
+	*done += f->size;
+	infof("resolve", "resolved '%s' (%s)", f->path,
+	      human_size(f->size, h, sizeof(h)));
+}
+
+static void wait_all(void)
+{
+	struct timespec tick = { 0, POLL_MS * 1000000L };
+	uint64_t total = 0, done = 0, sig, last_sig = 0;
+	size_t i, waiting = 0;
+	int still = 0;
+
+	for (i = 0; i < res.n; i++) {
+		if (res.v[i].waiting) {
+			total += res.v[i].size;
+			waiting++;
+		}
+	}
+	for (i = 0; i < res.nm; i++)
+		res.m[i].base = mount_cache_bytes(&res.m[i], &last_sig);
+	progress_start("resolve", total);
+	while (waiting > 0) {
+		uint64_t gained = 0, shown;
+		bool moved = false;
+
+		nanosleep(&tick, NULL);
+		for (i = 0; i < res.n; i++) {
+			struct rfile *f = &res.v[i];
+			int r;
+
+			if (!f->waiting)
+				continue;
+			r = is_resolved(f->path);
+			if (r == 0)
+				continue;
+			settle(f, r < 0 ? errno : 0, &done);
+			waiting--;
+			moved = true;
+		}
+		sig = 0;
+		for (i = 0; i < res.nm; i++) {
+			uint64_t b = mount_cache_bytes(&res.m[i], &sig);
+
+			if (b > res.m[i].base)
+				gained += b - res.m[i].base;
+		}
+		shown = gained < total ? gained : total;
+		progress_set(shown > done ? shown : done, total);
+		if (moved || sig != last_sig) {
+			last_sig = sig;
+			still = 0;
+			continue;
+		}
+		if (++still * POLL_MS < STALL_MS)
+			continue;
+		/* nothing moves: see for ourselves */
+		for (i = 0; i < res.n; i++) {
+			struct rfile *f = &res.v[i];
+
+			if (!f->waiting)
+				continue;
+			settle(f, read_through(f->path) < 0 ? errno : 0,
+			       &done);
+			waiting--;
+		}
+	}
+	progress_end();
+}
 
 /* Ask the mount holding regular file @path to materialize it. */
-static int resolve_one(const char *path)
+static int resolve_one(const char *path, const struct stat *sb)
 {
+	char h[32];
+
 	if (setxattr(path, XATTR_RESOLVE, "1", 1, 0) < 0)
 		return errorf("resolve", "cannot resolve '%s': %s", path,
 			      strerror(errno));
+	if (res.wait)
+		return remember(path, sb);
+	infof("resolve", "queued '%s' (%s)", path,
+	      human_size((uint64_t)sb->st_size, h, sizeof(h)));
 	return 0;
 }
 
@@ -434,45 +673,60 @@ static int walk_fn(const char *path, const struct stat *sb, int type,
 		   struct FTW *ftw)
 {
 	(void)ftw;
-	if (type == FTW_F && S_ISREG(sb->st_mode) && resolve_one(path) != 0)
-		nresolve_failed++;
+	if (type == FTW_F && S_ISREG(sb->st_mode) &&
+	    resolve_one(path, sb) != 0)
+		res.failed++;
 	else if (type == FTW_DNR || type == FTW_NS)
-		nresolve_failed += errorf("resolve", "cannot read '%s'", path);
+		res.failed += errorf("resolve", "cannot read '%s'", path);
 	return 0;
 }
+
+enum { OPT_WAIT = 256 };
+
+static const struct option resolve_opts[] = {
+	{ "wait", no_argument, NULL, OPT_WAIT },
+	{ NULL, 0, NULL, 0 },
+};
 
 int cmd_resolve(int argc, char **argv)
 {
 	struct stat sb;
 	int c, i;
 
-	while ((c = getopt_cmd(argc, argv, "", NULL)) != -1)
-		return EXIT_USAGE;
+	memset(&res, 0, sizeof(res));
+	while ((c = getopt_cmd(argc, argv, "", resolve_opts)) != -1) {
+		if (c != OPT_WAIT)
+			return EXIT_USAGE;
+		res.wait = true;
+	}
 	if (argc - optind < 1)
 		return usage_errorf("resolve", "need at least one PATH");
-	nresolve_failed = 0;
 	for (i = optind; i < argc; i++) {
 		const char *p = argv[i];
 
 		if (stat(p, &sb) < 0) {
-			nresolve_failed += errorf("resolve", "cannot resolve "
-						  "'%s': %s", p,
-						  strerror(errno));
-		} else if (!is_pxfs_dev(sb.st_dev)) {
-			nresolve_failed += errorf("resolve", "'%s' is not in a "
-						  "pxfs mount", p);
+			res.failed += errorf("resolve", "cannot resolve "
+					     "'%s': %s", p, strerror(errno));
+		} else if (!is_pxfs_dev(sb.st_dev, NULL, 0)) {
+			res.failed += errorf("resolve", "'%s' is not in a "
+					     "pxfs mount", p);
 		} else if (S_ISDIR(sb.st_mode)) {
 			/* a directory: every file below it, in this mount */
 			if (nftw(p, walk_fn, 64, FTW_PHYS | FTW_MOUNT) != 0)
-				nresolve_failed += errorf("resolve", "cannot "
-							  "walk '%s': %s", p,
-							  strerror(errno));
+				res.failed += errorf("resolve", "cannot "
+						     "walk '%s': %s", p,
+						     strerror(errno));
 		} else if (!S_ISREG(sb.st_mode)) {
-			nresolve_failed += errorf("resolve", "'%s' is not a "
-						  "file", p);
-		} else if (resolve_one(p) != 0) {
-			nresolve_failed++;
+			res.failed += errorf("resolve", "'%s' is not a "
+					     "file", p);
+		} else if (resolve_one(p, &sb) != 0) {
+			res.failed++;
 		}
 	}
-	return nresolve_failed ? EXIT_ERR : EXIT_OK;
+	if (res.wait)
+		wait_all();
+	for (size_t k = 0; k < res.n; k++)
+		free(res.v[k].path);
+	free(res.v);
+	return res.failed ? EXIT_ERR : EXIT_OK;
 }

@@ -123,7 +123,8 @@ static const struct cmd cmds[] = {
 	  "A pending future is waited for as its 'pxfs future' options say;\n"
 	  "when it is not set in time, cat fails.  An evict-on-read object\n"
 	  "is evicted once it has been written out whole: reading it again\n"
-	  "fails.\n" },
+	  "fails.  A progress line is shown on stderr when it is a terminal\n"
+	  "and standard output is not.\n" },
 	{ "get", cmd_get,
 	  "get STORE PATH DEST",
 	  "copy a file out of the store",
@@ -133,7 +134,8 @@ static const struct cmd cmds[] = {
 	  "complete, so a failure leaves no partial file.  Mode and mtime are\n"
 	  "kept.  A symlink PATH is recreated as a symlink.  A pending future\n"
 	  "is waited for, and an evict-on-read object evicted once DEST is\n"
-	  "complete, as for cat.\n" },
+	  "complete, as for cat.  A progress line is shown on stderr when\n"
+	  "it is a terminal.\n" },
 	{ "rm", cmd_rm,
 	  "rm [-r] STORE PATH...",
 	  "remove entries",
@@ -216,7 +218,8 @@ static const struct cmd cmds[] = {
 	  "              reaches whatever was published last under NAME\n"
 	  "  --json      {\"store\", \"key\", \"snapshot\" (reference),\n"
 	  "              \"tag\" (name or null), \"tag_ref\" (reference or\n"
-	  "              null)}\n" },
+	  "              null)}\n"
+	  "A progress line is shown on stderr when it is a terminal.\n" },
 	{ "ref", cmd_ref,
 	  "ref [--json] STORE PATH",
 	  "print a reference to one file's object",
@@ -345,10 +348,14 @@ static const struct cmd cmds[] = {
 	  "unmount a pxfs mount",
 	  "Unmount MNT, also when its daemon died.\n" },
 	{ "resolve", cmd_resolve,
-	  "resolve PATH...",
+	  "resolve [--wait] PATH...",
 	  "fetch objects into a mount's cache in the background",
-	  "Make the mount holding each PATH materialize its object without\n"
-	  "reading it; afterwards user.pxfs.resolved is 1.\n" },
+	  "Make the mount holding each PATH (a file, or every file below a\n"
+	  "directory) materialize its object without reading it, in the\n"
+	  "background; afterwards user.pxfs.resolved is 1.\n"
+	  "  --wait  return only once every object is in the cache (a\n"
+	  "          progress line on stderr when it is a terminal); exit 1\n"
+	  "          naming each file that could not be fetched\n" },
 	{ "help", cmd_help,
 	  "help [COMMAND]",
 	  "show help for pxfs or a command",
