@@ -3,7 +3,9 @@
 # it_man.sh - the manual page and "pxfs help" say the same: every command
 # has a subsection in pxfs.1 (and no subsection names a command pxfs does
 # not have), and each subsection documents (one .TP each) exactly the
-# options "pxfs help CMD" lists, in its usage line and its option lines.
+# options "pxfs help CMD" lists, in its usage line and its option lines,
+# and its heading names the same operands (STORE, PATH...) in the same
+# order as the usage line.
 # Also: the page renders without groff warnings, and documents the global
 # options, the exit statuses and the xattrs.  MAN=path checks another
 # copy (an installed one).
@@ -45,7 +47,7 @@ def help_options(text):
 commands = open(os.path.join(tmp, "commands")).read().split()
 src = open(man).read().splitlines()
 # the COMMANDS section, split by .SS "pxfs CMD ..."
-sections, cur, on = {}, None, False
+sections, heads, cur, on = {}, {}, None, False
 for i, line in enumerate(src):
     if line.startswith('.SH'):
         on = line.strip() == '.SH COMMANDS'
@@ -53,11 +55,12 @@ for i, line in enumerate(src):
         continue
     if not on:
         continue
-    m = re.match(r'^\.SS "pxfs ([a-z]+)', line)
+    m = re.match(r'^\.SS "pxfs ([a-z]+)(.*)"', line)
     if m:
         cur = m.group(1)
         assert cur not in sections, "two sections for " + cur
         sections[cur] = set()
+        heads[cur] = plain(m.group(2))
         continue
     if cur and line.startswith('.TP') and i + 1 < len(src):
         sections[cur] |= set(opt.findall(plain(src[i + 1])))
@@ -66,7 +69,16 @@ for c in commands:
     if c not in sections:
         bad.append("%s: no section in the manual page" % c)
         continue
-    h = help_options(open(os.path.join(tmp, "help." + c)).read())
+    text = open(os.path.join(tmp, "help." + c)).read()
+    # the same operands, in the same order, as the usage line
+    def words(u):
+        u = re.sub(r'--?[a-zA-Z][\w-]*(?:[ =][A-Z][\w|.:/]*)?', '', u)
+        return re.findall(r'\b[A-Z][A-Z0-9_]+\b(?:\.\.\.)?', u)
+    usage = text.splitlines()[0]
+    if words(usage) != words(heads[c]):
+        bad.append("%s: usage has %s, the manual page %s" %
+                   (c, words(usage), words(heads[c])))
+    h = help_options(text)
     if h != sections[c]:
         bad.append("%s: help has %s, the manual page %s" %
                    (c, sorted(h - sections[c]), sorted(sections[c] - h)))
