@@ -1,8 +1,9 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 # it_cli_json.sh - --json on every command that prints data: each output
-# is one JSON document with the fields pxfs(1) and "pxfs help CMD" give,
-# and the commands that print nothing print nothing.
+# is one JSON document with the fields pxfs(1) and "pxfs help CMD" give
+# (and no member the schema there does not name), and the commands that
+# print nothing print nothing.
 . "$(dirname "$0")/lib.sh"
 
 S=$T/store
@@ -18,12 +19,37 @@ check() {
 	local py=${*: -1} n=$(($# - 2))
 	"${@:1:$n}" >"$T/json" 2>"$T/err" ||
 		fail "'${*:1:$n}' exited $?: $(cat "$T/err")"
-	python3 - "$T/json" "$py" <<'EOF' || fail "'${*:1:$n}': $(cat "$T/json")"
-import json, sys
+	"$PXFS" help "$2" >"$T/help"
+	python3 - "$T/json" "$py" "$T/help" <<'EOF' || fail "'${*:1:$n}': $(cat "$T/json")"
+import json, re, sys
 d = json.load(open(sys.argv[1]))
 ok = eval(sys.argv[2])
 if not ok:
     print("assertion failed: " + sys.argv[2], file=sys.stderr)
+    sys.exit(1)
+# every member is one the schema in "pxfs help CMD" names
+block, on = [], False
+for line in open(sys.argv[3]).read().splitlines():
+    if re.match(r'^\s+--json\b', line):
+        on = True
+    elif on and (re.match(r'^\s+-', line) or re.match(r'^\S', line)):
+        break
+    if on:
+        block.append(line)
+doc = set(re.findall(r'"([a-z_]+)"', "\n".join(block)))
+def members(v, out):
+    if isinstance(v, dict):
+        for k, x in v.items():
+            out.add(k)
+            members(x, out)
+    elif isinstance(v, list):
+        for x in v:
+            members(x, out)
+    return out
+extra = members(d, set()) - doc
+if extra:
+    print("not in the documented schema: %s" % sorted(extra),
+          file=sys.stderr)
     sys.exit(1)
 EOF
 }
