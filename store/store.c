@@ -677,6 +677,14 @@ const char *store_id(const struct store *st)
 	return st->id;
 }
 
+void store_set_progress(struct store *st, store_progress_fn fn, void *arg)
+{
+	pthread_mutex_lock(&st->lock);
+	st->progress = fn;
+	st->progress_arg = arg;
+	pthread_mutex_unlock(&st->lock);
+}
+
 void store_metrics_get(struct store *st, struct store_metrics *m)
 {
 	m->conn_gets = atomic_load(&st->m.conn_gets);
@@ -1784,6 +1792,11 @@ static void job_fail(struct zjob *j, store_rc rc)
  * that cannot be split; then compression), so every core stays busy until
  * the last chunk.  A chunk's slot is reused once it is both hashed and
  * written: nslots chunks are in memory at most, whatever the input's size.
+ *
+ * Progress (store_set_progress()) is reported by the caller's thread
+ * alone, between its steps: the bytes written so far, counted under the
+ * lock.  So the caller always runs a part of its own rather than only
+ * joining the pool's loop, where the workers may have taken every item.
  */
 #define PIPE_BYTES	(16u << 20)	/* input held in flight */
 #define PIPE_SLOTS_MAX	16
@@ -1839,6 +1852,12 @@ struct pipe {
 	bool failed;
 	store_rc rc;			/* the first failure, with */
 	char err[256];			/* its store_last_error() */
+	uint64_t done;			/* content bytes written */
+	/* only the caller's thread */
+	store_progress_fn progress;	/* the hook, or NULL */
+	void *progress_arg;
+	uint64_t total;			/* input size, 0: unknown */
+	uint64_t shown;			/* @done last reported */
 	/* only the thread that reads, resp. writes */
 	char *sniff;			/* the first TYPE_SNIFF bytes */
 	size_t sniff_len;
@@ -2072,6 +2091,13 @@ static store_rc pipe_write(struct pipe *p, uint64_t k)
 	return STORE_OK;
 }
 
+/* Report @done bytes to the hook, from the caller's thread. */
+static void pipe_report(struct pipe *p, uint64_t done)
+{
+	p->shown = done;
+	p->progress(p->progress_arg, done, done > p->total ? done : p->total);
+}
+
 /* One thread's part: take steps until the input is all written. */
 static void pipe_run(void *ctx, unsigned t, unsigned i)
 {
@@ -2086,6 +2112,14 @@ static void pipe_run(void *ctx, unsigned t, unsigned i)
 	(void)i;
 	pthread_mutex_lock(&p->lock);
 	for (;;) {
+		if (t == p->caller && p->progress && p->done > p->shown) {
+			uint64_t done = p->done;
+
+			pthread_mutex_unlock(&p->lock);
+			pipe_report(p, done);
+			pthread_mutex_lock(&p->lock);
+			continue;
+		}
 		step = pipe_pick(p, t, &k, &k2, &kn);
 		if (step == STEP_DONE)
 			break;
@@ -2147,6 +2181,8 @@ static void pipe_run(void *ctx, unsigned t, unsigned i)
 		case STEP_WRITE:
 			p->writing = false;
 			p->nwritten++;
+			if (rc == STORE_OK)
+				p->done += pipe_slot(p, k)->len;
 			break;
 		case STEP_SNIFF:
 		case STEP_WAIT:
@@ -2299,6 +2335,7 @@ static store_rc compress_fd(struct store *st, int fd, const char *label,
 	uint8_t digest[STORE_SHA256_LEN];
 	unsigned want = store_pool_default_threads();
 	uint64_t hint = 0;
+	uint64_t total = 0;
 	struct stat sb;
 	const void *z;
 	size_t zlen = 0;
@@ -2308,8 +2345,13 @@ static store_rc compress_fd(struct store *st, int fd, const char *label,
 	*chunks = NULL;
 	/* a regular file says how many chunks to expect: a small one needs
 	 * no thread (it may still grow: the pipeline takes what comes) */
-	if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode))
+	if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode)) {
+		off_t pos = lseek(fd, 0, SEEK_CUR);
+
 		hint = (uint64_t)sb.st_size / chunk + 1;
+		if (pos >= 0 && pos < sb.st_size)
+			total = (uint64_t)(sb.st_size - pos);
+	}
 	if (hint == 1)
 		want = 0;
 	if (want)
@@ -2324,12 +2366,26 @@ static store_rc compress_fd(struct store *st, int fd, const char *label,
 		rc = st->conn->ops->put_begin(st->conn, &p.put);
 	if (rc != STORE_OK)
 		goto out;
-	/* one item per thread: each runs the pipeline until it is done */
-	store_pool_start(pool, p.nthreads, pipe_run, &p);
-	store_pool_wait(pool, p.nthreads, pipe_run, &p);
+	pthread_mutex_lock(&st->lock);
+	p.progress = st->progress;
+	p.progress_arg = st->progress_arg;
+	pthread_mutex_unlock(&st->lock);
+	p.total = total;
+	if (p.progress)
+		pipe_report(&p, 0);
+	/* one item per worker and the caller's own part: each runs the
+	 * pipeline until it is done */
+	store_pool_start(pool, p.nthreads - 1, pipe_run, &p);
+	pipe_run(&p, p.caller, 0);
+	store_pool_wait(pool, p.nthreads - 1, pipe_run, &p);
 	if (p.failed) {
 		rc = store_fail(p.rc, "%s", p.err);
 		goto out;
+	}
+	if (p.progress && (p.done > p.shown || p.total > p.done)) {
+		/* the last call: the input's real size is known now */
+		p.total = p.done;
+		pipe_report(&p, p.done);
 	}
 	if (!p.sniffed) {
 		pthread_mutex_lock(&st->lock);

@@ -283,6 +283,36 @@ store_rc store_ingest_fd(struct store *st, int fd, const char *label,
 			 struct store_object *out);
 
 /**
+ * How far an ingest has got: @done of @total content bytes are stored.
+ * @total is the input's size when it is known when the ingest starts (a
+ * regular file, from its offset then), else 0; it never falls below
+ * @done (an input that grows raises it), so the last call, once the
+ * whole input is in, has @done == @total.
+ */
+typedef void (*store_progress_fn)(void *arg, uint64_t done, uint64_t total);
+
+/**
+ * Have every ingest through @st report its progress to @fn (NULL: no
+ * reports), for a progress bar: store_ingest_fd() and what ingests on
+ * the way (store_publish() storing its snapshot, store_future_set(), the
+ * first read of an external object).  One ingest calls @fn once at its
+ * start with @done 0, then with @done rising as chunks are stored, in
+ * content order, and last with @done == @total; no call repeats the
+ * figures of the one before.  Calls stop where an ingest fails.
+ *
+ * @fn runs on the thread that called the ingesting function, never on
+ * the store's worker threads, and maybe while that thread holds @st (in
+ * a batch, see store_begin()): it must not use @st, and should return
+ * quickly, as the calling thread also does its share of the ingest.
+ * When several threads ingest through @st at once, each calls @fn for
+ * its own ingest, so @fn must then be thread-safe.  @arg is borrowed: it
+ * must stay valid until @fn is unset or @st is closed.
+ *
+ * Thread-safe; an ingest under way keeps the hook it started with.
+ */
+void store_set_progress(struct store *st, store_progress_fn fn, void *arg);
+
+/**
  * Make an object known to this index from the blob that the connector
  * already holds under @key (ProxyStore's proxy_from_key across stores
  * sharing a connector): fetches it once, verifies that it decompresses to
@@ -713,7 +743,9 @@ bool store_ref_same_connector(struct store *st, const struct store_ref *r);
  * Publish @st's namespace: write a compact, consistent copy of its index
  * (SQLite's VACUUM INTO) as an object through the store's connector, keep
  * it (and so every object it names) from gc, and with @tag (may be NULL)
- * point that tag at it.  *key gets the snapshot's key.
+ * point that tag at it.  *key gets the snapshot's key.  Storing the
+ * snapshot is an ingest: a store_set_progress() hook sees it, with
+ * @total the snapshot's size (copying the index before it is not shown).
  */
 store_rc store_publish(struct store *st, const char *tag,
 		       char key[STORE_KEY_HEX + 1]);

@@ -97,6 +97,8 @@ struct store {
 	unsigned batch_puts;		/* blobs this batch wrote */
 	struct store_keylist evict;	/* evict after commit */
 	struct store_keylist fresh;	/* blobs this batch wrote */
+	store_progress_fn progress;	/* store_set_progress(), or NULL */
+	void *progress_arg;
 	/* store_totals() of an unchanged index, kept: it scans every node,
 	 * and statfs asks it (find calls statfs per directory) */
 	bool totals_ok;			/* totals below are valid */

@@ -8,6 +8,7 @@
 #include <sqlite3.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1232,6 +1233,176 @@ START_TEST(test_store_changes)
 }
 END_TEST
 
+/* ---- progress ---- */
+
+/* What a store_set_progress() hook saw. */
+struct progress_log {
+	pthread_t caller;		/* the thread that calls the store */
+	int calls;
+	uint64_t first_total;		/* the first call's total */
+	uint64_t done, total;		/* the last call's figures */
+	bool bad;			/* a call broke the promises */
+};
+
+static void on_progress(void *arg, uint64_t done, uint64_t total)
+{
+	struct progress_log *l = arg;
+
+	/* on the calling thread; done never above total; the first call
+	 * at 0; then rising, never the same figures twice */
+	if (!pthread_equal(pthread_self(), l->caller) || done > total ||
+	    (l->calls == 0 && done != 0) ||
+	    (l->calls > 0 && (done < l->done ||
+			      (done == l->done && total == l->total))))
+		l->bad = true;
+	if (l->calls == 0)
+		l->first_total = total;
+	l->calls++;
+	l->done = done;
+	l->total = total;
+}
+
+static void progress_log_init(struct progress_log *l)
+{
+	memset(l, 0, sizeof(*l));
+	l->caller = pthread_self();
+}
+
+#define FEED_PIECES	8
+
+/* Write FEED_PIECES pieces of 4096 bytes to the pipe *arg, a pause
+ * before each, then close it: the ingest stores each before the next. */
+static void *feed_slowly(void *arg)
+{
+	static char piece[4096];
+	int fd = *(int *)arg;
+
+	memset(piece, 'p', sizeof(piece));
+	for (int i = 0; i < FEED_PIECES; i++) {
+		usleep(30000);
+		if (write(fd, piece, sizeof(piece)) != (ssize_t)sizeof(piece))
+			break;
+	}
+	close(fd);
+	return NULL;
+}
+
+/*
+ * Ingests report through the hook: from the calling thread, from 0 of
+ * the input's size up to all of it, for many chunks (on the pool's
+ * threads), from the input's offset, for an input of unknown size (a
+ * pipe), as it comes in, and for an empty one; and no longer once it is
+ * unset.
+ */
+START_TEST(test_store_progress_ingest)
+{
+	struct store_put_opts po = { 4096, 1 };
+	size_t len = 70 * 4096 + 5;
+	struct progress_log l;
+	struct store_object o;
+	int in = make_fd(len, 31, true), pfd[2], calls;
+	pthread_t feeder;
+
+	progress_log_init(&l);
+	store_set_progress(st, on_progress, &l);
+	ck_assert_int_eq(store_ingest_fd(st, in, "in", &po, &o), STORE_OK);
+	ck_assert(!l.bad);
+	ck_assert_int_ge(l.calls, 2);
+	ck_assert_uint_eq(l.first_total, len);
+	ck_assert_uint_eq(l.done, len);
+	ck_assert_uint_eq(l.total, len);
+
+	/* from the offset on */
+	progress_log_init(&l);
+	lseek(in, 5000, SEEK_SET);
+	ck_assert_int_eq(store_ingest_fd(st, in, "in", &po, &o), STORE_OK);
+	ck_assert(!l.bad);
+	ck_assert_uint_eq(l.first_total, len - 5000);
+	ck_assert_uint_eq(l.done, len - 5000);
+	ck_assert_uint_eq(l.total, len - 5000);
+	close(in);
+
+	/* a pipe: no size at first, the real one at the end */
+	progress_log_init(&l);
+	ck_assert_int_eq(pipe(pfd), 0);
+	ck_assert_int_eq(write(pfd[1], "0123456789", 10), 10);
+	close(pfd[1]);
+	ck_assert_int_eq(store_ingest_fd(st, pfd[0], "pipe", &po, &o),
+			 STORE_OK);
+	close(pfd[0]);
+	ck_assert(!l.bad);
+	ck_assert_uint_eq(l.first_total, 0);
+	ck_assert_int_eq(l.calls, 2);
+	ck_assert_uint_eq(l.done, 10);
+	ck_assert_uint_eq(l.total, 10);
+
+	/* a slow pipe: each piece is reported while the rest is awaited */
+	progress_log_init(&l);
+	ck_assert_int_eq(pipe(pfd), 0);
+	ck_assert_int_eq(pthread_create(&feeder, NULL, feed_slowly, &pfd[1]),
+			 0);
+	ck_assert_int_eq(store_ingest_fd(st, pfd[0], "pipe", &po, &o),
+			 STORE_OK);
+	pthread_join(feeder, NULL);
+	close(pfd[0]);
+	ck_assert(!l.bad);
+	ck_assert_int_ge(l.calls, FEED_PIECES / 2);
+	ck_assert_uint_eq(l.done, FEED_PIECES * 4096);
+	ck_assert_uint_eq(l.total, FEED_PIECES * 4096);
+
+	/* empty: the one call says it all */
+	progress_log_init(&l);
+	in = make_fd(0, 1, false);
+	ck_assert_int_eq(store_ingest_fd(st, in, "empty", NULL, &o),
+			 STORE_OK);
+	ck_assert(!l.bad);
+	ck_assert_int_eq(l.calls, 1);
+	ck_assert_uint_eq(l.done, 0);
+	ck_assert_uint_eq(l.total, 0);
+	close(in);
+
+	/* unset: not called */
+	store_set_progress(st, NULL, NULL);
+	calls = l.calls;
+	in = make_fd(len, 32, true);
+	ck_assert_int_eq(store_ingest_fd(st, in, "in", &po, &o), STORE_OK);
+	close(in);
+	ck_assert_int_eq(l.calls, calls);
+}
+END_TEST
+
+/* store_publish() reports the snapshot it stores: its size is the total,
+ * and the last call has it all; without the hook, nothing. */
+START_TEST(test_store_progress_publish)
+{
+	char key[STORE_KEY_HEX + 1];
+	struct progress_log l;
+	struct store_object o;
+
+	for (int i = 0; i < 20; i++) {
+		char name[16];
+
+		snprintf(name, sizeof(name), "f%d", i);
+		put(name, 1000, (unsigned)i, NULL);
+	}
+	progress_log_init(&l);
+	store_set_progress(st, on_progress, &l);
+	ck_assert_int_eq(store_publish(st, NULL, key), STORE_OK);
+	ck_assert(!l.bad);
+	ck_assert_int_ge(l.calls, 2);
+	ck_assert_int_eq(store_object_info(st, key, &o), STORE_OK);
+	ck_assert_uint_gt(o.size, 0);
+	ck_assert_uint_eq(l.first_total, o.size);
+	ck_assert_uint_eq(l.done, o.size);
+	ck_assert_uint_eq(l.total, o.size);
+
+	store_set_progress(st, NULL, NULL);
+	progress_log_init(&l);
+	ck_assert_int_eq(store_publish(st, "t", key), STORE_OK);
+	ck_assert_int_eq(l.calls, 0);
+}
+END_TEST
+
 static Suite *store_suite(void)
 {
 	Suite *s = suite_create("store");
@@ -1295,6 +1466,13 @@ static Suite *store_suite(void)
 	tcase_add_test(tc, test_store_evict_on_read);
 	tcase_add_test(tc, test_store_lifetimes);
 	tcase_add_test(tc, test_store_changes);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("progress");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, test_store_progress_ingest);
+	tcase_add_test(tc, test_store_progress_publish);
 	suite_add_tcase(s, tc);
 	return s;
 }
