@@ -64,6 +64,9 @@ snap=$(sed -n 's/^pxfs: publish: snapshot [0-9a-f]\{64\}: \([0-9.]* [KM]\?i\?B\)
 [ -n "$snap" ] || fail "publish -v: no snapshot line: $(head -c 600 "$T/tty")"
 grep -Eq "^publish: [0-9.]+ [KM]?i?B / $snap +[0-9]+%  [0-9.]+ [KMG]?i?B/s" \
 	"$T/tty" || fail "publish drew no progress line: $(head -c 600 "$T/tty")"
+# the store's own figures (store_set_progress): they reach the whole
+grep -Eq "^publish: $snap / $snap +100%" "$T/tty" ||
+	fail "publish's line never reached 100%: $(tail -c 600 "$T/tty")"
 grep -q '^pxfs://.*/snapshot/' "$T/tty" || fail "publish printed no reference"
 "$PXFS" publish "$P" >/dev/null 2>"$T/err" || fail "publish"
 [ ! -s "$T/err" ] || fail "publish wrote to a stderr that is not a terminal"

@@ -6,9 +6,7 @@
  * itself and, with --tag, the tag that now points at it.
  */
 #include <getopt.h>
-#include <limits.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "cmds.h"
@@ -41,7 +39,8 @@ static int make_ref(struct store *st, enum store_ref_kind kind,
 int cmd_publish(int argc, char **argv)
 {
 	static char snap[STORE_REF_MAX], tagref[STORE_REF_MAX];
-	char key[STORE_KEY_HEX + 1], real[PATH_MAX], prefix[PATH_MAX + 16];
+	static char verb[] = "publish";	/* the progress line's */
+	char key[STORE_KEY_HEX + 1];
 	struct store_object obj;
 	struct store *st = NULL;
 	const char *tag = NULL;
@@ -71,13 +70,8 @@ int cmd_publish(int argc, char **argv)
 			      "a-z 0-9 . _ -, not starting with '.'", tag);
 	if (open_store("publish", argv[optind], 0, &st) < 0)
 		return EXIT_ERR;
-	progress_start("publish", 0);
-	if (progress_on() && realpath(store_path(st), real)) {
-		/* store_publish() writes the snapshot to STORE/.publish-PID.db
-		 * (store/ref.c), then reads it into the connector */
-		snprintf(prefix, sizeof(prefix), "%s/.publish-", real);
-		progress_follow(prefix);
-	}
+	/* the line shows the snapshot as the store stores it */
+	store_set_progress(st, progress_store, verb);
 	rc = store_publish(st, tag, key);
 	progress_end();
 	if (rc != STORE_OK) {

@@ -3,7 +3,6 @@
  * util.c - helpers shared by the subcommands of the pxfs command: messages,
  * option values, opening a store, store paths, JSON and the progress line.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -690,8 +689,6 @@ static struct {
 	atomic_int fd;			/* being read, or -1 */
 	atomic_uint_fast64_t done;	/* bytes before fd */
 	long interval_ns;		/* between redraws */
-	char follow[PATH_MAX];		/* progress_follow(), or "" */
-	bool reading;			/* follow: a reader was seen */
 } prog = {
 	.lock = PTHREAD_MUTEX_INITIALIZER,
 	.cond = PTHREAD_COND_INITIALIZER,
@@ -706,82 +703,14 @@ static double elapsed(const struct timespec *t0)
 	       (double)(now.tv_nsec - t0->tv_nsec) / 1e9;
 }
 
-/*
- * progress_follow(): the descriptors of this process open on a file whose
- * name starts with prog.follow.  One open for reading only is the input
- * being stored: how far its offset got of its size.  Until there is one,
- * the file being written grows to a size not known in advance (total 0).
- * Nothing found: the figures stay as they were.
- */
-static void follow_scan(void)
-{
-	size_t plen = strlen(prog.follow);
-	uint64_t wsize = 0;
-	bool writer = false;
-	struct dirent *e;
-	DIR *d;
-
-	d = opendir("/proc/self/fd");
-	if (!d)
-		return;
-	while ((e = readdir(d)) != NULL) {
-		char p[sizeof("/proc/self/fdinfo/") + NAME_MAX];
-		char link[PATH_MAX];
-		unsigned long long pos = 0;
-		unsigned flags = 0;
-		struct stat sb;
-		ssize_t n;
-		FILE *f;
-
-		if (e->d_name[0] == '.')
-			continue;
-		snprintf(p, sizeof(p), "/proc/self/fd/%s", e->d_name);
-		n = readlink(p, link, sizeof(link) - 1);
-		if (n < (ssize_t)plen || strncmp(link, prog.follow, plen) ||
-		    stat(p, &sb) < 0 || !S_ISREG(sb.st_mode))
-			continue;
-		snprintf(p, sizeof(p), "/proc/self/fdinfo/%s", e->d_name);
-		f = fopen(p, "re");
-		if (!f)
-			continue;
-		n = fscanf(f, "pos: %llu flags: %o", &pos, &flags);
-		fclose(f);
-		if (n != 2)
-			continue;
-		if ((flags & O_ACCMODE) == O_RDONLY) {
-			if (!prog.reading) {
-				/* a new stage: its own rate and ETA */
-				prog.reading = true;
-				clock_gettime(CLOCK_MONOTONIC, &prog.start);
-			}
-			prog.total = (uint64_t)sb.st_size;
-			atomic_store(&prog.done, (uint64_t)pos);
-			closedir(d);
-			return;
-		}
-		writer = true;
-		if ((uint64_t)sb.st_size > wsize)
-			wsize = (uint64_t)sb.st_size;
-	}
-	closedir(d);
-	if (writer && !prog.reading) {
-		prog.total = 0;
-		atomic_store(&prog.done, wsize);
-	}
-}
-
 static void progress_draw(void)
 {
 	char a[32], b[32], r[32], eta[32] = "", line[200];
-	uint64_t done;
+	uint64_t done = atomic_load(&prog.done);
 	int fd = atomic_load(&prog.fd);
-	double secs;
+	double secs = elapsed(&prog.start);
 	unsigned pct = 100;
 
-	if (prog.follow[0])
-		follow_scan();
-	done = atomic_load(&prog.done);
-	secs = elapsed(&prog.start);
 	if (fd >= 0) {
 		off_t off = lseek(fd, 0, SEEK_CUR);
 
@@ -857,28 +786,12 @@ void progress_start(const char *verb, uint64_t total)
 		prog.interval_ns = ms * 1000000;
 	prog.verb = verb;
 	prog.total = total;
-	prog.follow[0] = '\0';
-	prog.reading = false;
 	prog.stop = false;
 	atomic_store(&prog.fd, -1);
 	atomic_store(&prog.done, 0);
 	clock_gettime(CLOCK_MONOTONIC, &prog.start);
 	if (pthread_create(&prog.thread, NULL, progress_main, NULL) == 0)
 		prog.on = true;
-}
-
-bool progress_on(void)
-{
-	return prog.on;
-}
-
-void progress_follow(const char *prefix)
-{
-	if (!prog.on)
-		return;
-	pthread_mutex_lock(&prog.lock);
-	snprintf(prog.follow, sizeof(prog.follow), "%s", prefix);
-	pthread_mutex_unlock(&prog.lock);
 }
 
 void progress_set(uint64_t done, uint64_t total)
@@ -890,6 +803,15 @@ void progress_set(uint64_t done, uint64_t total)
 	atomic_store(&prog.fd, -1);
 	atomic_store(&prog.done, done);
 	pthread_mutex_unlock(&prog.lock);
+}
+
+void progress_store(void *verb, uint64_t done, uint64_t total)
+{
+	/* the store's first call: the line, with its rate and ETA, counts
+	 * from when the work it shows begins */
+	if (!prog.on)
+		progress_start(verb, total);
+	progress_set(done, total);
 }
 
 /* Take the terminal line from the progress thread (and erase it) for a

@@ -237,18 +237,18 @@ int verbosity(void);
 void progress_start(const char *verb, uint64_t total);
 /** The descriptor now being read (-1 for none); @done bytes before it. */
 void progress_fd(int fd, uint64_t done);
-/** Is a progress line being shown (stderr a terminal, not -q)? */
-bool progress_on(void);
 /** Set the figures directly (for work no descriptor shows): @done of
  * @total bytes, 0 for a total not known yet. */
 void progress_set(uint64_t done, uint64_t total);
 /**
- * Follow work done behind a library call, by the descriptors this
- * process has open on files whose absolute name starts with @prefix: one
- * open for reading only is being read (its offset of its size); until one
- * is, the size of one being written, with no total.  Linux /proc only.
+ * A store_progress_fn for store_set_progress(), @verb being the line's
+ * verb (a string that outlives the line): the store's first call starts
+ * the line (progress_start), so that its rate and ETA count from when
+ * the store begins the work; every call sets its figures (progress_set).
+ * The store calls it on the thread that called the store.  End the line
+ * with progress_end().
  */
-void progress_follow(const char *prefix);
+void progress_store(void *verb, uint64_t done, uint64_t total);
 /** Erase the line and stop the thread.  Safe to call when not started. */
 void progress_end(void);
 
