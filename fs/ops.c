@@ -634,6 +634,22 @@ static int fs_do_open(struct fs *fs, fuse_ino_t ino, struct fuse_file_info *fi,
 	/* close-to-open: an open sees the newest object, even one that a
 	 * change the watcher has not seen yet brought */
 	rc = node_get_fresh(fs, ino, &n);
+	/* unlinked or replaced through this mount once this open had begun
+	 * (fs_op_open noted it first: its object was taken whole into the
+	 * cache for it), or just before (the kernel had found the name): it
+	 * opens what it found, as on a local disk, if the cache has it */
+	if (rc == STORE_NOTFOUND && (fs_write_orphan(fs, ino, &n) ||
+				     fs_write_lately_gone(fs, ino, &n)) &&
+	    S_ISREG(n.mode) && !(n.flags & STORE_NODE_PENDING) &&
+	    (n.size == 0 || fs_cache_has(fs->cache, n.key)))
+		rc = STORE_OK;
+	/* else gone since the kernel looked it up (here or elsewhere):
+	 * ESTALE makes the kernel look the name up again, which must not
+	 * find the row of the old node in the attribute cache */
+	if (rc == STORE_NOTFOUND) {
+		fs_inode_attr_inval(fs->inodes, ino, 0, NULL);
+		return ESTALE;
+	}
 	if (rc != STORE_OK)
 		return store_errno(fs, rc, "open", ino);
 	if (S_ISDIR(n.mode))
@@ -687,13 +703,15 @@ static void fs_op_open(fuse_req_t req, fuse_ino_t ino,
 		op_done(fs, FS_OP_OPEN, t0);
 		return;
 	}
+	/* an unlink through this mount must keep it readable: said before
+	 * the node is read, so that the unlink sees it (see write.c) */
+	fs_write_note_read(fs, ino, true);
 	err = fs_do_open(fs, ino, fi, &f);
 	if (err) {
+		fs_write_note_read(fs, ino, false);
 		fuse_reply_err(req, err);
 	} else {
 		fi->fh = (uintptr_t)f;
-		/* an unlink through this mount must keep it readable */
-		fs_write_note_read(fs, ino, true);
 		if (fuse_reply_open(req, fi) != 0) {
 			/* interrupted: no release will come */
 			fs_write_note_read(fs, ino, false);

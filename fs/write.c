@@ -47,8 +47,8 @@
  * thread, holding nothing a request handler may wait for).  A second,
  * janitor, thread ends due leases and trims the change log.
  *
- * Locks, in the order they are taken: wn->lock (one at a time), w->wlock,
- * then w->lock (the table; held briefly, never around a store call) and
+ * Locks, in the order they are taken: a stripe of w->gates (one at a
+ * time), wn->lock (one at a time), w->wlock, then w->lock (the table; held briefly, never around a store call) and
  * w->own_lock.  The main store handle's mutex may be held around w->lock
  * (fs_write_fix_attr from a readdir callback), never the reverse.
  */
@@ -76,6 +76,8 @@
 
 #define STAGING_DIR	"staging"
 #define NBUCKETS	256		/* files being written: few */
+#define NGATES		64		/* stripes of w->gates */
+#define NGONE		64		/* w->gone: files unlinked lately */
 #define WATCH_MS	200		/* change log poll interval */
 #define WATCH_BATCH	4096		/* changes handled per poll */
 #define EXPIRE_MS	2000		/* lease check interval */
@@ -175,6 +177,20 @@ struct fs_write {
 	struct fs_ropen *ropen[NBUCKETS];	/* protected by lock */
 	atomic_uint redirects;		/* ropen entries with a wn */
 
+	/* Opens of an ino against its unlink or replacement here, in
+	 * stripes: an open registers (note_read, or a wnode for a write
+	 * handle) under its stripe before it reads the node, and the
+	 * unlink holds the victim's stripe from its look for open handles
+	 * until its commit (which evicts the object), so every open either
+	 * is seen (and its object kept whole in the cache, or staged) or
+	 * reads the node after the commit (and finds it gone). */
+	pthread_mutex_t gates[NGATES];
+	/* The last files this mount unlinked or replaced, as they were: an
+	 * open the kernel began before (it found the name first) opens
+	 * what it found while the cache holds all of it. */
+	struct store_node gone[NGONE];	/* protected by lock */
+	unsigned ngone;			/* entries made; protected by lock */
+
 	pthread_mutex_t own_lock;
 	struct own_range *own;		/* protected by own_lock */
 	size_t nown, capown;		/* protected by own_lock */
@@ -207,6 +223,11 @@ static struct fs_whandle *whandle_of(const struct fuse_file_info *fi)
 
 	assert(h && h->kind == FS_HANDLE_WRITE);
 	return h;
+}
+
+static pthread_mutex_t *gate_of(struct fs_write *w, uint64_t ino)
+{
+	return &w->gates[ino % NGATES];
 }
 
 /* @h changed its file: its next flush stores it. */
@@ -504,6 +525,24 @@ bool fs_write_orphan(struct fs *fs, uint64_t ino, struct store_node *out)
 	return found;
 }
 
+bool fs_write_lately_gone(struct fs *fs, uint64_t ino, struct store_node *out)
+{
+	struct fs_write *w = fs->write;
+	bool found = false;
+
+	if (!w)
+		return false;
+	pthread_mutex_lock(&w->lock);
+	for (unsigned i = 0; i < NGONE && i < w->ngone && !found; i++) {
+		if (w->gone[i].ino == ino) {
+			*out = w->gone[i];
+			found = true;
+		}
+	}
+	pthread_mutex_unlock(&w->lock);
+	return found;
+}
+
 void fs_write_note_read(struct fs *fs, uint64_t ino, bool open)
 {
 	struct fs_write *w = fs->write;
@@ -512,6 +551,8 @@ void fs_write_note_read(struct fs *fs, uint64_t ino, bool open)
 
 	if (!w)
 		return;
+	if (open)
+		pthread_mutex_lock(gate_of(w, ino));
 	pthread_mutex_lock(&w->lock);
 	pp = &w->ropen[ino % NBUCKETS];
 	while (*pp && (*pp)->ino != ino)
@@ -538,6 +579,8 @@ void fs_write_note_read(struct fs *fs, uint64_t ino, bool open)
 		free(r);
 	}
 	pthread_mutex_unlock(&w->lock);
+	if (open)
+		pthread_mutex_unlock(gate_of(w, ino));
 	if (drop)
 		wnode_put(w, drop);
 }
@@ -949,23 +992,98 @@ static int open_node(struct fs_write *w, const struct store_node *n,
 	return 0;
 }
 
+/*
+ * Open node @ino, which is no longer in the index.  If this mount has just
+ * unlinked or replaced it, the kernel may have found its name before: it
+ * opens what it found, an unlinked file, as on a local disk (what is
+ * written to it goes nowhere), when that needs no bytes the connector may
+ * have lost with the last reference.  Else ESTALE: the kernel looks the
+ * name up again, which must not find the old row in the attribute cache.
+ */
+static int open_gone(struct fs_write *w, uint64_t ino,
+		     struct fuse_file_info *fi)
+{
+	struct store_node n, *copy;
+	struct fs_wnode *wn = NULL;
+	bool found, staged = false;
+	int err;
+
+	/* open here while it went: its bytes may be staged */
+	found = fs_write_orphan(w->fs, ino, &n);
+	if (found) {
+		wn = wnode_get(w, ino, false);
+		if (wn) {
+			pthread_mutex_lock(&wn->lock);
+			staged = wn->fd >= 0;
+			pthread_mutex_unlock(&wn->lock);
+		}
+	} else {
+		found = fs_write_lately_gone(w->fs, ino, &n);
+	}
+	if (!found || !S_ISREG(n.mode) || (n.flags & STORE_NODE_PENDING) ||
+	    !(staged || (fi->flags & O_TRUNC) || n.size == 0 ||
+	      fs_cache_has(w->fs->cache, n.key))) {
+		if (wn)
+			wnode_put(w, wn);
+		fs_inode_attr_inval(w->fs->inodes, ino, 0, NULL);
+		return ESTALE;
+	}
+	if (!wn)
+		wn = wnode_get(w, ino, true);
+	if (!wn)
+		return ENOMEM;
+	copy = malloc(sizeof(*copy));
+	pthread_mutex_lock(&wn->lock);
+	pthread_mutex_lock(&w->lock);
+	if (!wn->last && copy) {
+		*copy = n;
+		wn->last = copy;
+		copy = NULL;
+	}
+	pthread_mutex_unlock(&w->lock);
+	wn->gone = true;
+	overlay(w, wn);
+	pthread_mutex_unlock(&wn->lock);
+	free(copy);
+	err = open_node(w, &n, fi);
+	wnode_put(w, wn);
+	return err;
+}
+
 int fs_do_write_open(struct fs *fs, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct fs_write *w = fs->write;
 	struct store_node n;
 	store_rc rc;
 
+	struct fs_wnode *wn = NULL;
+	int err;
+
 	if (((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)) &&
 	    !w->wst)
 		return EROFS;
+	/* the node and its wnode under the ino's gate: an unlink here then
+	 * either stages the object for this handle or comes first */
+	pthread_mutex_lock(gate_of(w, ino));
 	rc = store_getattr(fs->st, ino, &n);
+	if (rc == STORE_OK && S_ISREG(n.mode))
+		wn = wnode_get(w, ino, true);
+	pthread_mutex_unlock(gate_of(w, ino));
+	/* gone since the kernel looked it up (unlinked or replaced, here or
+	 * elsewhere) */
+	if (rc == STORE_NOTFOUND)
+		return open_gone(w, ino, fi);
 	if (rc != STORE_OK)
 		return fail(w, rc, "open", ino);
 	if (S_ISDIR(n.mode))
 		return EISDIR;
 	if (!S_ISREG(n.mode))
 		return EINVAL;
-	return open_node(w, &n, fi);
+	if (!wn)
+		return ENOMEM;
+	err = open_node(w, &n, fi);
+	wnode_put(w, wn);
+	return err;
 }
 
 /* The caller's attributes for a new node in @parent: a setgid directory
@@ -1573,7 +1691,8 @@ int fs_do_symlink(struct fs *fs, const struct fuse_ctx *ctx,
  * referenced; hand it to victim_done()) or NULL.
  */
 static struct fs_wnode *victim_get(struct fs_write *w, uint64_t parent,
-				   const char *name, uint64_t *ino)
+				   const char *name, uint64_t *ino,
+				   struct store_node *vn)
 {
 	struct store_node n;
 	struct fs_wnode *wn;
@@ -1581,7 +1700,14 @@ static struct fs_wnode *victim_get(struct fs_write *w, uint64_t parent,
 	if (store_lookup(w->fs->st, parent, name, &n) != STORE_OK ||
 	    !S_ISREG(n.mode))
 		return NULL;
+	/* held until victim_done(), after the commit: see w->gates */
+	pthread_mutex_lock(gate_of(w, n.ino));
 	*ino = n.ino;
+	/* an open that came first may have read the node before the
+	 * lookup above (a name cached): look again under the gate */
+	if (store_getattr(w->fs->st, n.ino, &n) != STORE_OK)
+		return NULL;
+	*vn = n;
 	/* open for reading here: its object goes with the last reference,
 	 * so the cache (which the handles hold it in) takes all of it now */
 	if (read_open_keep(w, &n) && !(n.flags & STORE_NODE_PENDING) &&
@@ -1616,13 +1742,8 @@ static struct fs_wnode *victim_get(struct fs_write *w, uint64_t parent,
 	return wn;
 }
 
-static void victim_done(struct fs_write *w, struct fs_wnode *wn, uint64_t ino,
-			bool gone)
+static void victim_release(struct fs_write *w, struct fs_wnode *wn, bool gone)
 {
-	if (gone && ino)
-		read_open_gone(w, ino);
-	if (!wn)
-		return;
 	if (gone) {
 		wn->gone = true;
 		wn->dirty = false;
@@ -1637,9 +1758,27 @@ static void victim_done(struct fs_write *w, struct fs_wnode *wn, uint64_t ino,
 	wnode_put(w, wn);
 }
 
+static void victim_done(struct fs_write *w, struct fs_wnode *wn, uint64_t ino,
+			const struct store_node *vn, bool gone)
+{
+	if (gone && ino) {
+		read_open_gone(w, ino);
+		if (vn->ino == ino) {
+			pthread_mutex_lock(&w->lock);
+			w->gone[w->ngone++ % NGONE] = *vn;
+			pthread_mutex_unlock(&w->lock);
+		}
+	}
+	if (wn)
+		victim_release(w, wn, gone);
+	if (ino)
+		pthread_mutex_unlock(gate_of(w, ino));
+}
+
 int fs_do_unlink(struct fs *fs, fuse_ino_t parent, const char *name)
 {
 	struct fs_write *w = fs->write;
+	struct store_node vn = { 0 };
 	uint64_t victim = 0;
 	struct fs_wnode *wn;
 	uint64_t seq0 = 0;
@@ -1650,7 +1789,7 @@ int fs_do_unlink(struct fs *fs, fuse_ino_t parent, const char *name)
 		return EROFS;
 	if (name_too_long(name))
 		return ENAMETOOLONG;
-	wn = victim_get(w, parent, name, &victim);
+	wn = victim_get(w, parent, name, &victim, &vn);
 	rc = batch_begin(w, &seq0);
 	if (rc == STORE_OK) {
 		rc = store_unlink(w->wst, parent, name);
@@ -1659,7 +1798,7 @@ int fs_do_unlink(struct fs *fs, fuse_ino_t parent, const char *name)
 	}
 	if (!err && rc != STORE_OK)
 		err = fail(w, rc, "unlink in", parent);
-	victim_done(w, wn, victim, !err);
+	victim_done(w, wn, victim, &vn, !err);
 	return err;
 }
 
@@ -1689,7 +1828,7 @@ int fs_do_rename(struct fs *fs, fuse_ino_t parent, const char *name,
 		 fuse_ino_t newparent, const char *newname, unsigned flags)
 {
 	struct fs_write *w = fs->write;
-	struct store_node src, dst;
+	struct store_node src, dst, vn = { 0 };
 	struct fs_wnode *wn = NULL;
 	uint64_t victim = 0;
 	bool replaces = false;
@@ -1708,7 +1847,7 @@ int fs_do_rename(struct fs *fs, fuse_ino_t parent, const char *name,
 	    store_lookup(fs->st, newparent, newname, &dst) == STORE_OK &&
 	    dst.ino != src.ino && !(flags & RENAME_NOREPLACE)) {
 		replaces = true;
-		wn = victim_get(w, newparent, newname, &victim);
+		wn = victim_get(w, newparent, newname, &victim, &vn);
 	}
 	rc = batch_begin(w, &seq0);
 	if (rc == STORE_OK) {
@@ -1727,7 +1866,7 @@ int fs_do_rename(struct fs *fs, fuse_ino_t parent, const char *name,
 	}
 	if (!err && rc != STORE_OK)
 		err = fail(w, rc, "rename in", parent);
-	victim_done(w, wn, victim, replaces && !err);
+	victim_done(w, wn, victim, &vn, replaces && !err);
 	return err;
 }
 
@@ -2036,6 +2175,8 @@ int fs_write_start(struct fs *fs, struct fuse_session *se, const char *store,
 	pthread_mutex_init(&w->lock, NULL);
 	pthread_mutex_init(&w->own_lock, NULL);
 	pthread_mutex_init(&w->stop_lock, NULL);
+	for (size_t i = 0; i < NGATES; i++)
+		pthread_mutex_init(&w->gates[i], NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&w->stop_cond, &ca);
@@ -2124,6 +2265,8 @@ void fs_write_free(struct fs_write *w)
 	pthread_cond_destroy(&w->stop_cond);
 	pthread_mutex_destroy(&w->stop_lock);
 	pthread_mutex_destroy(&w->own_lock);
+	for (size_t i = 0; i < NGATES; i++)
+		pthread_mutex_destroy(&w->gates[i]);
 	pthread_mutex_destroy(&w->lock);
 	pthread_mutex_destroy(&w->wlock);
 	free(w);

@@ -114,6 +114,14 @@ void fs_write_fix_attr(struct fs *fs, struct stat *st);
 bool fs_write_orphan(struct fs *fs, uint64_t ino, struct store_node *out);
 
 /**
+ * Node @ino is not in the index: if this mount unlinked or replaced it
+ * lately (one of the last few), fill @out with it as it was and return
+ * true.  For an open that the kernel began before that (it had found the
+ * name): it may open what it found, if the cache holds all of it.
+ */
+bool fs_write_lately_gone(struct fs *fs, uint64_t ino, struct store_node *out);
+
+/**
  * A read-only open of @ino (ops.c's own) was made (@open) or released.
  * When this mount unlinks or replaces a file open for reading, its object
  * is first taken whole into the cache, where the handles hold it, and its

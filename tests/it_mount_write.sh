@@ -166,6 +166,65 @@ EOF
 expect_fail "$PXFS" stat "$S" /gone
 [ ! -e "$M/old.txt" ] || fail "old.txt still there"
 
+# ---- readers racing unlinks, renames over and overwrites: never EIO -------
+# As on a local filesystem, an open() that finds the file reads all of it,
+# whichever of unlink, rename over it or O_TRUNC comes meanwhile (the
+# object of an open file outlives its last name: no EIO, ever).
+mkdir "$M/race"
+python3 - "$M/race" <<'PY' || fail "readers racing writers"
+import multiprocessing as mp, os, sys, time
+d = sys.argv[1]
+f = os.path.join(d, "f")
+
+def writer(i):
+    end, n = time.time() + 3, 0
+    while time.time() < end:
+        t = os.path.join(d, "t%d" % i)
+        with open(t, "wb") as o:
+            o.write(os.urandom(3000 + n % 5000))
+        if i == 1:		# unlink, then rename
+            try:
+                os.unlink(f)
+            except FileNotFoundError:
+                pass
+        if i == 2:		# overwrite in place
+            with open(f, "wb") as o:
+                o.write(os.urandom(2000 + n % 3000))
+            os.unlink(t)
+        else:
+            os.rename(t, f)	# replaces f
+        n += 1
+    return n
+
+def reader(i):
+    end, n, errs = time.time() + 3, 0, []
+    while time.time() < end:
+        try:
+            with open(f, "rb") as r:
+                r.read()
+            n += 1
+        except FileNotFoundError:
+            pass
+        except OSError as e:
+            errs.append(str(e))
+    return n, errs
+
+if __name__ == "__main__":
+    open(f, "wb").write(b"x")
+    with mp.Pool(7) as p:
+        w = p.map_async(writer, range(3))
+        r = p.map_async(reader, range(4))
+        w.get()
+        res = r.get()
+    errs = [e for _, es in res for e in es]
+    reads = sum(n for n, _ in res)
+    assert reads > 100, reads
+    assert not errs, "%d of %d reads failed: %s" % (
+        len(errs), reads + len(errs), errs[:3])
+PY
+rm -r "$M/race"
+fsck_clean "$S"
+
 # ---- dedupe and reference counts -----------------------------------------
 head -c 70000 /dev/urandom >"$D/dup"
 cp "$D/dup" "$M/dup1"
