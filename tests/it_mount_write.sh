@@ -169,10 +169,13 @@ expect_fail "$PXFS" stat "$S" /gone
 # ---- readers racing unlinks, renames over and overwrites: never EIO -------
 # As on a local filesystem, an open() that finds the file reads all of it,
 # whichever of unlink, rename over it or O_TRUNC comes meanwhile (the
-# object of an open file outlives its last name: no EIO, ever).
+# object of an open file outlives its last name: no EIO, ever), and an
+# O_CREAT open never fails.  The one error left, rare: ESTALE, when the
+# node the kernel found went before the open and again before the open of
+# the kernel's one retry, and its bytes were not in the cache.
 mkdir "$M/race"
 python3 - "$M/race" <<'PY' || fail "readers racing writers"
-import multiprocessing as mp, os, sys, time
+import errno, multiprocessing as mp, os, sys, time
 d = sys.argv[1]
 f = os.path.join(d, "f")
 
@@ -206,7 +209,7 @@ def reader(i):
         except FileNotFoundError:
             pass
         except OSError as e:
-            errs.append(str(e))
+            errs.append(e)
     return n, errs
 
 if __name__ == "__main__":
@@ -219,8 +222,11 @@ if __name__ == "__main__":
     errs = [e for _, es in res for e in es]
     reads = sum(n for n, _ in res)
     assert reads > 100, reads
-    assert not errs, "%d of %d reads failed: %s" % (
-        len(errs), reads + len(errs), errs[:3])
+    bad = [str(e) for e in errs if e.errno != errno.ESTALE]
+    assert not bad, "%d of %d reads failed: %s" % (
+        len(bad), reads + len(errs), bad[:3])
+    assert len(errs) * 2000 <= reads, "%d ESTALE in %d reads" % (
+        len(errs), reads)
 PY
 rm -r "$M/race"
 fsck_clean "$S"
