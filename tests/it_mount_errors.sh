@@ -136,6 +136,15 @@ kill -TERM "$FG_PID"
 wait "$FG_PID" || fail "mount -f exited $? after SIGTERM"
 nothing_mounted
 
+# ---- a mountpoint already mounted: one clear line, nothing changes -------
+mount_bg "$S" "$M" --cache-dir "$T/cache"
+expect_fail "$PXFS" mount "$S" "$M" --cache-dir "$T/cache-other"
+expect_err "mountpoint '.*mnt' is already a pxfs mount"
+[ "$(awk -v m="$M" '$2 == m' /proc/mounts | wc -l)" = 1 ] ||
+	fail "a second mount on '$M'"
+[ "$(cat "$M/good")" = good ] || fail "the first mount after the refusal"
+unmount "$M"
+
 # ---- -o ro ---------------------------------------------------------------
 mount_bg "$S" "$M" -o ro --cache-dir "$T/cache"
 awk -v m="$M" '$2 == m { print $4 }' /proc/mounts | grep -q '^ro,' ||

@@ -82,8 +82,11 @@ static int parse_o(const char *list, struct fs_opts *o)
 }
 
 /* The mountpoint must be an empty directory we can see. */
+static int mounted_type(const char *mnt, char *type, size_t len);
+
 static int check_mountpoint(const char *mnt)
 {
+	char real[PATH_MAX], type[256];
 	struct dirent *d;
 	struct stat sb;
 	DIR *dp;
@@ -110,6 +113,14 @@ static int check_mountpoint(const char *mnt)
 	if (!dp)
 		return errorf("mount", "cannot read mountpoint '%s': %s", mnt,
 			      strerror(errno));
+	/* a live mount there: say so, rather than that it is not empty */
+	if (realpath(mnt, real) &&
+	    mounted_type(real, type, sizeof(type)) == 0 &&
+	    strcmp(type, "fuse.pxfs") == 0) {
+		closedir(dp);
+		return errorf("mount", "mountpoint '%s' is already a pxfs "
+			      "mount (run 'pxfs umount %s' first)", mnt, mnt);
+	}
 	while ((d = readdir(dp))) {
 		if (strcmp(d->d_name, ".") != 0 &&
 		    strcmp(d->d_name, "..") != 0) {
