@@ -48,9 +48,10 @@
  * janitor, thread ends due leases and trims the change log.
  *
  * Locks, in the order they are taken: a stripe of w->gates (one at a
- * time), wn->lock (one at a time), w->wlock, then w->lock (the table; held briefly, never around a store call) and
- * w->own_lock.  The main store handle's mutex may be held around w->lock
- * (fs_write_fix_attr from a readdir callback), never the reverse.
+ * time), wn->lock (one at a time), w->wlock, then w->lock (the table;
+ * held briefly, never around a store call) and w->own_lock.  The main
+ * store handle's mutex may be held around w->lock (fs_write_fix_attr from
+ * a readdir callback), never the reverse.
  */
 #include <assert.h>
 #include <dirent.h>
