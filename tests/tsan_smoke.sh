@@ -10,8 +10,10 @@
 #     loaded once by concurrent first users);
 #   - the mount tests with many request threads: it_mount_read (32
 #     readers racing for one cold object: single flight), it_mount_cache
-#     (eviction while reading) and it_mount_write (writers), file
-#     connector only.
+#     (eviction while reading), it_mount_write (writers, and readers
+#     racing unlinks and renames), it_mount_memory, it_mount_share (8
+#     concurrent writers through two mounts) and it_load (readers and
+#     writers at once, smaller), file connector only.
 # Every process, the daemons included (which have no stderr), writes its
 # reports to files under a log directory (TSAN_OPTIONS log_path): any
 # file there fails the run, and its reports are shown.
@@ -31,12 +33,12 @@ here=$(cd "$(dirname "$0")" && pwd)
 if [ $# -gt 0 ]; then
 	tests=("$@")
 else
-	# it_load is left out: 72 processes against a daemon TSan slows
-	# tenfold once stalled past its 20 s watchdog on a loaded 2-core
-	# machine (and passed when run again); it runs in make check and
-	# make asan, and here by name: tsan_smoke.sh build-tsan it_load
+	# it_load runs smaller here (16 readers, 8 writers, 3 s): 72
+	# processes against a daemon TSan slows tenfold once stalled past
+	# its 20 s watchdog on a loaded 2-core machine
 	tests=(check_threads check_store check_inode check_conn_redis
-	       it_mount_read it_mount_cache it_mount_write it_mount_memory)
+	       it_mount_read it_mount_cache it_mount_write it_mount_memory
+	       it_mount_share it_load)
 fi
 
 logs=$(mktemp -d "${TMPDIR:-/tmp}/pxfs-tsan.XXXXXX")
@@ -77,8 +79,8 @@ for t in "${tests[@]}"; do
 	esac
 done
 if [ ${#its[@]} -gt 0 ]; then
-	IT_CONNECTORS=file LOAD_SECONDS=${LOAD_SECONDS:-5} \
-	LOAD_FILES=${LOAD_FILES:-1000} \
+	IT_CONNECTORS=file LOAD_SECONDS=${LOAD_SECONDS:-3} \
+	LOAD_FILES=${LOAD_FILES:-500} LOAD_READERS=${LOAD_READERS:-16} \
 	PXFS="$b/pxfs" "${run[@]}" "$here/run_it.sh" "${its[@]}" || failed=1
 fi
 
