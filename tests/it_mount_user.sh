@@ -5,9 +5,11 @@
 # reads and writes through it (new nodes are its own, chown is refused),
 # resolves, and unmounts through fusermount3; its default
 # cache directory is under its $HOME; SIGTERM and a killed daemon are
-# cleaned up as for root.  Needs root to become that user.  Where /dev/fuse
-# is closed to other users (mode 0600 without udev's 0666), the test opens
-# it to all for its duration and puts the old mode back at exit.
+# cleaned up as for root; /dev/fuse closed to it, or --allow-other without
+# user_allow_other in /etc/fuse.conf, is one clear line.  Needs root to
+# become that user.  Where /dev/fuse is closed to other users (mode 0600
+# without udev's 0666), the test checks that error, then opens it to all
+# for its duration and puts the old mode back at exit.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/mount_lib.sh"
 need_fuse
@@ -29,9 +31,21 @@ while [ "$d" != / ]; do
 done
 as_user test -x "$PXFS" || skip "'$PXFS' cannot be run by uid $U"
 if ! as_user sh -c 'exec 3<>/dev/fuse' 2>/dev/null; then
+	# closed to the user: one clear line before anything is done (its
+	# own store and mountpoint, made for the check)
+	mkdir -p "$T/closed/mnt"
+	chown -R $U:$U "$T/closed"
+	init_opts
+	expect_ok as_user "$PXFS" init "$T/closed/s" "${INIT_OPTS[@]}"
+	expect_fail as_user "$PXFS" mount "$T/closed/s" "$T/closed/mnt"
+	expect_err "^pxfs: mount: cannot open /dev/fuse: Permission denied$"
+	! is_mounted "$T/closed/mnt" || fail "mounted without /dev/fuse"
 	mode=$(stat -c %a /dev/fuse)
 	chmod 0666 /dev/fuse
 	at_exit "chmod $mode /dev/fuse"
+else
+	echo "it_mount_user: /dev/fuse is open to all users: the error of" \
+	     "a closed one is not tested here"
 fi
 
 # the user's own directory: its store, mountpoint, home and data
@@ -51,6 +65,16 @@ expect_ok as_user "$PXFS" put "$S" "$W/f.txt" "$W/r.bin"
 	fail "blobs after the user's put: $(blob_count "$S")"
 
 at_exit "_force_unmount '$M'"
+# --allow-other: only where /etc/fuse.conf has user_allow_other
+if grep -qx '[[:space:]]*user_allow_other[[:space:]]*' /etc/fuse.conf \
+	2>/dev/null; then
+	expect_ok as_user "$PXFS" mount "$S" "$M" --allow-other
+	expect_ok as_user "$PXFS" umount "$M"
+else
+	expect_fail as_user "$PXFS" mount "$S" "$M" --allow-other
+	expect_err "--allow-other needs 'user_allow_other' in /etc/fuse.conf"
+	! is_mounted "$M" || fail "mounted with --allow-other"
+fi
 expect_ok as_user "$PXFS" mount "$S" "$M"
 is_mounted "$M" || fail "not mounted"
 awk -v m="$M" '$2 == m { print $4 }' /proc/mounts |

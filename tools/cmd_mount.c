@@ -133,6 +133,43 @@ static int check_mountpoint(const char *mnt)
 	return rc;
 }
 
+/* Does /etc/fuse.conf let users ask for allow_other? */
+static bool has_user_allow_other(void)
+{
+	char line[512], word[64];
+	bool yes = false;
+	FILE *f;
+
+	f = fopen("/etc/fuse.conf", "re");
+	if (!f)
+		return false;
+	while (!yes && fgets(line, sizeof(line), f))
+		yes = sscanf(line, " %63s", word) == 1 &&
+		      strcmp(word, "user_allow_other") == 0;
+	fclose(f);
+	return yes;
+}
+
+/*
+ * What only the mount itself would find out, in two lines of libfuse's
+ * and fusermount3's: /dev/fuse closed to the caller, and allow_other
+ * asked for by a user where /etc/fuse.conf does not allow it.
+ */
+static int check_fuse(bool allow_other)
+{
+	int fd;
+
+	fd = open("/dev/fuse", O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return errorf("mount", "cannot open /dev/fuse: %s",
+			      strerror(errno));
+	close(fd);
+	if (allow_other && geteuid() != 0 && !has_user_allow_other())
+		return errorf("mount", "--allow-other needs 'user_allow_other'"
+			      " in /etc/fuse.conf (or root)");
+	return 0;
+}
+
 int cmd_mount(int argc, char **argv)
 {
 	struct fs_opts o;
@@ -221,6 +258,8 @@ int cmd_mount(int argc, char **argv)
 	if (rc != STORE_OK)
 		return EXIT_ERR;
 	if (check_mountpoint(o.mountpoint) != 0)
+		return EXIT_ERR;
+	if (check_fuse(o.allow_other) != 0)
 		return EXIT_ERR;
 	fflush(stdout);
 	return fs_main(&o) == 0 ? EXIT_OK : EXIT_ERR;
