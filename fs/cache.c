@@ -1967,6 +1967,10 @@ int fs_cache_get(struct fs_cache *c, const char *key, uint64_t size,
 	else
 		*out = o;
 	pthread_mutex_unlock(&c->lock);
+	/* named now, while the node is there: a fetch may come after
+	 * another process removed it */
+	if (!err)
+		obj_label(c, o, ino);
 	return err;
 }
 

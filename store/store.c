@@ -2842,6 +2842,9 @@ static store_rc chunk_get(struct store *st, const char *key, uint32_t idx,
 				  key ? key : "");
 	pthread_mutex_lock(&st->lock);
 	rc = object_get(st, key, o);
+	if (rc == STORE_NOTFOUND)
+		store_fail(rc, "cannot read '%s' (key %s): the object left the"
+			   " store (removed since it was opened)", label, key);
 	if (rc == STORE_OK && fetch && o->evicted)
 		rc = store_fail(STORE_EVICTED, "cannot read '%s' (key %s): the"
 				" object was evicted after its first read",

@@ -101,6 +101,26 @@ cmp "$M/big" "$D/big" || fail "big after errors"
 # once the blob is back, the same mount serves it
 blob_put "$S" "$kgone" <"$T/saved-blob"
 [ "$(cat "$M/gone")" = gone ] || fail "gone after its blob came back"
+# removed by another process while open here, before a byte was read
+# (no open handle in this mount keeps it: EIO, as NFS's ESTALE, with a
+# line naming the path and key)
+head -c 2000000 /dev/urandom >"$T/late"
+expect_ok "$PXFS" put "$S" "$T/late"
+klate=$(key_of "$S" /late)
+wait_for 5 test -e "$M/late"
+python3 - "$M/late" "$PXFS" "$S" <<'EOF' || fail "read after rm elsewhere"
+import errno, os, subprocess, sys
+fd = os.open(sys.argv[1], os.O_RDONLY)
+subprocess.run([sys.argv[2], "rm", sys.argv[3], "/late"], check=True)
+try:
+    os.pread(fd, 4096, 1500000)
+except OSError as e:
+    assert e.errno == errno.EIO, e
+else:
+    raise AssertionError("read a removed object")
+EOF
+grep -q "'/late'.*$klate.*removed\|$klate.*'/late'.*removed" "$T/log" ||
+	fail "no log line naming the removed /late: $(tail -n 3 "$T/log")"
 unmount "$M"
 wait "$FG_PID" || fail "mount -f exited with $?"
 grep -q "serving" "$T/log" || fail "no log: $(cat "$T/log")"
