@@ -145,9 +145,19 @@ integration: $(PXFS) $(POSIX)
 
 # The long-running tests shorter: ASan looks for memory errors on the
 # paths they take, which fewer iterations take too (make test's time).
+# Reports go to files, so that those of the mount daemons (whose stderr
+# is /dev/null once daemonized) count too: any file there fails the run.
+SANLOG := $(abspath build-asan)/sanitizer-reports
 asan:
+	rm -rf $(SANLOG) && mkdir -p $(SANLOG)
+	ASAN_OPTIONS=log_path=$(SANLOG)/asan \
+	UBSAN_OPTIONS=log_path=$(SANLOG)/ubsan:print_stacktrace=1 \
 	CRASH_ITERS=20 LOAD_SECONDS=3 LOAD_FILES=1000 \
 		$(MAKE) O=build-asan SAN=1 WERROR=1 CFLAGS="-O1 -g" check
+	@if [ -n "$$(ls -A $(SANLOG))" ]; then \
+		echo "asan: sanitizer reports in $(SANLOG):" >&2; \
+		head -n 40 $(SANLOG)/* >&2; exit 1; \
+	fi
 
 tsan:
 	$(MAKE) O=build-tsan SANFL=-fsanitize=thread WERROR=1 \
