@@ -30,8 +30,9 @@
  *             new nodes belong to their creator
  *
  * A mount that answers EROFS without being mounted read-only fails the
- * write section (it used to skip it, before the mount took writes).  Prints one line per failed case (every case with -v) and
- * "posix: P/T cases passed, S skipped"; exits 1 if any case failed.
+ * write section (it used to skip it, before the mount took writes).
+ * Prints one line per failed case (every case with -v) and "posix: P/T
+ * cases passed, S skipped"; exits 1 if any case failed.
  */
 #include <dirent.h>
 #include <errno.h>
