@@ -86,18 +86,7 @@ m0=$(st 'd["cache"]["misses"]')
 g0=$(st 'd["connector"]["gets"]')
 b0=$(st 'd["connector"]["get_bytes"]')
 stored=$(xattr "$M/shared" user.pxfs.stored_size)
-want=$(sha256sum <"$D/shared" | cut -c1-64)
-pids=
-for i in $(seq 32); do
-	(sha256sum <"$M/shared" | cut -c1-64 >"$T/sf.$i") &
-	pids="$pids $!"
-done
-for p in $pids; do
-	wait "$p" || fail "a concurrent reader failed"
-done
-for i in $(seq 32); do
-	[ "$(cat "$T/sf.$i")" = "$want" ] || fail "reader $i read wrong bytes"
-done
+readers 32 "$M/shared" "$D/shared"
 [ $(($(st 'd["cache"]["misses"]') - m0)) = 32 ] ||
 	fail "32 readers: $(($(st 'd["cache"]["misses"]') - m0)) fetches of 32"
 [ $(($(st 'd["connector"]["gets"]') - g0)) = 32 ] ||

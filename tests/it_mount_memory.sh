@@ -86,18 +86,7 @@ no_copies "fetching again"
 
 # ---- concurrent cold readers: one fetch per chunk ------------------------
 m0=$(st 'd["cache"]["misses"]')
-want=$(sha256sum <"$D/conc" | cut -c1-64)
-pids=
-for i in $(seq 8); do
-	(sha256sum <"$M/conc" | cut -c1-64 >"$T/c.$i") &
-	pids="$pids $!"
-done
-for p in $pids; do
-	wait "$p" || fail "a concurrent reader failed"
-done
-for i in $(seq 8); do
-	[ "$(cat "$T/c.$i")" = "$want" ] || fail "reader $i read wrong bytes"
-done
+readers 8 "$M/conc" "$D/conc"
 [ $(($(st 'd["cache"]["misses"]') - m0)) = 7 ] ||
 	fail "8 readers: $(($(st 'd["cache"]["misses"]') - m0)) fetches of 7"
 no_copies "concurrent readers"

@@ -128,18 +128,7 @@ got=$(cd "$M" && grep -r 'needle-3' tree | sort)
 stored=$(xattr "$M/cold/random" user.pxfs.stored_size)
 b0=$(mstat "$M" 'd["connector"]["get_bytes"]')
 m0=$(mstat "$M" 'd["cache"]["misses"]')
-want=$(sha256sum <"$T/cold/random" | cut -c1-64)
-pids=
-for i in $(seq 32); do
-	(sha256sum <"$M/cold/random" | cut -c1-64 >"$T/sf.$i") &
-	pids="$pids $!"
-done
-for p in $pids; do
-	wait "$p" || fail "a concurrent reader failed"
-done
-for i in $(seq 32); do
-	[ "$(cat "$T/sf.$i")" = "$want" ] || fail "reader $i read wrong bytes"
-done
+readers 32 "$M/cold/random" "$T/cold/random"
 b1=$(mstat "$M" 'd["connector"]["get_bytes"]')
 m1=$(mstat "$M" 'd["cache"]["misses"]')
 nchunks=$(( ($(stat -c %s "$T/cold/random") + 65535) / 65536 ))

@@ -19,6 +19,8 @@
 #   wait_for SECS CMD...       retry CMD every 50 ms until it succeeds;
 #                              fail after SECS seconds
 #   wait_gone PID              wait (10 s at most) until process PID exits
+#   readers N FILE SRC         N processes read FILE at once; fails unless
+#                              each got exactly SRC's bytes
 # shellcheck shell=bash
 
 need_fuse() {
@@ -113,4 +115,20 @@ wait_gone() {
 		sleep 0.05
 	done
 	return 1
+}
+
+readers() {
+	local n=$1 f=$2 want i p pids=
+	want=$(sha256sum <"$3" | cut -c1-64)
+	for i in $(seq "$n"); do
+		(sha256sum <"$f" | cut -c1-64 >"$T/.reader.$i") &
+		pids="$pids $!"
+	done
+	for p in $pids; do
+		wait "$p" || fail "a concurrent reader of '$f' failed"
+	done
+	for i in $(seq "$n"); do
+		[ "$(cat "$T/.reader.$i")" = "$want" ] ||
+			fail "reader $i of '$f' read wrong bytes"
+	done
 }
