@@ -45,7 +45,9 @@
  * change log every WATCH_MS and tells the kernel which entries and inodes
  * other processes changed (fuse_lowlevel_notify_inval_*, from its own
  * thread, holding nothing a request handler may wait for).  A second,
- * janitor, thread ends due leases and trims the change log.
+ * janitor, thread ends due leases, trims the change log and retries the
+ * evictions the store deferred while another process held its gc lock
+ * (store_evict_pending(); closing the write handle makes a last try).
  *
  * Locks, in the order they are taken: a stripe of w->gates (one at a
  * time), wn->lock (one at a time), w->wlock, then w->lock (the table;
@@ -82,6 +84,7 @@
 #define WATCH_MS	200		/* change log poll interval */
 #define WATCH_BATCH	4096		/* changes handled per poll */
 #define EXPIRE_MS	2000		/* lease check interval */
+#define EVICT_MS	250		/* deferred eviction retry interval */
 #define TRIM_MS		60000		/* change log trim interval */
 #define TRIM_KEEP	100000		/* changes kept for lagging mounts */
 #define LABEL_MAX	1024		/* a node's path in messages */
@@ -2109,19 +2112,27 @@ static void *watcher(void *arg)
 	return NULL;
 }
 
-/* Ends due leases and trims the change log, on the write handle. */
+/* Ends due leases, evicts what the gc lock deferred (another process was
+ * writing as this mount dropped an object) and trims the change log, on
+ * the write handle. */
 static void *janitor(void *arg)
 {
 	struct fs_write *w = arg;
-	unsigned since_trim = 0;
+	unsigned since_expire = 0, since_trim = 0;
 	uint64_t ended = 0;
 
-	while (!nap(w, EXPIRE_MS)) {
+	while (!nap(w, EVICT_MS)) {
 		pthread_mutex_lock(&w->wlock);
-		if (store_lifetime_expire(w->wst, &ended) != STORE_OK)
-			store_log(STORE_LOG_WARNING, "cannot end due leases: "
-				  "%s", store_last_error());
-		since_trim += EXPIRE_MS;
+		/* busy again: the next tick tries again */
+		store_evict_pending(w->wst, 0);
+		since_expire += EVICT_MS;
+		if (since_expire >= EXPIRE_MS) {
+			since_expire = 0;
+			if (store_lifetime_expire(w->wst, &ended) != STORE_OK)
+				store_log(STORE_LOG_WARNING, "cannot end due "
+					  "leases: %s", store_last_error());
+			since_trim += EXPIRE_MS;
+		}
 		if (since_trim >= TRIM_MS) {
 			since_trim = 0;
 			if (store_changes_trim(w->wst, TRIM_KEEP) != STORE_OK)

@@ -15,8 +15,12 @@
  * STORE/lock from before they write a blob until their commit; gc takes it
  * exclusively.  Evicting after a commit re-checks, under a non-blocking
  * exclusive lock, that no row names the key (another writer may have
- * stored the same content meanwhile); when the lock is busy the blob is
- * left for gc.
+ * stored the same content meanwhile).  When the lock is busy (another
+ * process, or another handle, is writing) the keys wait on st->pending:
+ * the next eviction that gets the lock takes them too, and so do
+ * store_evict_pending() (a mount's janitor calls it) and store_close()
+ * (which waits a little for the lock).  Only what is still pending when
+ * the handle closes, or falls off the bounded list, is left for gc.
  *
  * Threads.  st->lock (recursive) serialises SQLite and the batch state.
  * Compressing, hashing and connector traffic run outside it, so one slow
@@ -33,6 +37,7 @@
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <zstd.h>
@@ -49,6 +54,9 @@
 #define TYPE_SNIFF	16384		/* bytes libmagic looks at */
 #define TYPE_DEFAULT	"application/octet-stream"
 #define BATCH_FSYNC_MAX	4		/* blobs a batch syncs one by one */
+#define PENDING_MAX	16384		/* deferred evictions kept (1 MiB) */
+#define PENDING_POLL_MS	10		/* store_evict_pending() retry step */
+#define CLOSE_WAIT_MS	2000		/* store_close()'s last try, at most */
 
 /* ---- small helpers ----------------------------------------------------- */
 
@@ -110,11 +118,18 @@ static store_rc check_name(const char *name)
 	return STORE_OK;
 }
 
-static store_rc keylist_add(struct store_keylist *l, const char *key)
+static bool keylist_has(const struct store_keylist *l, const char *key)
 {
 	for (size_t i = 0; i < l->n; i++)
 		if (!strcmp(l->keys[i], key))
-			return STORE_OK;
+			return true;
+	return false;
+}
+
+static store_rc keylist_add(struct store_keylist *l, const char *key)
+{
+	if (keylist_has(l, key))
+		return STORE_OK;
 	if (l->n == l->cap) {
 		size_t cap = l->cap ? l->cap * 2 : 16;
 		void *p = realloc(l->keys, cap * sizeof(*l->keys));
@@ -140,36 +155,47 @@ static void count(_Atomic uint64_t *c, uint64_t n)
 	atomic_fetch_add_explicit(c, n, memory_order_relaxed);
 }
 
-/* Open STORE/lock and flock it; -1 with the failure recorded. */
-static int gc_lock(struct store *st, int how)
+/* Open STORE/lock and flock it @how into *@fd (-1 on failure, recorded:
+ * STORE_BUSY when LOCK_NB found it held). */
+static store_rc gc_lock_try(struct store *st, int how, int *fd)
 {
 	char *p = join(st->path, LOCK_NAME);
-	int fd, saverr;
+	store_rc rc = STORE_OK;
+	int saverr;
 
-	if (!p) {
-		store_fail(STORE_NOMEM, "out of memory");
-		return -1;
-	}
-	fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (fd < 0) {
+	*fd = -1;
+	if (!p)
+		return store_fail(STORE_NOMEM, "out of memory");
+	*fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (*fd < 0) {
 		saverr = errno;
-		store_fail_errno(saverr, "cannot open lock '%s'", p);
+		rc = store_fail_errno(saverr, "cannot open lock '%s'", p);
 		free(p);
-		return -1;
+		return rc;
 	}
-	while (flock(fd, how) < 0) {
+	while (flock(*fd, how) < 0) {
 		saverr = errno;
 		if (saverr == EINTR)
 			continue;
 		if (saverr != EWOULDBLOCK)
-			store_fail_errno(saverr, "cannot lock '%s'", p);
+			rc = store_fail_errno(saverr, "cannot lock '%s'", p);
 		else
-			store_fail(STORE_BUSY, "store '%s' is busy", st->path);
-		close(fd);
-		fd = -1;
+			rc = store_fail(STORE_BUSY, "store '%s' is busy",
+					st->path);
+		close(*fd);
+		*fd = -1;
 		break;
 	}
 	free(p);
+	return rc;
+}
+
+/* gc_lock_try() for callers that need only the descriptor. */
+static int gc_lock(struct store *st, int how)
+{
+	int fd;
+
+	gc_lock_try(st, how, &fd);
 	return fd;
 }
 
@@ -633,6 +659,14 @@ void store_close(struct store *st)
 		rollback_locked(st);
 		pthread_mutex_unlock(&st->lock);
 	}
+	/* a short-lived handle (a CLI command) cleans up after itself even
+	 * when another process was writing as it dropped an object */
+	if (st->pending.n)
+		store_evict_pending(st, CLOSE_WAIT_MS);
+	if (st->pending.n + st->pending_lost > 0)
+		store_log(STORE_LOG_INFO, "store '%s' busy: %zu unused blobs"
+			  " left for 'pxfs gc'", st->path,
+			  st->pending.n + st->pending_lost);
 	if (st->conn)
 		st->conn->ops->close(st->conn);
 	store_index_close(st);
@@ -640,6 +674,7 @@ void store_close(struct store *st)
 		magic_close(st->magic);
 	keylist_release(&st->evict);
 	keylist_release(&st->fresh);
+	keylist_release(&st->pending);
 	pthread_mutex_destroy(&st->lock);
 	free(st->path);
 	free(st);
@@ -1070,25 +1105,14 @@ void store_rollback(struct store *st)
 	pthread_mutex_unlock(&st->lock);
 }
 
-/* Evict the blobs in @l that no object row names, then empty @l.  Under a
- * non-blocking exclusive gc lock: a writer that holds it shared may be
- * about to commit a row for the same content; then gc does it later. */
-static void evict_unnamed(struct store *st, struct store_keylist *l)
+/* Evict the blobs in @l that no object row names.  The caller holds
+ * st->lock and the gc lock exclusively, so no writer can be between
+ * putting a blob and committing the row that names it. */
+static void evict_locked(struct store *st, const struct store_keylist *l)
 {
 	struct store_object o;
 	uint64_t others = 0;
-	int fd;
 
-	if (!l->n)
-		return;
-	fd = gc_lock(st, LOCK_EX | LOCK_NB);
-	if (fd < 0) {
-		store_log(STORE_LOG_INFO, "store '%s' busy: %zu unused blobs"
-			  " left for 'pxfs gc'", st->path, l->n);
-		l->n = 0;
-		store_clear_error();
-		return;
-	}
 	for (size_t i = 0; i < l->n; i++) {
 		store_rc rc;
 
@@ -1113,9 +1137,88 @@ static void evict_unnamed(struct store *st, struct store_keylist *l)
 		else
 			store_log(STORE_LOG_WARNING, "%s", store_last_error());
 	}
+}
+
+/* Keep @l's keys on st->pending for a later try; past PENDING_MAX they
+ * are only counted (gc finds them).  Called with st->lock held. */
+static void defer(struct store *st, const struct store_keylist *l)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		if (keylist_has(&st->pending, l->keys[i]))
+			continue;
+		if (st->pending.n >= PENDING_MAX ||
+		    keylist_add(&st->pending, l->keys[i]) != STORE_OK)
+			st->pending_lost++;
+	}
+}
+
+/* Evict the blobs in @l, and those pending, that no object row names,
+ * then empty @l.  Under a non-blocking exclusive gc lock: a writer that
+ * holds it shared may be about to commit a row for the same content;
+ * then they all wait on st->pending. */
+static void evict_unnamed(struct store *st, struct store_keylist *l)
+{
+	int fd;
+
+	if (!l->n && !st->pending.n)
+		return;
+	fd = gc_lock(st, LOCK_EX | LOCK_NB);
+	if (fd < 0) {
+		defer(st, l);
+	} else {
+		evict_locked(st, l);
+		evict_locked(st, &st->pending);
+		st->pending.n = 0;
+		gc_unlock(fd);
+	}
 	l->n = 0;
-	gc_unlock(fd);
 	store_clear_error();
+}
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+store_rc store_evict_pending(struct store *st, int wait_ms)
+{
+	int64_t until = mono_ms() + (wait_ms > 0 ? wait_ms : 0);
+	store_rc rc;
+	int fd;
+
+	for (;;) {
+		pthread_mutex_lock(&st->lock);
+		if (!st->pending.n) {
+			pthread_mutex_unlock(&st->lock);
+			return STORE_OK;
+		}
+		if (st->in_batch) {
+			/* ours (it holds st->lock): it holds the gc lock
+			 * shared, and its commit tries again */
+			pthread_mutex_unlock(&st->lock);
+			return store_fail(STORE_BUSY, "a batch is open on"
+					  " store '%s'", st->path);
+		}
+		rc = gc_lock_try(st, LOCK_EX | LOCK_NB, &fd);
+		if (rc == STORE_OK) {
+			evict_locked(st, &st->pending);
+			st->pending.n = 0;
+			gc_unlock(fd);
+			pthread_mutex_unlock(&st->lock);
+			store_clear_error();
+			return STORE_OK;
+		}
+		pthread_mutex_unlock(&st->lock);
+		if (rc != STORE_BUSY || mono_ms() >= until)
+			return rc;
+		/* st->lock is not held while waiting: this handle's
+		 * writers go on meanwhile */
+		nanosleep(&(struct timespec){ .tv_nsec =
+			  PENDING_POLL_MS * 1000000L }, NULL);
+	}
 }
 
 /* Add @delta to @key's refs; at zero the object leaves the index and its

@@ -151,7 +151,9 @@ struct store;
  */
 store_rc store_open(const char *path, unsigned flags, struct store **out);
 
-/** Close @st.  NULL is a harmless no-op.  Rolls back an open batch. */
+/** Close @st.  NULL is a harmless no-op.  Rolls back an open batch, and
+ * waits up to 2 s for the gc lock to evict what store_evict_pending()
+ * would. */
 void store_close(struct store *st);
 
 /** The store's directory as given to store_open().  Borrowed. */
@@ -479,8 +481,31 @@ store_rc store_ps_write(struct store *st, const char *key,
 store_rc store_begin(struct store *st);
 store_rc store_commit(struct store *st);
 /** Undo the batch.  Blobs it wrote for objects no row names any more are
- * evicted (or, if a writer holds the store, left for store_gc()). */
+ * evicted (or, if a writer holds the store, deferred as for
+ * store_evict_pending()). */
 void store_rollback(struct store *st);
+
+/**
+ * Evict the blobs whose eviction was deferred.  A blob whose last
+ * reference went is evicted after the commit, under the store's gc lock
+ * taken exclusively without waiting; when another writer (another
+ * process, or another handle) holds it, the key is kept on @st's list
+ * (deduplicated; past 16384 keys it is left for store_gc()) and retried
+ * by the next eviction on @st, by this call and by store_close().  Keys
+ * that an index row names again by then are not evicted.
+ *
+ * Tries the lock without waiting when @wait_ms <= 0, else polls it for
+ * up to @wait_ms ms without holding @st meanwhile.  Call it now and then
+ * on a handle that stays open while others write (a mount's janitor
+ * does, every few hundred ms); store_close() makes a last try of up to
+ * 2 s and logs, at INFO, how many blobs it leaves for store_gc().
+ *
+ * Returns STORE_OK when nothing is left pending, STORE_BUSY when the lock
+ * stayed held (or the calling thread has a batch open: its commit tries
+ * again), another code when the lock cannot be taken at all.
+ * Thread-safe; a no-op on a read-only handle.
+ */
+store_rc store_evict_pending(struct store *st, int wait_ms);
 
 /* Attributes for a new node.  mtime_ns 0 means now. */
 struct store_attr {

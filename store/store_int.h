@@ -97,6 +97,10 @@ struct store {
 	unsigned batch_puts;		/* blobs this batch wrote */
 	struct store_keylist evict;	/* evict after commit */
 	struct store_keylist fresh;	/* blobs this batch wrote */
+	struct store_keylist pending;	/* evictions the gc lock deferred:
+					   retried by the next eviction,
+					   store_evict_pending(), close */
+	size_t pending_lost;		/* deferred past PENDING_MAX: gc's */
 	store_progress_fn progress;	/* store_set_progress(), or NULL */
 	void *progress_arg;
 	/* store_totals() of an unchanged index, kept: it scans every node,

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -742,6 +743,86 @@ START_TEST(test_store_rollback_leaves_nothing)
 }
 END_TEST
 
+static bool blob_exists(const char *key)
+{
+	char p[400];
+
+	blob_path(key, p, sizeof(p));
+	return access(p, F_OK) == 0;
+}
+
+/* The gc lock held shared, as another process's writer holds it from its
+ * blob's put to its commit. */
+static int hold_gc_lock(void)
+{
+	char p[400];
+	int fd;
+
+	snprintf(p, sizeof(p), "%s/lock", spath);
+	fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(flock(fd, LOCK_SH), 0);
+	return fd;
+}
+
+static void *release_later(void *arg)
+{
+	usleep(200000);
+	close(*(int *)arg);
+	return NULL;
+}
+
+START_TEST(test_store_evict_deferred)
+{
+	struct store_attr a = file_attr();
+	struct store *st2 = NULL;
+	struct store_object o;
+	char ka[STORE_KEY_HEX + 1], kb[STORE_KEY_HEX + 1];
+	char kc[STORE_KEY_HEX + 1];
+	pthread_t t;
+	int lockfd, fd;
+
+	put("a", 3000, 21, ka);
+	put("b", 3000, 22, kb);
+	put("c", 3000, 23, kc);
+	ck_assert_int_eq(store_open(spath, 0, &st2), STORE_OK);
+	/* another writer is between its put and its commit: the last
+	 * references go, the blobs stay (deferred, not dropped) */
+	lockfd = hold_gc_lock();
+	ck_assert_int_eq(store_unlink(st, STORE_ROOT_INO, "a"), STORE_OK);
+	ck_assert_int_eq(store_unlink(st, STORE_ROOT_INO, "b"), STORE_OK);
+	ck_assert(blob_exists(ka) && blob_exists(kb));
+	ck_assert_int_eq(store_evict_pending(st, 0), STORE_BUSY);
+	ck_assert_int_eq(store_evict_pending(st, 50), STORE_BUSY);
+	ck_assert(blob_exists(ka) && blob_exists(kb));
+	/* meanwhile the other handle stores b's content again */
+	fd = make_fd(3000, 22, true);
+	ck_assert_int_eq(store_begin(st2), STORE_OK);
+	ck_assert_int_eq(store_ingest_fd(st2, fd, "b2", NULL, &o), STORE_OK);
+	ck_assert_str_eq(o.key, kb);
+	ck_assert_int_eq(store_mkfile(st2, STORE_ROOT_INO, "b2", &a, o.key,
+				      NULL, 0, NULL), STORE_OK);
+	ck_assert_int_eq(store_commit(st2), STORE_OK);
+	close(fd);
+	/* the writer commits: a's blob goes, b's (named again) stays */
+	close(lockfd);
+	ck_assert_int_eq(store_evict_pending(st, 0), STORE_OK);
+	ck_assert(!blob_exists(ka));
+	ck_assert(blob_exists(kb));
+	ck_assert_int_eq(store_evict_pending(st, 0), STORE_OK);
+	ck_assert(fsck_clean());
+	/* a short-lived handle: its close waits a little for the lock */
+	lockfd = hold_gc_lock();
+	ck_assert_int_eq(store_unlink(st2, STORE_ROOT_INO, "c"), STORE_OK);
+	ck_assert(blob_exists(kc));
+	ck_assert_int_eq(pthread_create(&t, NULL, release_later, &lockfd), 0);
+	store_close(st2);
+	ck_assert_int_eq(pthread_join(t, NULL), 0);
+	ck_assert(!blob_exists(kc));
+	ck_assert(fsck_clean());
+}
+END_TEST
+
 START_TEST(test_store_readonly)
 {
 	struct store *ro = NULL;
@@ -1455,6 +1536,7 @@ static Suite *store_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_store_rollback_leaves_nothing);
 	tcase_add_test(tc, test_store_fsck_gc);
+	tcase_add_test(tc, test_store_evict_deferred);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("writable");
