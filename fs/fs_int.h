@@ -10,6 +10,7 @@
 
 #include <fuse_lowlevel.h>
 #include <stdatomic.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -76,6 +77,12 @@ struct fs_op_stat {
 	atomic_uint_fast64_t max_ns;
 };
 
+/* A read handle or an open directory (ops.c) in struct fs's list. */
+struct fs_hlink {
+	struct fs_hlink *prev, *next;	/* fs->hlock */
+	bool dir;			/* an open directory */
+};
+
 /* One mount.  Set up by fs_main() before the session loop starts;
  * the pointers are immutable while it runs. */
 struct fs {
@@ -87,7 +94,17 @@ struct fs {
 	int64_t start_ns;		/* CLOCK_MONOTONIC at mount */
 	atomic_uint_fast64_t errors;	/* index failures seen by ops */
 	struct fs_op_stat ops[FS_OP_MAX];
+	pthread_mutex_t hlock;		/* initialized by fs_main() */
+	struct fs_hlink *handles;	/* read files and directories open,
+					   for fs_release_all(); hlock */
 };
+
+/**
+ * Let go of every read handle and open directory the kernel did not
+ * release (the mount stopped while they were open).  Call once the
+ * session loop has ended, before fs->cache is closed.
+ */
+void fs_release_all(struct fs *fs);
 
 /**
  * A low-level session serving @fs (borrowed; must outlive the session)

@@ -257,6 +257,7 @@ int fs_main(const struct fs_opts *o)
 	int ret = 1, rc;
 
 	memset(&fs, 0, sizeof(fs));
+	pthread_mutex_init(&fs.hlock, NULL);
 	log_max = o->debug ? LOG_DEBUG : LOG_INFO;
 	store_set_log(store_sink, o->debug ? STORE_LOG_DEBUG : STORE_LOG_INFO);
 	fuse_set_log_func(fuse_sink);
@@ -349,10 +350,12 @@ out_signals:
 out_destroy:
 	fuse_session_destroy(se);	/* calls destroy: frees fs.inodes */
 out:
+	fs_release_all(&fs);		/* the kernel's open files: gone */
 	fs_write_free(fs.write);	/* after destroy: no request is left */
 	fs_inode_table_free(fs.inodes);
 	fs_cache_close(fs.cache);
 	store_close(fs.st);
+	pthread_mutex_destroy(&fs.hlock);
 	free(id);
 	if (log_to_syslog)
 		closelog();

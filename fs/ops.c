@@ -22,6 +22,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,6 +97,7 @@ struct fs_file {
 	uint64_t size;			/* object bytes */
 	struct fs_cache_ra ra;		/* this reader's readahead */
 	atomic_uint done;		/* reads finished with the handle */
+	struct fs_hlink link;		/* in fs->handles until release */
 };
 
 /* An open directory. */
@@ -103,6 +105,7 @@ struct fs_dir {
 	uint64_t ino;
 	uint64_t parent;		/* for ".." */
 	atomic_uint done;		/* readdirs finished with the handle */
+	struct fs_hlink link;		/* in fs->handles until release */
 };
 
 static void handle_done(atomic_uint *done)
@@ -113,6 +116,31 @@ static void handle_done(atomic_uint *done)
 static void handle_free(atomic_uint *done)
 {
 	(void)atomic_load_explicit(done, memory_order_acquire);
+}
+
+/* @l is open: linked before the reply, so that its release finds it. */
+static void hlink(struct fs *fs, struct fs_hlink *l, bool dir)
+{
+	pthread_mutex_lock(&fs->hlock);
+	l->dir = dir;
+	l->prev = NULL;
+	l->next = fs->handles;
+	if (l->next)
+		l->next->prev = l;
+	fs->handles = l;
+	pthread_mutex_unlock(&fs->hlock);
+}
+
+static void hunlink(struct fs *fs, struct fs_hlink *l)
+{
+	pthread_mutex_lock(&fs->hlock);
+	if (l->prev)
+		l->prev->next = l->next;
+	else
+		fs->handles = l->next;
+	if (l->next)
+		l->next->prev = l->prev;
+	pthread_mutex_unlock(&fs->hlock);
 }
 
 int64_t fs_now_ns(void)
@@ -445,8 +473,12 @@ static void fs_op_opendir(fuse_req_t req, fuse_ino_t ino,
 		fuse_reply_err(req, err);
 	} else {
 		fi->fh = (uintptr_t)d;
-		if (fuse_reply_open(req, fi) != 0)
-			free(d);	/* interrupted: no releasedir comes */
+		hlink(fs, &d->link, true);
+		if (fuse_reply_open(req, fi) != 0) {
+			/* interrupted: no releasedir comes */
+			hunlink(fs, &d->link);
+			free(d);
+		}
 	}
 	op_done(fs, FS_OP_OPENDIR, t0);
 }
@@ -460,6 +492,7 @@ static void fs_op_releasedir(fuse_req_t req, fuse_ino_t ino,
 
 	(void)ino;
 	handle_free(&d->done);
+	hunlink(fs, &d->link);
 	free(d);
 	fuse_reply_err(req, 0);
 	op_done(fs, FS_OP_RELEASEDIR, t0);
@@ -712,8 +745,10 @@ static void fs_op_open(fuse_req_t req, fuse_ino_t ino,
 		fuse_reply_err(req, err);
 	} else {
 		fi->fh = (uintptr_t)f;
+		hlink(fs, &f->link, false);
 		if (fuse_reply_open(req, fi) != 0) {
 			/* interrupted: no release will come */
+			hunlink(fs, &f->link);
 			fs_write_note_read(fs, ino, false);
 			fs_cache_put(fs->cache, f->obj);
 			free(f);
@@ -794,11 +829,32 @@ static void fs_op_release(fuse_req_t req, fuse_ino_t ino,
 		return;
 	}
 	handle_free(&f->done);
+	hunlink(fs, &f->link);
 	fs_write_note_read(fs, ino, false);
 	fs_cache_put(fs->cache, f->obj);
 	free(f);
 	fuse_reply_err(req, 0);
 	op_done(fs, FS_OP_RELEASE, t0);
+}
+
+void fs_release_all(struct fs *fs)
+{
+	struct fs_hlink *l;
+
+	pthread_mutex_lock(&fs->hlock);
+	while ((l = fs->handles)) {
+		fs->handles = l->next;
+		if (l->dir) {
+			free((char *)l - offsetof(struct fs_dir, link));
+		} else {
+			struct fs_file *f = (struct fs_file *)(void *)
+				((char *)l - offsetof(struct fs_file, link));
+
+			fs_cache_put(fs->cache, f->obj);
+			free(f);
+		}
+	}
+	pthread_mutex_unlock(&fs->hlock);
 }
 
 static void fs_op_statfs(fuse_req_t req, fuse_ino_t ino)
