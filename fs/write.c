@@ -30,7 +30,9 @@
  * future with O_TRUNC does not: the shell's `cmd > f` closes a descriptor
  * before writing through its dup, and that must not fulfil the future
  * with nothing.  The release stores what is left (a late mmap
- * write-back).  fsync stores at once.
+ * write-back).  fsync stores at once.  A mount that stops while files are
+ * open for writing removes the placeholders of those its creates made and
+ * no close stored (abandon()); their bytes stay staged.
  *
  * Changes of the namespace (create, mkdir, rename, ...) and ingests go
  * through a second store handle, one batch at a time under wlock: a long
@@ -129,6 +131,8 @@ struct fs_wnode {
 	int64_t mtime_ns;		/* mtime set explicitly since the last
 					   write (0: none); lock */
 	int64_t wtime_ns;		/* realtime of the last change; lock */
+	bool created;			/* its placeholder was made by a create
+					   here and never stored; lock */
 };
 
 /* An open file of the write side (fi->fh).  kind comes first, as in
@@ -140,6 +144,7 @@ struct fs_whandle {
 	bool append;			/* O_APPEND */
 	bool wrote;			/* wrote since the last flush; w->lock */
 	atomic_uint done;		/* requests finished with the handle */
+	struct fs_whandle *prev, *next;	/* w->handles; w->lock */
 };
 
 /* Read-only opens (struct fs_file, ops.c) of one inode, and what it was
@@ -180,6 +185,8 @@ struct fs_write {
 	atomic_uint nodes;		/* entries; written under lock */
 	struct fs_ropen *ropen[NBUCKETS];	/* protected by lock */
 	atomic_uint redirects;		/* ropen entries with a wn */
+	struct fs_whandle *handles;	/* open ones, for a stop before their
+					   release; protected by lock */
 
 	/* Opens of an ino against its unlink or replacement here, in
 	 * stripes: an open registers (note_read, or a wnode for a write
@@ -235,6 +242,30 @@ static pthread_mutex_t *gate_of(struct fs_write *w, uint64_t ino)
 }
 
 /* @h changed its file: its next flush stores it. */
+/* @h is open (fi->fh) until fs_do_write_release() unlinks it. */
+static void handle_link(struct fs_write *w, struct fs_whandle *h)
+{
+	pthread_mutex_lock(&w->lock);
+	h->prev = NULL;
+	h->next = w->handles;
+	if (h->next)
+		h->next->prev = h;
+	w->handles = h;
+	pthread_mutex_unlock(&w->lock);
+}
+
+static void handle_unlink(struct fs_write *w, struct fs_whandle *h)
+{
+	pthread_mutex_lock(&w->lock);
+	if (h->prev)
+		h->prev->next = h->next;
+	else
+		w->handles = h->next;
+	if (h->next)
+		h->next->prev = h->prev;
+	pthread_mutex_unlock(&w->lock);
+}
+
 static void mark_wrote(struct fs_write *w, struct fs_whandle *h)
 {
 	pthread_mutex_lock(&w->lock);
@@ -908,6 +939,7 @@ out:
 	}
 	wn->dirty = false;
 	wn->failed = false;
+	wn->created = false;
 	wn->mtime_ns = 0;
 	snprintf(wn->key, sizeof(wn->key), "%s", obj.key);
 	overlay(w, wn);
@@ -989,6 +1021,7 @@ static int open_node(struct fs_write *w, const struct store_node *n,
 	 * one waits for real content (the shell's `>` closes once early) */
 	if (trunc && writable && !(n->flags & STORE_NODE_PENDING))
 		mark_wrote(w, h);
+	handle_link(w, h);
 	fi->fh = (uintptr_t)h;
 	fi->keep_cache = 0;
 	fi->direct_io = 0;
@@ -1223,6 +1256,7 @@ int fs_do_create(struct fs *fs, const struct fuse_ctx *ctx, fuse_ino_t parent,
 		fd = -1;
 		path = NULL;
 	}
+	wn->created = true;
 	/* even if nothing is written, the close stores an empty file */
 	changed(w, wn);
 	pthread_mutex_unlock(&wn->lock);
@@ -1235,6 +1269,7 @@ int fs_do_create(struct fs *fs, const struct fuse_ctx *ctx, fuse_ino_t parent,
 	h->append = (fi->flags & O_APPEND) != 0;
 	/* a close that returns 0 means the file is stored, also empty */
 	mark_wrote(w, h);
+	handle_link(w, h);
 	fi->fh = (uintptr_t)h;
 	fi->keep_cache = 0;
 	fi->direct_io = 0;
@@ -1429,6 +1464,7 @@ void fs_do_write_release(struct fs *fs, struct fuse_file_info *fi)
 		pthread_mutex_unlock(&wn->lock);
 	}
 	wnode_put(w, wn);
+	handle_unlink(w, h);
 	free(h);
 }
 
@@ -2231,6 +2267,96 @@ int fs_write_start(struct fs *fs, struct fuse_session *se, const char *store,
 	return 0;
 }
 
+/*
+ * The mount stops (SIGTERM, or the kernel went) with @wn still open for
+ * writing.  A file a create here made and no close stored is no stored
+ * file: remove its placeholder, which a reader elsewhere would otherwise
+ * wait for until its timeout, and keep what was written in the staging
+ * directory, named in the log.  Anything else is left to wnode_put(),
+ * which keeps and names the staged bytes and leaves the stored object.
+ */
+static void abandon(struct fs_write *w, struct fs_wnode *wn)
+{
+	char label[LABEL_MAX];
+	struct store_node n;
+	uint64_t seq0;
+	store_rc rc;
+
+	pthread_mutex_lock(&wn->lock);
+	if (!wn->created || !wn->dirty || wn->gone || wn->broken ||
+	    wn->fd < 0 || !w->wst)
+		goto out;
+	label_of(w, wn->ino, label, sizeof(label));
+	rc = batch_begin(w, &seq0);
+	if (rc != STORE_OK)
+		goto failed;
+	rc = store_getattr(w->wst, wn->ino, &n);
+	if (rc == STORE_OK && !(n.flags & STORE_NODE_PENDING)) {
+		/* fulfilled meanwhile (pxfs set): not ours to remove */
+		batch_end(w, seq0, STORE_INVAL);
+		goto out;
+	}
+	if (rc == STORE_OK)
+		rc = store_unlink(w->wst, n.parent, n.name);
+	if (rc == STORE_NOTFOUND) {
+		batch_end(w, seq0, rc);
+		goto out;	/* removed meanwhile: wnode_put() says where */
+	}
+	if (rc != STORE_OK) {
+		store_log(STORE_LOG_ERR, "cannot remove the placeholder of "
+			  "'%s': %s", label, store_last_error());
+		batch_end(w, seq0, rc);
+		goto out;
+	}
+	rc = batch_end(w, seq0, rc);
+	if (rc != STORE_OK)
+		goto failed;
+	store_log(STORE_LOG_WARNING, "'%s' was open for writing when the mount "
+		  "stopped: it is not stored, and the %llu bytes written to it "
+		  "stay in '%s'", label, (unsigned long long)wn->size,
+		  wn->path);
+	/* kept, not unstaged: wnode_put() sees nothing left to do */
+	close(wn->fd);
+	wn->fd = -1;
+	free(wn->path);
+	wn->path = NULL;
+	wn->dirty = false;
+	wn->created = false;
+	goto out;
+failed:
+	store_log(STORE_LOG_ERR, "cannot remove the placeholder of '%s': %s",
+		  label, store_last_error()[0] ? store_last_error() :
+		  store_rc_str(rc));
+out:
+	pthread_mutex_unlock(&wn->lock);
+}
+
+/* abandon() every file still open for writing; nothing else runs. */
+static void abandon_all(struct fs_write *w)
+{
+	struct fs_wnode **list;
+	size_t n = 0, cap;
+
+	pthread_mutex_lock(&w->lock);
+	cap = atomic_load(&w->nodes);
+	list = cap ? calloc(cap, sizeof(*list)) : NULL;
+	for (size_t i = 0; list && i < NBUCKETS; i++)
+		for (struct fs_wnode *wn = w->buckets[i]; wn && n < cap;
+		     wn = wn->next) {
+			wn->refs++;
+			list[n++] = wn;
+		}
+	pthread_mutex_unlock(&w->lock);
+	if (cap && !list)
+		store_log(STORE_LOG_ERR, "out of memory: files open for "
+			  "writing keep their placeholders");
+	for (size_t i = 0; i < n; i++) {
+		abandon(w, list[i]);
+		wnode_put(w, list[i]);
+	}
+	free(list);
+}
+
 void fs_write_stop(struct fs *fs)
 {
 	struct fs_write *w = fs->write;
@@ -2246,6 +2372,7 @@ void fs_write_stop(struct fs *fs)
 	if (w->cleaning)
 		pthread_join(w->janitor, NULL);
 	w->watching = w->cleaning = false;
+	abandon_all(w);
 }
 
 void fs_write_free(struct fs_write *w)
@@ -2262,6 +2389,12 @@ void fs_write_free(struct fs_write *w)
 			wn->refs = 1;
 			wnode_put(w, wn);
 		}
+	}
+	while (w->handles) {
+		struct fs_whandle *h = w->handles;
+
+		w->handles = h->next;
+		free(h);
 	}
 	for (size_t i = 0; i < NBUCKETS; i++) {
 		while (w->ropen[i]) {

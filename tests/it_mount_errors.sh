@@ -6,7 +6,8 @@
 # never wrong bytes, every other file still served); a full cache
 # directory (EIO/ENOSPC, nothing partial left, success once space is
 # freed); a daemon killed (pxfs umount cleans up) or sent SIGTERM (it
-# unmounts itself); -o ro.
+# unmounts itself, and a file left open for writing is not stored: its
+# bytes stay staged, named in the log); -o ro.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/mount_lib.sh"
 need_fuse
@@ -155,6 +156,50 @@ mount_fg "$S" "$M" "$T/log2" --cache-dir "$T/cache"
 kill -TERM "$FG_PID"
 wait "$FG_PID" || fail "mount -f exited $? after SIGTERM"
 nothing_mounted
+
+# ---- SIGTERM while files are open for writing ----------------------------
+# A new file whose writer never closed it is not a stored file: its
+# placeholder goes (no reader elsewhere waits for it), and the bytes
+# written stay in the staging directory, named in the log.  A stored file
+# being overwritten keeps its stored content, and one that `pxfs set`
+# fulfilled meanwhile keeps what set put.
+printf 'old\n' >"$D/kept"
+expect_ok "$PXFS" put "$S" "$D/kept"
+mount_fg "$S" "$M" "$T/log3" --cache-dir "$T/cache"
+# (one process holds them open, and a file and a directory open for
+# reading: a shell's `>&7` would close a dup, and a close stores)
+python3 -c 'import os, sys, time
+for name, data in (("half", b"half written\n"), ("kept", b"new\n"),
+                   ("set", b"mine\n")):
+    fd = os.open(sys.argv[1] + "/" + name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+    os.write(fd, data)
+rfd = os.open(sys.argv[1] + "/good", os.O_RDONLY)
+os.read(rfd, 2)
+dfd = os.open(sys.argv[1], os.O_RDONLY | os.O_DIRECTORY)
+open(sys.argv[2], "w").close()
+time.sleep(60)' "$M" "$T/writing" &
+wpid=$!
+at_exit "kill $wpid 2>/dev/null"
+wait_for 10 test -e "$T/writing"
+# fulfilled by someone else while open here: it stays as they set it
+printf 'theirs\n' >"$D/theirs"
+expect_ok "$PXFS" set "$S" set "$D/theirs"
+kill -TERM "$FG_PID"
+wait "$FG_PID" || fail "mount -f exited $? after SIGTERM with writers"
+kill "$wpid"
+wait "$wpid" 2>/dev/null || :
+nothing_mounted
+_run "$PXFS" stat "$S" half
+[ "$RC" = 1 ] || fail "the placeholder of 'half' is left: $OUT"
+[ "$("$PXFS" cat "$S" kept)" = old ] || fail "'kept' lost its content"
+[ "$("$PXFS" cat "$S" set)" = theirs ] || fail "'set' lost what pxfs set put"
+staged=$(sed -n "s|.*'/half' was open for writing when the mount stopped.* stay in '\(.*\)'.*|\1|p" "$T/log3")
+[ -n "$staged" ] || fail "no log line names where 'half' is: $(cat "$T/log3")"
+[ "$(cat "$staged")" = "half written" ] || fail "staged bytes of 'half'"
+grep -q "'/kept'.* not stored; they stay in '" "$T/log3" ||
+	fail "no log line names where 'kept' is: $(cat "$T/log3")"
+fsck_clean "$S"
+rm -rf "$T/cache/staging"
 
 # ---- a mountpoint already mounted: one clear line, nothing changes -------
 mount_bg "$S" "$M" --cache-dir "$T/cache"
