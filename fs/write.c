@@ -2277,7 +2277,7 @@ int fs_write_start(struct fs *fs, struct fuse_session *se, const char *store,
  */
 static void abandon(struct fs_write *w, struct fs_wnode *wn)
 {
-	char label[LABEL_MAX];
+	char label[LABEL_MAX], why[1024] = "";
 	struct store_node n;
 	uint64_t seq0;
 	store_rc rc;
@@ -2288,29 +2288,27 @@ static void abandon(struct fs_write *w, struct fs_wnode *wn)
 		goto out;
 	label_of(w, wn->ino, label, sizeof(label));
 	rc = batch_begin(w, &seq0);
-	if (rc != STORE_OK)
-		goto failed;
-	rc = store_getattr(w->wst, wn->ino, &n);
-	if (rc == STORE_OK && !(n.flags & STORE_NODE_PENDING)) {
+	if (rc == STORE_OK) {
+		rc = store_getattr(w->wst, wn->ino, &n);
 		/* fulfilled meanwhile (pxfs set): not ours to remove */
-		batch_end(w, seq0, STORE_INVAL);
+		if (rc == STORE_OK && !(n.flags & STORE_NODE_PENDING))
+			rc = STORE_NOTFOUND;
+		if (rc == STORE_OK)
+			rc = store_unlink(w->wst, n.parent, n.name);
+		if (rc != STORE_OK && rc != STORE_NOTFOUND)
+			snprintf(why, sizeof(why), "%s", store_last_error());
+		rc = batch_end(w, seq0, rc);
+	}
+	/* not removed here: wnode_put() says where the bytes are */
+	if (rc == STORE_NOTFOUND)
 		goto out;
-	}
-	if (rc == STORE_OK)
-		rc = store_unlink(w->wst, n.parent, n.name);
-	if (rc == STORE_NOTFOUND) {
-		batch_end(w, seq0, rc);
-		goto out;	/* removed meanwhile: wnode_put() says where */
-	}
 	if (rc != STORE_OK) {
 		store_log(STORE_LOG_ERR, "cannot remove the placeholder of "
-			  "'%s': %s", label, store_last_error());
-		batch_end(w, seq0, rc);
+			  "'%s': %s", label, why[0] ? why :
+			  store_last_error()[0] ? store_last_error() :
+			  store_rc_str(rc));
 		goto out;
 	}
-	rc = batch_end(w, seq0, rc);
-	if (rc != STORE_OK)
-		goto failed;
 	store_log(STORE_LOG_WARNING, "'%s' was open for writing when the mount "
 		  "stopped: it is not stored, and the %llu bytes written to it "
 		  "stay in '%s'", label, (unsigned long long)wn->size,
@@ -2322,11 +2320,6 @@ static void abandon(struct fs_write *w, struct fs_wnode *wn)
 	wn->path = NULL;
 	wn->dirty = false;
 	wn->created = false;
-	goto out;
-failed:
-	store_log(STORE_LOG_ERR, "cannot remove the placeholder of '%s': %s",
-		  label, store_last_error()[0] ? store_last_error() :
-		  store_rc_str(rc));
 out:
 	pthread_mutex_unlock(&wn->lock);
 }

@@ -161,8 +161,9 @@ nothing_mounted
 # A new file whose writer never closed it is not a stored file: its
 # placeholder goes (no reader elsewhere waits for it), and the bytes
 # written stay in the staging directory, named in the log.  A stored file
-# being overwritten keeps its stored content, and one that `pxfs set`
-# fulfilled meanwhile keeps what set put.
+# being overwritten keeps its stored content, one that `pxfs set`
+# fulfilled meanwhile keeps what set put, and one `pxfs rm` removed stays
+# removed.
 printf 'old\n' >"$D/kept"
 expect_ok "$PXFS" put "$S" "$D/kept"
 mount_fg "$S" "$M" "$T/log3" --cache-dir "$T/cache"
@@ -170,7 +171,7 @@ mount_fg "$S" "$M" "$T/log3" --cache-dir "$T/cache"
 # reading: a shell's `>&7` would close a dup, and a close stores)
 python3 -c 'import os, sys, time
 for name, data in (("half", b"half written\n"), ("kept", b"new\n"),
-                   ("set", b"mine\n")):
+                   ("set", b"mine\n"), ("removed", b"dropped\n")):
     fd = os.open(sys.argv[1] + "/" + name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
     os.write(fd, data)
 rfd = os.open(sys.argv[1] + "/good", os.O_RDONLY)
@@ -184,6 +185,8 @@ wait_for 10 test -e "$T/writing"
 # fulfilled by someone else while open here: it stays as they set it
 printf 'theirs\n' >"$D/theirs"
 expect_ok "$PXFS" set "$S" set "$D/theirs"
+# removed by someone else while open here: it stays removed
+expect_ok "$PXFS" rm "$S" removed
 kill -TERM "$FG_PID"
 wait "$FG_PID" || fail "mount -f exited $? after SIGTERM with writers"
 kill "$wpid"
@@ -193,6 +196,8 @@ _run "$PXFS" stat "$S" half
 [ "$RC" = 1 ] || fail "the placeholder of 'half' is left: $OUT"
 [ "$("$PXFS" cat "$S" kept)" = old ] || fail "'kept' lost its content"
 [ "$("$PXFS" cat "$S" set)" = theirs ] || fail "'set' lost what pxfs set put"
+_run "$PXFS" stat "$S" removed
+[ "$RC" = 1 ] || fail "'removed' came back: $OUT"
 staged=$(sed -n "s|.*'/half' was open for writing when the mount stopped.* stay in '\(.*\)'.*|\1|p" "$T/log3")
 [ -n "$staged" ] || fail "no log line names where 'half' is: $(cat "$T/log3")"
 [ "$(cat "$staged")" = "half written" ] || fail "staged bytes of 'half'"

@@ -12,8 +12,9 @@
 #     readers racing for one cold object: single flight), it_mount_cache
 #     (eviction while reading), it_mount_write (writers, and readers
 #     racing unlinks and renames), it_mount_memory, it_mount_share (8
-#     concurrent writers through two mounts) and it_load (readers and
-#     writers at once, smaller), file connector only.
+#     concurrent writers through two mounts), it_mount_errors (a mount
+#     stopping while files are open) and it_load (readers and writers at
+#     once, smaller), file connector only.
 # Every process, the daemons included (which have no stderr), writes its
 # reports to files under a log directory (TSAN_OPTIONS log_path): any
 # file there fails the run, and its reports are shown.
@@ -38,7 +39,7 @@ else
 	# its 20 s watchdog on a loaded 2-core machine
 	tests=(check_threads check_store check_inode check_conn_redis
 	       it_mount_read it_mount_cache it_mount_write it_mount_memory
-	       it_mount_share it_load)
+	       it_mount_share it_mount_errors it_load)
 fi
 
 logs=$(mktemp -d "${TMPDIR:-/tmp}/pxfs-tsan.XXXXXX")
