@@ -33,9 +33,11 @@
 #define FS_TIMEOUT	3600.0		/* entry/attr timeout, seconds */
 #define FS_MAX_THREADS	128		/* opens block while fetching */
 
-/* Where log lines go: set before any thread starts, then read only. */
+/* Where log lines go: set before any thread starts, then read only.
+ * Until the mount is ready a line is the command's error, and says so. */
 static bool log_to_syslog;
 static int log_max = LOG_NOTICE;
+static const char *log_prefix = "pxfs: mount: ";
 
 static void log_line(int level, const char *fmt, va_list ap)
 {
@@ -51,7 +53,7 @@ static void log_line(int level, const char *fmt, va_list ap)
 	if (log_to_syslog)
 		syslog(level, "%s", line);
 	else	/* one write(2) per line keeps lines whole across threads */
-		dprintf(STDERR_FILENO, "pxfs: %s\n", line);
+		dprintf(STDERR_FILENO, "%s%s\n", log_prefix, line);
 }
 
 static void store_sink(enum store_log_level level, const char *fmt,
@@ -338,6 +340,7 @@ int fs_main(const struct fs_opts *o)
 	if (fuse_daemonize(o->foreground) != 0)
 		goto out_unmount;
 	/* only the serving process gets here when daemonized */
+	log_prefix = "pxfs: ";
 	if (!o->foreground) {
 		openlog("pxfs", LOG_PID, LOG_DAEMON);
 		log_to_syslog = true;

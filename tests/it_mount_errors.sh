@@ -45,6 +45,9 @@ expect_err "not a directory"
 expect_fail "$PXFS" mount "$S" "$D"
 expect_err "not empty"
 expect_fail "$PXFS" mount "$S" "$M" --cache-dir "$D/good/sub"
+expect_err "^pxfs: mount: cannot create cache directory '$D/good/sub': Not a directory$"
+expect_fail "$PXFS" mount "$S" "$M" --cache-dir "$D/good"
+expect_err "^pxfs: mount: cannot open cache directory '$D/good': Not a directory$"
 nothing_mounted
 expect_usage "$PXFS" mount "$S"
 expect_usage "$PXFS" mount "$S" "$M" extra
