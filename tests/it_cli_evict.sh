@@ -89,6 +89,14 @@ expect_err "cannot put '$D/kept-copy.txt' as /kept-copy.txt with \
 fsck_clean "$S"
 [ "$(store_state "$S")" = "$state" ] || fail "refused put changed the store"
 [ "$(stat_field "$S" kept.txt evict_on_read)" = False ] || fail "kept marked"
+# -v lists a file as it goes in, and says so when the command then fails
+printf 'fresh\n' >"$D/fresh.txt"
+_run "$PXFS" -v put --evict-on-read "$S" "$D/fresh.txt" "$D/kept-copy.txt"
+[ "$RC" = 1 ] || fail "put -v of a refused file exited $RC"
+[ "$(printf '%s\n' "$ERR" | sed -n '$p')" = "pxfs: put: nothing stored: \
+the command's changes are rolled back" ] || fail "put -v after a failure: $ERR"
+fsck_clean "$S"
+[ "$(store_state "$S")" = "$state" ] || fail "refused put -v changed the store"
 # ...but replacing the only entry that uses it is fine
 expect_ok "$PXFS" put --force --evict-on-read "$S" "$D/kept.txt"
 [ "$(stat_field "$S" kept.txt evict_on_read)" = True ] || fail "re-put mark"

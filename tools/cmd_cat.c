@@ -41,7 +41,7 @@ static int end_stream(struct store *st)
 int cmd_cat(int argc, char **argv)
 {
 	struct store *st = NULL;
-	char path[SPATH_MAX];
+	char path[SPATH_MAX], h[32];
 	struct store_node n;
 	uint64_t total = 0;
 	store_rc rc;
@@ -101,12 +101,8 @@ int cmd_cat(int argc, char **argv)
 		ret = evict_if_read_once("cat", st, n.key);
 		if (ret != 0)
 			goto out;
-		if (verbosity() >= VERBOSITY_VERBOSE) {
-			char h[32];
-
-			infof("cat", "'%s': %s, key %s", path,
-			      human_size(n.size, h, sizeof(h)), n.key);
-		}
+		infof("cat", "'%s': %s, key %s", path,
+		      human_size(n.size, h, sizeof(h)), n.key);
 	}
 out:
 	if (out >= 0 && out != STDOUT_FILENO && end_stream(st) < 0 &&

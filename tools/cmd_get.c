@@ -130,6 +130,7 @@ static int get_file(struct store *st, const char *path,
 		{ .tv_sec = n->mtime_ns / 1000000000,
 		  .tv_nsec = n->mtime_ns % 1000000000 },
 	};
+	char h[32];
 	store_rc rc;
 	int ret = 0;
 	int fd;
@@ -145,12 +146,6 @@ static int get_file(struct store *st, const char *path,
 	progress_fd(fd, 0);
 	rc = export_node(st, n, fd, path);
 	progress_end();
-	if (rc == STORE_OK) {
-		char h[32];
-
-		infof("get", "'%s' -> '%s': %s, key %s", path, final,
-		      human_size(n->size, h, sizeof(h)), n->key);
-	}
 	if (rc != STORE_OK) {
 		ret = store_error("get", rc);
 		goto out;
@@ -175,6 +170,9 @@ static int get_file(struct store *st, const char *path,
 	}
 	tmp_live = 0;
 	sync_dir(dir);
+	/* said once DEST is in place: a failure above says otherwise */
+	infof("get", "'%s' -> '%s': %s, key %s", path, final,
+	      human_size(n->size, h, sizeof(h)), n->key);
 out:
 	if (fd >= 0)
 		close(fd);

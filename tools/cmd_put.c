@@ -795,6 +795,9 @@ int cmd_put(int argc, char **argv)
 	}
 	if (ret != 0) {
 		store_rollback(st);
+		/* -v listed files as they went in: none of them stays */
+		infof("put", "nothing stored: the command's changes are "
+		      "rolled back");
 		ret = EXIT_ERR;
 		goto out;
 	}
