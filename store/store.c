@@ -653,6 +653,8 @@ static void rollback_locked(struct store *st);
 
 void store_close(struct store *st)
 {
+	store_rc rc = STORE_OK;
+
 	if (!st)
 		return;
 	if (st->in_batch) {
@@ -662,8 +664,12 @@ void store_close(struct store *st)
 	/* a short-lived handle (a CLI command) cleans up after itself even
 	 * when another process was writing as it dropped an object */
 	if (st->pending.n)
-		store_evict_pending(st, CLOSE_WAIT_MS);
-	if (st->pending.n + st->pending_lost > 0)
+		rc = store_evict_pending(st, CLOSE_WAIT_MS);
+	if (rc != STORE_OK && rc != STORE_BUSY)
+		store_log(STORE_LOG_WARNING, "%zu unused blobs of store '%s' "
+			  "left for 'pxfs gc': %s", st->pending.n +
+			  st->pending_lost, st->path, store_last_error());
+	else if (st->pending.n + st->pending_lost > 0)
 		store_log(STORE_LOG_INFO, "store '%s' busy: %zu unused blobs"
 			  " left for 'pxfs gc'", st->path,
 			  st->pending.n + st->pending_lost);

@@ -765,6 +765,16 @@ static int hold_gc_lock(void)
 	return fd;
 }
 
+/* The last line logged, for the tests that check what is said. */
+static char logged[1024];
+
+static void log_keep(enum store_log_level level, const char *fmt,
+		     va_list ap)
+{
+	(void)level;
+	vsnprintf(logged, sizeof(logged), fmt, ap);
+}
+
 static void *release_later(void *arg)
 {
 	usleep(200000);
@@ -795,6 +805,12 @@ START_TEST(test_store_evict_deferred)
 	ck_assert_int_eq(store_evict_pending(st, 0), STORE_BUSY);
 	ck_assert_int_eq(store_evict_pending(st, 50), STORE_BUSY);
 	ck_assert(blob_exists(ka) && blob_exists(kb));
+	/* inside a batch of its own handle: refused, the keys kept */
+	ck_assert_int_eq(store_begin(st), STORE_OK);
+	ck_assert_int_eq(store_evict_pending(st, 0), STORE_BUSY);
+	ck_assert(strstr(store_last_error(), "a batch is open"));
+	store_rollback(st);
+	ck_assert(blob_exists(ka) && blob_exists(kb));
 	/* meanwhile the other handle stores b's content again */
 	fd = make_fd(3000, 22, true);
 	ck_assert_int_eq(store_begin(st2), STORE_OK);
@@ -819,6 +835,54 @@ START_TEST(test_store_evict_deferred)
 	store_close(st2);
 	ck_assert_int_eq(pthread_join(t, NULL), 0);
 	ck_assert(!blob_exists(kc));
+	ck_assert(fsck_clean());
+}
+END_TEST
+
+/* store_close() cannot evict: the blob stays for gc, and the log says
+ * why, busy or not. */
+START_TEST(test_store_close_leaves_for_gc)
+{
+	char ka[STORE_KEY_HEX + 1], kb[STORE_KEY_HEX + 1];
+	char lock[400], moved[400];
+	struct store *st2 = NULL;
+	uint64_t removed = 0;
+	int lockfd;
+
+	put("a", 3000, 31, ka);
+	put("b", 3000, 32, kb);
+	store_set_log(log_keep, STORE_LOG_DEBUG);
+	/* held for longer than the close waits (2 s) */
+	ck_assert_int_eq(store_open(spath, 0, &st2), STORE_OK);
+	lockfd = hold_gc_lock();
+	ck_assert_int_eq(store_unlink(st2, STORE_ROOT_INO, "a"), STORE_OK);
+	logged[0] = '\0';
+	store_close(st2);
+	ck_assert_msg(strstr(logged, "busy: 1 unused blobs left for 'pxfs gc'"),
+		      "logged: %s", logged);
+	ck_assert(blob_exists(ka));
+	close(lockfd);
+	/* a lock that cannot be opened at all: its reason is said */
+	snprintf(lock, sizeof(lock), "%s/lock", spath);
+	snprintf(moved, sizeof(moved), "%s/lock.moved", spath);
+	ck_assert_int_eq(store_open(spath, 0, &st2), STORE_OK);
+	lockfd = hold_gc_lock();
+	ck_assert_int_eq(store_unlink(st2, STORE_ROOT_INO, "b"), STORE_OK);
+	ck_assert_int_eq(rename(lock, moved), 0);
+	ck_assert_int_eq(mkdir(lock, 0700), 0);
+	logged[0] = '\0';
+	store_close(st2);
+	ck_assert_msg(strstr(logged, "1 unused blobs of store") &&
+		      strstr(logged, "cannot open lock"), "logged: %s", logged);
+	ck_assert(blob_exists(kb));
+	ck_assert_int_eq(rmdir(lock), 0);
+	ck_assert_int_eq(rename(moved, lock), 0);
+	close(lockfd);
+	store_set_log(NULL, STORE_LOG_INFO);
+	/* what was left is gc's, and gc takes it */
+	ck_assert_int_eq(store_gc(st, NULL, NULL, &removed, NULL), STORE_OK);
+	ck_assert_uint_eq(removed, 2);
+	ck_assert(!blob_exists(ka) && !blob_exists(kb));
 	ck_assert(fsck_clean());
 }
 END_TEST
@@ -1537,6 +1601,7 @@ static Suite *store_suite(void)
 	tcase_add_test(tc, test_store_rollback_leaves_nothing);
 	tcase_add_test(tc, test_store_fsck_gc);
 	tcase_add_test(tc, test_store_evict_deferred);
+	tcase_add_test(tc, test_store_close_leaves_for_gc);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("writable");
