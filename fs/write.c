@@ -1033,9 +1033,13 @@ static int open_node(struct fs_write *w, const struct store_node *n,
  * Open node @ino, which is no longer in the index.  If this mount has just
  * unlinked or replaced it, the kernel may have found its name before: it
  * opens what it found, an unlinked file, as on a local disk (what is
- * written to it goes nowhere), when that needs no bytes the connector may
- * have lost with the last reference.  Else ESTALE: the kernel looks the
- * name up again, which must not find the old row in the attribute cache.
+ * written to it goes nowhere), when its bytes are staged here or O_TRUNC
+ * needs none.  Else ESTALE: a write handle reads only staged bytes, and
+ * staging copies from the store, which has lost the node (and, with its
+ * last reference, the object), so it could not read or write; the file's
+ * read-only handles, which read it from the cache, are left alone.  The
+ * kernel then looks the name up again, which must not find the old row in
+ * the attribute cache.
  */
 static int open_gone(struct fs_write *w, uint64_t ino,
 		     struct fuse_file_info *fi)
@@ -1058,8 +1062,7 @@ static int open_gone(struct fs_write *w, uint64_t ino,
 		found = fs_write_lately_gone(w->fs, ino, &n);
 	}
 	if (!found || !S_ISREG(n.mode) || (n.flags & STORE_NODE_PENDING) ||
-	    !(staged || (fi->flags & O_TRUNC) || n.size == 0 ||
-	      fs_cache_has(w->fs->cache, n.key))) {
+	    !(staged || (fi->flags & O_TRUNC))) {
 		if (wn)
 			wnode_put(w, wn);
 		fs_inode_attr_inval(w->fs->inodes, ino, 0, NULL);

@@ -166,6 +166,33 @@ EOF
 expect_fail "$PXFS" stat "$S" /gone
 [ ! -e "$M/old.txt" ] || fail "old.txt still there"
 
+# ---- reopened for writing after its unlink: ESTALE or working, and the ----
+# ---- reader it was open for keeps reading what it had --------------------
+head -c 5000 /dev/urandom >"$D/reopen.bin"
+cp "$D/reopen.bin" "$M/reopen.bin"
+python3 - "$M/reopen.bin" "$D/reopen.bin" <<'EOF' || fail "reopen after unlink"
+import errno, os, sys
+data = open(sys.argv[2], "rb").read()
+rd = os.open(sys.argv[1], os.O_RDONLY)
+assert os.read(rd, 10) == data[:10]
+os.unlink(sys.argv[1])		# its object stays whole in the cache
+try:
+    rw = os.open("/proc/self/fd/%d" % rd, os.O_RDWR)
+except OSError as e:
+    assert e.errno == errno.ESTALE, "reopen: %s" % e
+    rw = -1
+if rw >= 0:
+    assert os.pread(rw, len(data) + 1, 0) == data, "reopened: read"
+os.posix_fadvise(rd, 0, 0, os.POSIX_FADV_DONTNEED)
+assert os.pread(rd, len(data) + 1, 0) == data, "reader after the reopen"
+if rw >= 0:
+    assert os.pwrite(rw, b"new", 0) == 3, "reopened: write"
+    assert os.pread(rw, 3, 0) == b"new", "reopened: read back"
+    os.close(rw)
+os.close(rd)
+EOF
+expect_fail "$PXFS" stat "$S" /reopen.bin
+
 # ---- readers racing unlinks, renames over and overwrites: never EIO -------
 # As on a local filesystem, an open() that finds the file reads all of it,
 # whichever of unlink, rename over it or O_TRUNC comes meanwhile (the
