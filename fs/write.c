@@ -32,7 +32,8 @@
  * with nothing.  The release stores what is left (a late mmap
  * write-back).  fsync stores at once.  A mount that stops while files are
  * open for writing removes the placeholders of those its creates made and
- * no close stored (abandon()); their bytes stay staged.
+ * no close stored (abandon()); their bytes stay staged, unless a write to
+ * them failed (such bytes are never stored).
  *
  * Changes of the namespace (create, mkdir, rename, ...) and ingests go
  * through a second store handle, one batch at a time under wlock: a long
@@ -2275,7 +2276,8 @@ int fs_write_start(struct fs *fs, struct fuse_session *se, const char *store,
  * writing.  A file a create here made and no close stored is no stored
  * file: remove its placeholder, which a reader elsewhere would otherwise
  * wait for until its timeout, and keep what was written in the staging
- * directory, named in the log.  Anything else is left to wnode_put(),
+ * directory, named in the log; unless a write to it failed: such bytes are
+ * never stored, so they go too.  Anything else is left to wnode_put(),
  * which keeps and names the staged bytes and leaves the stored object.
  */
 static void abandon(struct fs_write *w, struct fs_wnode *wn)
@@ -2286,7 +2288,7 @@ static void abandon(struct fs_write *w, struct fs_wnode *wn)
 	store_rc rc;
 
 	pthread_mutex_lock(&wn->lock);
-	if (!wn->created || !wn->dirty || wn->gone || wn->broken ||
+	if (!wn->created || !(wn->dirty || wn->broken) || wn->gone ||
 	    wn->fd < 0 || !w->wst)
 		goto out;
 	label_of(w, wn->ino, label, sizeof(label));
@@ -2310,6 +2312,15 @@ static void abandon(struct fs_write *w, struct fs_wnode *wn)
 			  "'%s': %s", label, why[0] ? why :
 			  store_last_error()[0] ? store_last_error() :
 			  store_rc_str(rc));
+		goto out;
+	}
+	if (wn->broken) {
+		store_log(STORE_LOG_WARNING, "'%s' was open for writing when "
+			  "the mount stopped: it is not stored, because a "
+			  "write failed (%s)", label, strerror(wn->broken));
+		unstage(wn);
+		wn->dirty = false;
+		wn->created = false;
 		goto out;
 	}
 	store_log(STORE_LOG_WARNING, "'%s' was open for writing when the mount "

@@ -255,3 +255,41 @@ if is_root; then
 	wait "$FG_PID" || fail "mount -f exited with $?"
 	umount "$F"
 fi
+
+# ---- SIGTERM with a new file whose write failed (ENOSPC) -----------------
+# It cannot be stored (a write failed), so its placeholder goes too, and
+# its bytes with it: one log line says why it is not stored.
+if is_root; then
+	F=$T/tiny
+	mkdir "$F"
+	mount -t tmpfs -o size=1m tmpfs "$F" || fail "cannot mount a tmpfs"
+	at_exit "umount -l '$F'"
+	mount_fg "$S" "$M" "$T/log4" --cache-dir "$F/cache"
+	python3 -c 'import errno, os, sys, time
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+err = 0
+try:
+    for i in range(48):
+        os.write(fd, b"x" * 65536)
+    os.fsync(fd)
+except OSError as e:
+    err = e.errno
+assert err == errno.ENOSPC, "the write to a full staging area: %d" % err
+open(sys.argv[2], "w").close()
+time.sleep(60)' "$M/nospace" "$T/failed" &
+	wpid=$!
+	at_exit "kill $wpid 2>/dev/null"
+	wait_for 10 test -e "$T/failed"
+	kill -TERM "$FG_PID"
+	wait "$FG_PID" || fail "mount -f exited $? after SIGTERM, ENOSPC"
+	kill "$wpid"
+	wait "$wpid" 2>/dev/null || :
+	nothing_mounted
+	_run "$PXFS" stat "$S" nospace
+	[ "$RC" = 1 ] || fail "the placeholder of 'nospace' is left: $OUT"
+	grep -q "'/nospace'.*not stored.*a write failed" "$T/log4" ||
+		fail "no log line says why 'nospace' is not stored: $(cat "$T/log4")"
+	[ -z "$(ls -A "$F/cache/staging")" ] || fail "staged bytes kept"
+	fsck_clean "$S"
+	umount "$F"
+fi
