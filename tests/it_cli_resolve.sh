@@ -6,7 +6,8 @@
 # total, rate) when stderr is a terminal (faked with script(1)) and is
 # silent otherwise or with -q; -v says what it queued and resolved; an
 # object that cannot be fetched fails it with one line naming the file,
-# after the others are resolved.
+# after the others are resolved, also while other files of the mount are
+# read all the time; a file named twice is resolved and reported once.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/mount_lib.sh"
 
@@ -82,9 +83,44 @@ for f in big dir/sub/b; do
 		fail "$f not resolved beside a failed one"
 done
 [ "$(xattr "$M/dir/a" user.pxfs.resolved)" = 0 ] || fail "a resolved?"
+# a PATH given twice (or also below a directory given) is one file: one
+# line for it, however it ends
+expect_fail timeout 60 "$PXFS" resolve --wait "$M/dir/a" "$M/dir/a" "$M/dir"
+expect_err "^pxfs: resolve: cannot resolve '$M/dir/a': "
+unmount "$M"
+
+# ---- a busy mount: other files read meanwhile do not keep it waiting ----
+# Each read below fetches a file not read before, so the mount's counters
+# move all the time; resolve --wait must still give up on a on its own.
+mkdir "$D/many"
+for i in $(seq 400); do echo "$i" >"$D/many/$i"; done
+expect_ok "$PXFS" put "$S" "$D/many"
+mount_bg "$S" "$M" --cache-dir "$T/cache5"
+(
+	i=0
+	while [ ! -e "$T/stop" ]; do
+		i=$((i % 400 + 1))
+		cat "$M/many/$i" >/dev/null 2>&1
+		sleep 0.05
+	done
+) &
+busy=$!
+at_exit "kill $busy 2>/dev/null; wait $busy 2>/dev/null"
+expect_fail timeout 20 "$PXFS" resolve --wait "$M/dir/a"
+why="Input/output error \\(the mount's log says why\\)"
+expect_err "^pxfs: resolve: cannot resolve '$M/dir/a': $why$"
+touch "$T/stop"
+wait "$busy"
 blob_put "$S" "$key" <"$T/a.blob"
 expect_ok "$PXFS" resolve --wait "$M/dir/a"
 [ "$(xattr "$M/dir/a" user.pxfs.resolved)" = 1 ] || fail "a once back"
+unmount "$M"
+
+# a PATH given twice, resolved: one -v line
+mount_bg "$S" "$M" --cache-dir "$T/cache6"
+expect_ok "$PXFS" -v resolve --wait "$M/dir/sub/b" "$M/dir/sub/b"
+[ "$ERR" = "pxfs: resolve: resolved '$M/dir/sub/b' (6 B)" ] ||
+	fail "b given twice: '$ERR'"
 unmount "$M"
 
 # ---- usage and paths outside a mount -------------------------------------

@@ -447,24 +447,6 @@ int cmd_umount(int argc, char **argv)
 
 /* ---- resolve ----------------------------------------------------------- */
 
-/* Undo mountinfo's octal escapes (\040 for a space) of @s in place. */
-static void unescape_mountinfo(char *s)
-{
-	char *w = s;
-
-	for (; *s; s++) {
-		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' &&
-		    s[2] >= '0' && s[2] <= '7' && s[3] >= '0' && s[3] <= '7') {
-			*w++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 +
-				      (s[3] - '0'));
-			s += 3;
-		} else {
-			*w++ = *s;
-		}
-	}
-	*w = '\0';
-}
-
 /*
  * Is the filesystem of device @dev a pxfs mount (fuse.pxfs in mountinfo)?
  * Its mount point goes to @root (@len bytes; may be NULL).
@@ -487,7 +469,7 @@ static bool is_pxfs_dev(dev_t dev, char *root, size_t len)
 		sep = strstr(line, " - ");
 		found = sep && strncmp(sep + 3, "fuse.pxfs ", 10) == 0;
 		if (found && root) {
-			unescape_mountinfo(mnt);
+			unescape(mnt);
 			snprintf(root, len, "%s", mnt);
 		}
 	}
@@ -496,13 +478,21 @@ static bool is_pxfs_dev(dev_t dev, char *root, size_t len)
 }
 
 /*
- * resolve --wait: every file queued, until it is in its mount's cache.
- * A resolve runs in the daemon; the command watches user.pxfs.resolved of
- * each file, and for the progress line the bytes the cache of each mount
- * gained.  When nothing moves for STALL_MS (a fetch that failed is only
- * logged by the daemon; an object resolved and evicted again between two
- * looks), each file still waiting is read through the mount instead: the
- * read either fails with the reason, or the object is there.
+ * resolve: the files of every PATH are gathered first, so that a file
+ * named twice (or also below a directory named) is queued and reported
+ * once.
+ *
+ * --wait: until each file queued is in its mount's cache.  A resolve runs
+ * in the daemon; the command watches user.pxfs.resolved of each file.  A
+ * fetch that failed is only logged by the daemon, so when none of our
+ * files has settled for STALL_MS (or an object was resolved and evicted
+ * again between two looks), each file still waiting is read through the
+ * mount instead: a read of a file being fetched joins that fetch, so it
+ * costs nothing more, and it either fails with an errno or leaves the
+ * object there.  Only our files restart that clock: the mount's counters
+ * move with whatever else uses it, and a busy mount would keep a failed
+ * file waiting forever.  They only feed the progress line, an estimate
+ * until the files are read.
  */
 #define POLL_MS		100
 #define STALL_MS	2000
@@ -512,6 +502,9 @@ struct rfile {
 	char *path;
 	uint64_t size;
 	dev_t dev;
+	ino_t ino;
+	size_t seq;		/* its place in the order found */
+	bool queued;		/* the mount took the request */
 	bool waiting;		/* queued, not seen resolved yet */
 };
 
@@ -524,7 +517,7 @@ struct rmount {
 static struct {
 	bool wait;		/* --wait */
 	int failed;		/* files that could not be resolved */
-	struct rfile *v;	/* with --wait: the files queued */
+	struct rfile *v;	/* the files found, each once */
 	size_t n, cap;
 	struct rmount m[MAX_MOUNTS];
 	size_t nm;
@@ -553,26 +546,21 @@ static uint64_t stats_num(const char *doc, const char *after,
 	return p ? strtoull(p + strlen(name), NULL, 10) : 0;
 }
 
-/* The cache bytes of mount @m, and in *sig a sum that moves whenever the
- * mount fetches or caches anything. */
-static uint64_t mount_cache_bytes(const struct rmount *m, uint64_t *sig)
+/* The cache bytes of mount @m (whoever made them). */
+static uint64_t mount_cache_bytes(const struct rmount *m)
 {
 	static char doc[1 << 16];
 	ssize_t n = getxattr(m->root, XATTR_STATS, doc, sizeof(doc) - 1);
-	uint64_t bytes;
 
 	if (n < 0)
 		return 0;
 	doc[n] = '\0';
-	bytes = stats_num(doc, "\"cache\":", "\"bytes\":");
-	*sig += bytes + stats_num(doc, "\"connector\":", "\"gets\":") +
-		stats_num(doc, "\"connector\":", "\"get_bytes\":") +
-		stats_num(doc, "", "\"resolves\":");
-	return bytes;
+	return stats_num(doc, "\"cache\":", "\"bytes\":");
 }
 
-/* Read @path to its end through its mount: 0 or -1 with errno set. */
-static int read_through(const char *path)
+/* Read @path to its end through its mount, the progress line following
+ * it after @done bytes: 0 or -1 with errno set. */
+static int read_through(const char *path, uint64_t done)
 {
 	static char buf[1 << 20];
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -581,10 +569,12 @@ static int read_through(const char *path)
 
 	if (fd < 0)
 		return -1;
+	progress_fd(fd, done);
 	do {
 		n = read(fd, buf, sizeof(buf));
 	} while (n > 0 || (n < 0 && errno == EINTR));
 	saverr = errno;
+	progress_fd(-1, done);
 	close(fd);
 	errno = saverr;
 	return n < 0 ? -1 : 0;
@@ -610,7 +600,10 @@ static int remember(const char *path, const struct stat *sb)
 		return errorf("resolve", "out of memory");
 	f->size = (uint64_t)sb->st_size;
 	f->dev = sb->st_dev;
-	f->waiting = is_resolved(path) != 1;
+	f->ino = sb->st_ino;
+	f->seq = res.n;
+	f->queued = false;
+	f->waiting = false;
 	res.n++;
 	for (i = 0; i < res.nm; i++) {
 		if (res.m[i].dev == sb->st_dev)
@@ -624,26 +617,90 @@ static int remember(const char *path, const struct stat *sb)
 	return 0;
 }
 
-/* File @f is resolved (@err 0) or cannot be (@err an errno). */
-static void settle(struct rfile *f, int err, uint64_t *done)
+static int by_file(const void *a, const void *b)
+{
+	const struct rfile *x = a, *y = b;
+
+	if (x->dev != y->dev)
+		return x->dev < y->dev ? -1 : 1;
+	if (x->ino != y->ino)
+		return x->ino < y->ino ? -1 : 1;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+static int by_seq(const void *a, const void *b)
+{
+	const struct rfile *x = a, *y = b;
+
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* Keep the first of the names of each file, in the order found. */
+static void drop_duplicates(void)
+{
+	size_t i, n = 0;
+
+	if (res.n < 2)
+		return;
+	qsort(res.v, res.n, sizeof(*res.v), by_file);
+	for (i = 0; i < res.n; i++) {
+		if (n > 0 && res.v[n - 1].dev == res.v[i].dev &&
+		    res.v[n - 1].ino == res.v[i].ino)
+			free(res.v[i].path);
+		else
+			res.v[n++] = res.v[i];
+	}
+	res.n = n;
+	qsort(res.v, res.n, sizeof(*res.v), by_seq);
+}
+
+static void report_resolved(const struct rfile *f)
 {
 	char h[32];
 
-	f->waiting = false;
-	if (err) {
-		res.failed += errorf("resolve", "cannot resolve '%s': %s",
-				     f->path, strerror(err));
-		return;
-	}
-	*done += f->size;
 	infof("resolve", "resolved '%s' (%s)", f->path,
 	      human_size(f->size, h, sizeof(h)));
+}
+
+/* File @f is resolved (@err 0) or cannot be (@err an errno). */
+static void settle(struct rfile *f, int err, uint64_t *done)
+{
+	f->waiting = false;
+	if (err == EIO) {
+		/* the daemon logged the cause; a read only gets EIO */
+		res.failed += errorf("resolve", "cannot resolve '%s': %s "
+				     "(the mount's log says why)", f->path,
+				     strerror(err));
+	} else if (err) {
+		res.failed += errorf("resolve", "cannot resolve '%s': %s",
+				     f->path, strerror(err));
+	} else {
+		*done += f->size;
+		report_resolved(f);
+	}
+}
+
+/* Our cache bytes as far as the mounts show them, for the progress line:
+ * what they gained, bounded by what we wait for. */
+static uint64_t estimate(uint64_t done, uint64_t total)
+{
+	uint64_t gained = 0, b;
+	size_t i;
+
+	for (i = 0; i < res.nm; i++) {
+		b = mount_cache_bytes(&res.m[i]);
+		if (b > res.m[i].base)
+			gained += b - res.m[i].base;
+	}
+	if (gained > total)
+		gained = total;
+	return gained > done ? gained : done;
 }
 
 static void wait_all(void)
 {
 	struct timespec tick = { 0, POLL_MS * 1000000L };
-	uint64_t total = 0, done = 0, sig, last_sig = 0;
+	uint64_t total = 0, done = 0;
 	size_t i, waiting = 0;
 	int still = 0;
 
@@ -651,14 +708,15 @@ static void wait_all(void)
 		if (res.v[i].waiting) {
 			total += res.v[i].size;
 			waiting++;
+		} else if (res.v[i].queued) {
+			report_resolved(&res.v[i]);
 		}
 	}
 	for (i = 0; i < res.nm; i++)
-		res.m[i].base = mount_cache_bytes(&res.m[i], &last_sig);
+		res.m[i].base = mount_cache_bytes(&res.m[i]);
 	progress_start("resolve", total);
 	while (waiting > 0) {
-		uint64_t gained = 0, shown;
-		bool moved = false;
+		bool settled = false;
 
 		nanosleep(&tick, NULL);
 		for (i = 0; i < res.n; i++) {
@@ -672,31 +730,22 @@ static void wait_all(void)
 				continue;
 			settle(f, r < 0 ? errno : 0, &done);
 			waiting--;
-			moved = true;
+			settled = true;
 		}
-		sig = 0;
-		for (i = 0; i < res.nm; i++) {
-			uint64_t b = mount_cache_bytes(&res.m[i], &sig);
-
-			if (b > res.m[i].base)
-				gained += b - res.m[i].base;
-		}
-		shown = gained < total ? gained : total;
-		progress_set(shown > done ? shown : done, total);
-		if (moved || sig != last_sig) {
-			last_sig = sig;
+		progress_set(estimate(done, total), total);
+		if (settled) {
 			still = 0;
 			continue;
 		}
 		if (++still * POLL_MS < STALL_MS)
 			continue;
-		/* nothing moves: see for ourselves */
+		/* none of ours moves: see for ourselves */
 		for (i = 0; i < res.n; i++) {
 			struct rfile *f = &res.v[i];
 
 			if (!f->waiting)
 				continue;
-			settle(f, read_through(f->path) < 0 ? errno : 0,
+			settle(f, read_through(f->path, done) < 0 ? errno : 0,
 			       &done);
 			waiting--;
 		}
@@ -704,27 +753,29 @@ static void wait_all(void)
 	progress_end();
 }
 
-/* Ask the mount holding regular file @path to materialize it. */
-static int resolve_one(const char *path, const struct stat *sb)
+/* Ask the mount holding file @f to materialize it. */
+static void queue(struct rfile *f)
 {
 	char h[32];
 
-	if (setxattr(path, XATTR_RESOLVE, "1", 1, 0) < 0)
-		return errorf("resolve", "cannot resolve '%s': %s", path,
-			      strerror(errno));
+	if (setxattr(f->path, XATTR_RESOLVE, "1", 1, 0) < 0) {
+		res.failed += errorf("resolve", "cannot resolve '%s': %s",
+				     f->path, strerror(errno));
+		return;
+	}
+	f->queued = true;
 	if (res.wait)
-		return remember(path, sb);
-	infof("resolve", "queued '%s' (%s)", path,
-	      human_size((uint64_t)sb->st_size, h, sizeof(h)));
-	return 0;
+		f->waiting = is_resolved(f->path) != 1;
+	else
+		infof("resolve", "queued '%s' (%s)", f->path,
+		      human_size(f->size, h, sizeof(h)));
 }
 
 static int walk_fn(const char *path, const struct stat *sb, int type,
 		   struct FTW *ftw)
 {
 	(void)ftw;
-	if (type == FTW_F && S_ISREG(sb->st_mode) &&
-	    resolve_one(path, sb) != 0)
+	if (type == FTW_F && S_ISREG(sb->st_mode) && remember(path, sb) != 0)
 		res.failed++;
 	else if (type == FTW_DNR || type == FTW_NS)
 		res.failed += errorf("resolve", "cannot read '%s'", path);
@@ -741,6 +792,7 @@ static const struct option resolve_opts[] = {
 int cmd_resolve(int argc, char **argv)
 {
 	struct stat sb;
+	size_t k;
 	int c, i;
 
 	memset(&res, 0, sizeof(res));
@@ -769,13 +821,16 @@ int cmd_resolve(int argc, char **argv)
 		} else if (!S_ISREG(sb.st_mode)) {
 			res.failed += errorf("resolve", "'%s' is not a "
 					     "file", p);
-		} else if (resolve_one(p, &sb) != 0) {
+		} else if (remember(p, &sb) != 0) {
 			res.failed++;
 		}
 	}
+	drop_duplicates();
+	for (k = 0; k < res.n; k++)
+		queue(&res.v[k]);
 	if (res.wait)
 		wait_all();
-	for (size_t k = 0; k < res.n; k++)
+	for (k = 0; k < res.n; k++)
 		free(res.v[k].path);
 	free(res.v);
 	return res.failed ? EXIT_ERR : EXIT_OK;

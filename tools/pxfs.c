@@ -352,10 +352,15 @@ static const struct cmd cmds[] = {
 	  "fetch objects into a mount's cache in the background",
 	  "Make the mount holding each PATH (a file, or every file below a\n"
 	  "directory) materialize its object without reading it, in the\n"
-	  "background; afterwards user.pxfs.resolved is 1.\n"
+	  "background; afterwards user.pxfs.resolved is 1.  A file named\n"
+	  "twice is resolved once.\n"
 	  "  --wait  return only once every object is in the cache (a\n"
-	  "          progress line on stderr when it is a terminal); exit 1\n"
-	  "          naming each file that could not be fetched\n" },
+	  "          progress line on stderr when it is a terminal; with -v\n"
+	  "          a line per file, at once for one already resolved).\n"
+	  "          When none of the files has been resolved for 2 s, each\n"
+	  "          one left is read through the mount (the mount only\n"
+	  "          logs a failed background fetch); exit 1 naming each\n"
+	  "          file that failed, with the error it gave\n" },
 	{ "help", cmd_help,
 	  "help [COMMAND]",
 	  "show help for pxfs or a command",
