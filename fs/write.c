@@ -1728,6 +1728,40 @@ int fs_do_symlink(struct fs *fs, const struct fuse_ctx *ctx,
 	return err;
 }
 
+/* Is @ino open for reading here? */
+static bool is_read_open(struct fs_write *w, uint64_t ino)
+{
+	bool open = false;
+
+	pthread_mutex_lock(&w->lock);
+	for (struct fs_ropen *r = w->ropen[ino % NBUCKETS]; r && !open;
+	     r = r->next)
+		open = r->ino == ino;
+	pthread_mutex_unlock(&w->lock);
+	return open;
+}
+
+/* Does node @n (open for reading) need its object fetched into the cache
+ * before it goes? */
+static bool needs_fetch(struct fs_write *w, const struct store_node *n)
+{
+	return !(n->flags & STORE_NODE_PENDING) && n->size > 0 &&
+	       !fs_cache_has(w->fs->cache, n->key);
+}
+
+/* Take all of @n's object into the cache, for its open handles. */
+static void fetch_whole(struct fs_write *w, const struct store_node *n,
+			const char *name)
+{
+	struct fs_cache_obj *o = NULL;
+
+	if (fs_cache_get(w->fs->cache, n->key, n->size, n->ino, &o) != 0 ||
+	    fs_cache_read(w->fs->cache, o, NULL, 0, n->size, n->ino) != 0)
+		store_log(STORE_LOG_WARNING, "'%s' is open and goes away: its "
+			  "open handles may fail", name);
+	fs_cache_put(w->fs->cache, o);
+}
+
 /*
  * @name in @parent is about to go (unlink, or replaced by a rename): if
  * this mount is writing it, stage its bytes now, while its object is still
@@ -1744,26 +1778,34 @@ static struct fs_wnode *victim_get(struct fs_write *w, uint64_t parent,
 	if (store_lookup(w->fs->st, parent, name, &n) != STORE_OK ||
 	    !S_ISREG(n.mode))
 		return NULL;
-	/* held until victim_done(), after the commit: see w->gates */
-	pthread_mutex_lock(gate_of(w, n.ino));
-	*ino = n.ino;
-	/* an open that came first may have read the node before the
-	 * lookup above (a name cached): look again under the gate */
-	if (store_getattr(w->fs->st, n.ino, &n) != STORE_OK)
-		return NULL;
-	*vn = n;
-	/* open for reading here: its object goes with the last reference,
-	 * so the cache (which the handles hold it in) takes all of it now */
-	if (read_open_keep(w, &n) && !(n.flags & STORE_NODE_PENDING) &&
-	    n.size > 0 && !fs_cache_has(w->fs->cache, n.key)) {
-		struct fs_cache_obj *o = NULL;
-
-		if (fs_cache_get(w->fs->cache, n.key, n.size, n.ino, &o) != 0 ||
-		    fs_cache_read(w->fs->cache, o, NULL, 0, n.size,
-				  n.ino) != 0)
-			store_log(STORE_LOG_WARNING, "'%s' is open and goes "
-				  "away: its open handles may fail", name);
-		fs_cache_put(w->fs->cache, o);
+	/*
+	 * Open for reading here: its object goes with the last reference,
+	 * so the cache (which the handles hold it in) takes all of it now.
+	 * A big object takes long, and the gate is shared by every ino of
+	 * its stripe: fetch it before taking the gate, then look again
+	 * under it (a reader may have come meanwhile), a few times, and
+	 * only then fetch under the gate.
+	 */
+	for (unsigned tries = 0;; tries++) {
+		if (is_read_open(w, n.ino) && needs_fetch(w, &n))
+			fetch_whole(w, &n, name);
+		/* held until victim_done(), after the commit: see w->gates */
+		pthread_mutex_lock(gate_of(w, n.ino));
+		*ino = n.ino;
+		/* an open that came first may have read the node before
+		 * the lookup above (a name cached): look again under the
+		 * gate */
+		if (store_getattr(w->fs->st, n.ino, &n) != STORE_OK)
+			return NULL;
+		*vn = n;
+		if (!read_open_keep(w, &n) || !needs_fetch(w, &n))
+			break;
+		if (tries == 2) {
+			fetch_whole(w, &n, name);
+			break;
+		}
+		pthread_mutex_unlock(gate_of(w, n.ino));
+		*ino = 0;
 	}
 	if (atomic_load_explicit(&w->nodes, memory_order_relaxed) == 0)
 		return NULL;

@@ -193,6 +193,50 @@ os.close(rd)
 EOF
 expect_fail "$PXFS" stat "$S" /reopen.bin
 
+# ---- an unlink fetching an open file's object holds up no other open ----
+# The object of a file open for reading goes with its unlink, so the
+# unlink fetches all of it into the cache first: an open of another file
+# whose ino shares the victim's gate must not wait for that fetch (here
+# stalled for 3 s by a CLIENT PAUSE of the run's redis-server).
+if [ "$CONNECTOR" = redis ]; then
+	head -c 2000000 /dev/urandom >"$D/fetched.bin"
+	expect_ok "$PXFS" put "$S" "$D/fetched.bin"
+	wait_for 5 test -e "$M/fetched.bin"
+	big=$(ino "$M/fetched.bin")
+	mkdir "$M/stripe"
+	i=0
+	while :; do
+		: >"$M/stripe/f$i"
+		[ $(($(ino "$M/stripe/f$i") % 64)) != $((big % 64)) ] || break
+		i=$((i + 1))
+		[ "$i" -lt 200 ] || fail "no ino in the stripe of $big"
+	done
+	python3 - "$M/fetched.bin" "$D/fetched.bin" "$M/stripe/f$i" \
+		"$PXFS_TEST_REDIS_URL" <<'EOF' || fail "open while an unlink fetches"
+import os, subprocess, sys, threading, time
+url = sys.argv[4].split("//", 1)[1].split("/", 1)[0]
+host, port = url.rsplit(":", 1) if ":" in url else (url, "6379")
+rd = os.open(sys.argv[1], os.O_RDONLY)
+subprocess.run(["redis-cli", "-h", host, "-p", port, "CLIENT", "PAUSE",
+                "3000"], check=True, stdout=subprocess.DEVNULL)
+t0 = time.monotonic()
+unlinker = threading.Thread(target=os.unlink, args=(sys.argv[1],))
+unlinker.start()
+time.sleep(0.5)
+t1 = time.monotonic()
+fd = os.open(sys.argv[3], os.O_RDWR)
+took = time.monotonic() - t1
+os.close(fd)
+unlinker.join()
+assert time.monotonic() - t0 > 2, "the fetch was not stalled"
+assert took < 1, "an open in the same stripe took %.1f s" % took
+data = open(sys.argv[2], "rb").read()
+assert os.pread(rd, len(data) + 1, 0) == data, "the reader after unlink"
+os.close(rd)
+EOF
+	rm -r "$M/stripe"
+fi
+
 # ---- readers racing unlinks, renames over and overwrites: never EIO -------
 # As on a local filesystem, an open() that finds the file reads all of it,
 # whichever of unlink, rename over it or O_TRUNC comes meanwhile (the
