@@ -1409,12 +1409,6 @@ static int chunk_load(struct fs_cache *c, struct fs_cache_obj *o, uint32_t i,
 			    ok ? 0 : err, buf, fd, wfd);
 }
 
-/*
- * Chunk @i of @o, BUSY since chunk_load(), was checked (@done_now false)
- * or fetched into @buf, with failure @err (0: none): make it MEM or
- * READY, or ABSENT again.  Called and returns with c->lock held; may
- * drop it.
- */
 /* chunk_loaded() for an object kept in memory only: the fetched chunk
  * becomes a (clean) hot chunk. */
 static int mem_loaded(struct fs_cache *c, struct fs_cache_obj *o,
@@ -1436,6 +1430,12 @@ static int mem_loaded(struct fs_cache *c, struct fs_cache_obj *o,
 	return err;
 }
 
+/*
+ * Chunk @i of @o, BUSY since chunk_load(), was checked (@done_now false)
+ * or fetched into @buf, with failure @err (0: none): make it MEM or
+ * READY, or ABSENT again.  Called and returns with c->lock held; may
+ * drop it.
+ */
 static int chunk_loaded(struct fs_cache *c, struct fs_cache_obj *o,
 			uint32_t i, uint64_t ino, bool ahead, bool from_disk,
 			bool done_now, int err, void *buf, int fd, int wfd)

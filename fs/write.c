@@ -242,7 +242,6 @@ static pthread_mutex_t *gate_of(struct fs_write *w, uint64_t ino)
 	return &w->gates[ino % NGATES];
 }
 
-/* @h changed its file: its next flush stores it. */
 /* @h is open (fi->fh) until fs_do_write_release() unlinks it. */
 static void handle_link(struct fs_write *w, struct fs_whandle *h)
 {
@@ -267,6 +266,7 @@ static void handle_unlink(struct fs_write *w, struct fs_whandle *h)
 	pthread_mutex_unlock(&w->lock);
 }
 
+/* @h changed its file: its next flush stores it. */
 static void mark_wrote(struct fs_write *w, struct fs_whandle *h)
 {
 	pthread_mutex_lock(&w->lock);
