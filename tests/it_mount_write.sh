@@ -229,7 +229,9 @@ took = time.monotonic() - t1
 os.close(fd)
 unlinker.join()
 assert time.monotonic() - t0 > 2, "the fetch was not stalled"
-assert took < 1, "an open in the same stripe took %.1f s" % took
+# (a stalled open waits out the pause, 2.5 s from here; an open that
+# does not wait takes milliseconds, so 2 s leaves room for a loaded machine)
+assert took < 2, "an open in the same stripe took %.1f s" % took
 data = open(sys.argv[2], "rb").read()
 assert os.pread(rd, len(data) + 1, 0) == data, "the reader after unlink"
 os.close(rd)
