@@ -758,10 +758,13 @@ static store_rc file_leftovers(struct store_conn *c, bool remove,
 					      tmp, de->d_name);
 			break;
 		}
-		/* a write in progress keeps its mtime fresh */
+		/* a write in progress keeps its mtime fresh.  An age of 0
+		 * takes everything: a file's mtime may be a few ms ahead
+		 * of time(), whose clock is coarser (multigrain
+		 * timestamps), and then a second ahead at a boundary */
 		if (!S_ISREG(st.st_mode) ||
-		    (long long)now - (long long)st.st_mtime <
-		    (long long)min_age_s)
+		    (min_age_s > 0 && (long long)now -
+		     (long long)st.st_mtime < (long long)min_age_s))
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", tmp, de->d_name);
 		if (remove && unlinkat(dirfd(d), de->d_name, 0) < 0 &&

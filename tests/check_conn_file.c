@@ -969,6 +969,12 @@ START_TEST(test_conn_leftovers)
 	ck_assert(!exists(old));
 	ck_assert_int_eq(tmp_entries(), 3);
 
+	/* age 0 takes all, also an mtime ahead of time() (a fine-grained
+	 * file time just past a second the coarse clock has not reached) */
+	path_of(p, "%s/tmp/put-ahead%s", "");
+	write_file(p, "x");
+	age(p, -1);
+	ck_assert_int_eq(tmp_entries(), 4);
 	/* no callback is fine too */
 	ck_assert_int_eq(o->leftovers(conn, true, 0, NULL, NULL), STORE_OK);
 	ck_assert_int_eq(tmp_entries(), 2);
