@@ -161,6 +161,15 @@ wait "$FG_PID" || fail "mount -f exited $? after SIGTERM"
 nothing_mounted
 
 # ---- SIGTERM while files are open for writing ----------------------------
+# SIGTERM the daemon of mount_fg while process @1 holds files open in it.
+term_with_writer() {
+	kill -TERM "$FG_PID"
+	wait "$FG_PID" || fail "mount -f exited $? after SIGTERM with files open"
+	kill "$1"
+	wait "$1" 2>/dev/null || :
+	nothing_mounted
+}
+
 # A new file whose writer never closed it is not a stored file: its
 # placeholder goes (no reader elsewhere waits for it), and the bytes
 # written stay in the staging directory, named in the log.  A stored file
@@ -190,11 +199,7 @@ printf 'theirs\n' >"$D/theirs"
 expect_ok "$PXFS" set "$S" set "$D/theirs"
 # removed by someone else while open here: it stays removed
 expect_ok "$PXFS" rm "$S" removed
-kill -TERM "$FG_PID"
-wait "$FG_PID" || fail "mount -f exited $? after SIGTERM with writers"
-kill "$wpid"
-wait "$wpid" 2>/dev/null || :
-nothing_mounted
+term_with_writer "$wpid"
 _run "$PXFS" stat "$S" half
 [ "$RC" = 1 ] || fail "the placeholder of 'half' is left: $OUT"
 [ "$("$PXFS" cat "$S" kept)" = old ] || fail "'kept' lost its content"
@@ -280,11 +285,7 @@ time.sleep(60)' "$M/nospace" "$T/failed" &
 	wpid=$!
 	at_exit "kill $wpid 2>/dev/null"
 	wait_for 10 test -e "$T/failed"
-	kill -TERM "$FG_PID"
-	wait "$FG_PID" || fail "mount -f exited $? after SIGTERM, ENOSPC"
-	kill "$wpid"
-	wait "$wpid" 2>/dev/null || :
-	nothing_mounted
+	term_with_writer "$wpid"
 	_run "$PXFS" stat "$S" nospace
 	[ "$RC" = 1 ] || fail "the placeholder of 'nospace' is left: $OUT"
 	grep -q "'/nospace'.*not stored.*a write failed" "$T/log4" ||
