@@ -139,6 +139,8 @@ struct fs_cache_obj {
 	bool mem;			/* memory only (see fs_cache_set_memory):
 					   CH_MEM is a clean hot chunk, the
 					   file is not used */
+	bool ra_on;			/* memory only: a reader has chunks
+					   ahead of it; counted in c->nra */
 	uint64_t size;			/* content bytes (from the index once
 					   checked; before, from the files) */
 	uint32_t chunk_size;
@@ -197,6 +199,8 @@ struct hot {
 	unsigned pins;			/* replies in progress, and the write
 					   while dirty */
 	bool dirty;			/* CH_MEM: not on the disk yet */
+	bool unread;			/* memory only: fetched ahead, and no
+					   reader was served its end yet */
 	uint64_t ino;			/* names the object, for the hook */
 	void *buf;			/* from buf_get() */
 };
@@ -244,6 +248,8 @@ struct fs_cache {
 					   by lock */
 	uint64_t hot_bytes;		/* protected by lock */
 	uint64_t dirty_bytes;		/* of those, dirty; protected by lock */
+	uint32_t nra;			/* memory-only objects read ahead
+					   (ra_on); protected by lock */
 
 	pthread_cond_t wwork;		/* writes queued or stopping */
 	pthread_cond_t wdone;		/* a write finished */
@@ -348,18 +354,24 @@ static uint64_t hot_clean(const struct fs_cache *c)
 }
 
 /* Keep at most HOT_MAX_BYTES of clean chunks in memory; replies in
- * progress and dirty chunks (pinned by their write) stay. */
+ * progress and dirty chunks (pinned by their write) stay.  Unread chunks
+ * go last: the reader they were fetched for would fetch them again (see
+ * ra_share()). */
 static void hot_trim(struct fs_cache *c)
 {
-	struct hot *h = c->hot.lnext, *next;
+	struct hot *h, *next;
+	int pass;
 
-	for (; h != &c->hot && hot_clean(c) > HOT_MAX_BYTES; h = next) {
-		next = h->lnext;
-		if (h->pins)
-			continue;
-		hot_unlink(c, h);
-		buf_put(c, h->buf);
-		free(h);
+	for (pass = 0; pass < 2; pass++) {
+		for (h = c->hot.lnext; h != &c->hot &&
+		     hot_clean(c) > HOT_MAX_BYTES; h = next) {
+			next = h->lnext;
+			if (h->pins || (h->unread && pass == 0))
+				continue;
+			hot_unlink(c, h);
+			buf_put(c, h->buf);
+			free(h);
+		}
 	}
 }
 
@@ -637,6 +649,10 @@ static void unhold(struct fs_cache *c, struct fs_cache_obj *o)
 		return;
 	c->nheld--;
 	o->err_logged = false;
+	if (o->ra_on) {
+		o->ra_on = false;
+		c->nra--;
+	}
 	hot_drop(c, o);
 	if (o->fd >= 0) {
 		close(o->fd);
@@ -1412,10 +1428,17 @@ static int chunk_load(struct fs_cache *c, struct fs_cache_obj *o, uint32_t i,
 /* chunk_loaded() for an object kept in memory only: the fetched chunk
  * becomes a (clean) hot chunk. */
 static int mem_loaded(struct fs_cache *c, struct fs_cache_obj *o,
-		      uint32_t i, int err, void *buf)
+		      uint32_t i, bool ahead, int err, void *buf)
 {
-	if (!err && !hot_add(c, o, i, chunk_len(o, i), buf, false))
-		err = ENOMEM;
+	struct hot *h = NULL;
+
+	if (!err) {
+		h = hot_add(c, o, i, chunk_len(o, i), buf, false);
+		if (!h)
+			err = ENOMEM;
+		else
+			h->unread = ahead;
+	}
 	if (err) {
 		buf_put(c, buf);
 		o->cs[i] = CH_ABSENT;
@@ -1449,7 +1472,7 @@ static int chunk_loaded(struct fs_cache *c, struct fs_cache_obj *o,
 			c->stats.readahead++;
 	}
 	if (o->mem)
-		return mem_loaded(c, o, i, err, buf);
+		return mem_loaded(c, o, i, ahead, err, buf);
 	if (fd < 0) {		/* fetched for memory, then to_disk() */
 		fd = o->fd;
 		wfd = o->wfd;
@@ -1851,10 +1874,46 @@ int fs_cache_start(struct fs_cache *c, struct store *st)
 }
 
 /*
+ * The most chunks of memory-only @o to read ahead (c->lock held), @on:
+ * whether a reader of @o has chunks ahead of it now.  Such chunks are
+ * kept nowhere but in the hot chunks, at most HOT_MAX_BYTES for all
+ * objects, oldest first out.  If the windows of several readers together
+ * were more than that, the chunks nearest each reader -- fetched first --
+ * would be let go before it reads them; it would fetch them again itself,
+ * and ra->until keeps them from being planned again: every chunk fetched
+ * twice, for nothing.  So the objects read ahead share half of the hot
+ * chunks, and hot_trim() lets the other half, what was read already, go
+ * first: a lone reader keeps its whole RA_MAX_BYTES, and each of n gets
+ * 1/n of the half, RA_MIN chunks at least.  (A pin on every unread chunk
+ * instead would hold up to RA_MAX_BYTES per reader, with no bound.)
+ * Counted per object, not per reader: readers of one object mostly want
+ * the same chunks, and the cache does not see a reader go, only its
+ * object.
+ */
+static uint32_t ra_share(struct fs_cache *c, struct fs_cache_obj *o,
+			 bool on, uint32_t max)
+{
+	uint64_t share;
+
+	if (on != o->ra_on) {
+		o->ra_on = on;
+		if (on)
+			c->nra++;
+		else
+			c->nra--;
+	}
+	if (!on)
+		return max;
+	share = HOT_MAX_BYTES / 2 / (c->nra ? c->nra : 1) / o->chunk_size;
+	return share < max ? (uint32_t)share : max;
+}
+
+/*
  * Readahead for reader @ra reading [@off, @off + @len), chunks up to
  * @last (c->lock held): a reader that goes on where it stopped gets a
- * window of chunks fetched ahead, doubling up to RA_MAX_BYTES; any other
- * read stops it.
+ * window of chunks fetched ahead, doubling up to RA_MAX_BYTES (less in
+ * memory only with several readers, see ra_share()); any other read
+ * stops it.
  */
 static void plan_readahead(struct fs_cache *c, struct fs_cache_obj *o,
 		      struct fs_cache_ra *ra, uint64_t off, uint64_t len,
@@ -1864,8 +1923,6 @@ static void plan_readahead(struct fs_cache *c, struct fs_cache_obj *o,
 	struct job *j;
 	bool seq;
 
-	if (max < RA_MIN)
-		max = RA_MIN;
 	/* the kernel's own readahead comes out of order, several requests
 	 * at a time; a first read is sequential only at the start */
 	if (ra->next)
@@ -1873,6 +1930,11 @@ static void plan_readahead(struct fs_cache *c, struct fs_cache_obj *o,
 		      off <= ra->next + RA_SLACK_BYTES;
 	else
 		seq = off == 0;
+	if (o->mem || o->ra_on)	/* ra_on: to_disk() came meanwhile */
+		max = ra_share(c, o, o->mem && seq && last + 1 < o->nchunks,
+			       max);
+	if (max < RA_MIN)
+		max = RA_MIN;
 	if (seq) {
 		ra->window = ra->window ? ra->window * 2 : RA_MIN;
 		if (ra->window > max)
@@ -2005,6 +2067,8 @@ static int mem_copy(struct fs_cache *c, struct fs_cache_obj *o,
 			if (h->idx == i)
 				break;
 		if (h) {
+			if (at + n == base + h->len)
+				h->unread = false;
 			memcpy(dst + (at - off), (char *)h->buf + (at - base),
 			       n);
 		} else {
@@ -2069,6 +2133,10 @@ static int cache_read(struct fs_cache *c, struct fs_cache_obj *o,
 				break;
 		assert(h || o->cs[first] == CH_READY);
 		if (h) {
+			/* the kernel reads a chunk in several requests */
+			if (off + len == (uint64_t)first * o->chunk_size +
+			    h->len)
+				h->unread = false;
 			h->pins++;
 			pin->h = h;
 			pin->mem = (const char *)h->buf +

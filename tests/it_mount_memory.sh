@@ -3,9 +3,11 @@
 # it_mount_memory.sh - `pxfs mount --cache-mode memory`: what a read fetches
 # is served from memory and never written to the cache directory; reads
 # that cross chunks (4 KiB chunks) come out right; a chunk the kernel let
-# go is fetched again; one fetch per chunk for concurrent readers; and an
-# object still gets its disk copy where it needs one: `pxfs resolve`,
-# evict-on-read, unlinked while open.  A bad --cache-mode is a usage error.
+# go is fetched again; one fetch per chunk for concurrent readers; several
+# sequential readers of big objects at once fetch each chunk once (their
+# readahead fits in memory); and an object still gets its disk copy where
+# it needs one: `pxfs resolve`, evict-on-read, unlinked while open.  A bad
+# --cache-mode is a usage error.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/mount_lib.sh"
 need_fuse
@@ -26,8 +28,15 @@ head -c $((3 * MiB + 77)) /dev/urandom >"$D/resolve"
 head -c $((2 * MiB + 1)) /dev/urandom >"$D/unlinked"
 head -c $((300 * 1024 + 7)) /dev/urandom >"$D/small/tiny"
 head -c $((2 * MiB + 9)) /dev/urandom >"$D/evict"
+NSEQ=4
+for i in $(seq "$NSEQ"); do
+	head -c $((48 * MiB + i)) /dev/urandom >"$D/seq$i"
+done
 new_store "$S" --chunk-size 1M
 expect_ok "$PXFS" put "$S" "$D/big" "$D/conc" "$D/resolve" "$D/unlinked"
+for i in $(seq "$NSEQ"); do
+	expect_ok "$PXFS" put "$S" "$D/seq$i"
+done
 expect_ok "$PXFS" put "$S" --chunk-size 4K "$D/small/tiny"
 expect_ok "$PXFS" put "$S" --evict-on-read "$D/evict"
 
@@ -90,6 +99,37 @@ readers 8 "$M/conc" "$D/conc"
 [ $(($(st 'd["cache"]["misses"]') - m0)) = 7 ] ||
 	fail "8 readers: $(($(st 'd["cache"]["misses"]') - m0)) fetches of 7"
 no_copies "concurrent readers"
+
+# ---- sequential readers of several objects: each chunk fetched once ------
+# Readers that take longer over a chunk than its fetch (as a program that
+# works on what it reads) let readahead fill their windows, which together
+# are more than the chunks memory keeps: what was fetched ahead for one
+# must not be let go before it is read, and fetched again.
+b0=$(st 'd["connector"]["get_bytes"]')
+stored=0
+pids=
+for i in $(seq "$NSEQ"); do
+	stored=$((stored + $(stat_field "$S" "/seq$i" stored_size)))
+	python3 - "$M/seq$i" "$D/seq$i" <<'PY' &
+import sys, time
+m = open(sys.argv[1], "rb", buffering=0)
+d = open(sys.argv[2], "rb")
+while True:
+    b = m.read(1 << 20)
+    assert b == d.read(len(b))
+    if not b:
+        break
+    time.sleep(0.02)
+PY
+	pids="$pids $!"
+done
+for p in $pids; do
+	wait "$p" || fail "a sequential reader of $NSEQ read wrong bytes"
+done
+got=$(($(st 'd["connector"]["get_bytes"]') - b0))
+[ $((got * 100)) -le $((stored * 105)) ] ||
+	fail "$NSEQ sequential readers fetched $got bytes of $stored stored"
+no_copies "sequential readers"
 
 # ---- pxfs resolve materializes on the disk --------------------------------
 kres=$(key_of "$S" /resolve)
