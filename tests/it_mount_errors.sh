@@ -235,9 +235,7 @@ unmount "$M"
 # once, in the log; the partial file goes when the object is released.
 if is_root; then
 	F=$T/small
-	mkdir "$F"
-	mount -t tmpfs -o size=2m tmpfs "$F" || fail "cannot mount a tmpfs"
-	at_exit "umount -l '$F'"
+	small_tmpfs "$F" 2m
 	mkdir "$F/cache"
 	mount_fg "$S" "$M" "$T/log3" --cache-dir "$F/cache"
 	head -c 1500000 /dev/zero >"$F/filler"
@@ -266,9 +264,7 @@ fi
 # its bytes with it: one log line says why it is not stored.
 if is_root; then
 	F=$T/tiny
-	mkdir "$F"
-	mount -t tmpfs -o size=1m tmpfs "$F" || fail "cannot mount a tmpfs"
-	at_exit "umount -l '$F'"
+	small_tmpfs "$F" 1m
 	mount_fg "$S" "$M" "$T/log4" --cache-dir "$F/cache"
 	python3 -c 'import errno, os, sys, time
 fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT | os.O_TRUNC)

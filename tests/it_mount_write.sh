@@ -420,9 +420,7 @@ unmount "$M"
 # ---- a full staging area: ENOSPC, nothing half-stored ---------------------
 if is_root; then
 	F=$T/small
-	mkdir "$F"
-	mount -t tmpfs -o size=1m tmpfs "$F" || fail "cannot mount a tmpfs"
-	at_exit "umount -l '$F'"
+	small_tmpfs "$F" 1m
 	mount_fg "$S" "$M" "$T/log2" --cache-dir "$F/cache"
 	before=$(store_state "$S")
 	head -c 3000000 /dev/urandom >"$D/huge"

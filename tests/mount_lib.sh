@@ -21,6 +21,8 @@
 #   wait_gone PID              wait (10 s at most) until process PID exits
 #   readers N FILE SRC         N processes read FILE at once; fails unless
 #                              each got exactly SRC's bytes
+#   small_tmpfs DIR SIZE       make DIR a tmpfs of SIZE (root only), for a
+#                              full disk; unmounted when the script exits
 # shellcheck shell=bash
 
 need_fuse() {
@@ -115,6 +117,12 @@ wait_gone() {
 		sleep 0.05
 	done
 	return 1
+}
+
+small_tmpfs() {
+	mkdir "$1"
+	mount -t tmpfs -o size="$2" tmpfs "$1" || fail "cannot mount a tmpfs"
+	at_exit "umount -l '$1'"
 }
 
 readers() {
