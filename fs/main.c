@@ -216,6 +216,8 @@ static int serve(struct fuse_session *se, struct fs *fs, const char *store,
 	}
 	/* evict-on-read objects go once this mount has all of them */
 	fs_cache_set_complete_hook(fs->cache, fs_write_object_complete, fs);
+	/* the first cold read would pay for the first use of each library */
+	store_warm(fs->st);
 	if (fs_cache_start(fs->cache, fs->st) != 0)
 		return 1;
 	/* writes, and the watcher that follows others' changes */

@@ -337,6 +337,15 @@ store_rc store_export_fd(struct store *st, const char *key, int fd,
 			 const char *label);
 
 /**
+ * Get the read path of @st ready before the first read comes: without
+ * this, the first chunk a process reads pays several milliseconds for
+ * libcrypto's and libzstd's first use and the lookups' statements.  For
+ * a mount, before it serves.  Never fails (what goes wrong here, the
+ * first read meets and reports).  Thread-safe.
+ */
+void store_warm(struct store *st);
+
+/**
  * Read chunk @idx of object @key (verified) into @buf of @len bytes, at
  * least the object's chunk_size; *got is the chunk's length.  For
  * range reads.

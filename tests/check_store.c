@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -574,6 +575,56 @@ START_TEST(test_store_read_chunk)
 			 STORE_INVAL);
 	ck_assert_int_eq(store_read_chunk(st, o.key, 0, buf, 100, &got, "r"),
 			 STORE_INVAL);
+	close(fd);
+	free(buf);
+	free(all);
+}
+END_TEST
+
+/* Warming the read path fetches nothing, changes nothing, and leaves
+ * reads (from this thread and another) as they were. */
+static void *read_chunk0(void *arg)
+{
+	const char *key = arg;
+	char *buf = malloc(4096);
+	size_t got = 0;
+	store_rc rc = store_read_chunk(st, key, 0, buf, 4096, &got, "w");
+
+	free(buf);
+	return (void *)(intptr_t)(rc == STORE_OK && got == 4096);
+}
+
+START_TEST(test_store_warm)
+{
+	struct store_put_opts po = { 4096, 3 };
+	struct store_metrics m0, m1;
+	struct store_fsck_report r0, r1;
+	struct store_object o;
+	char *buf = malloc(4096), *all = malloc(10000);
+	pthread_t t;
+	void *ok;
+	size_t got;
+	int fd = make_fd(10000, 5, true);
+
+	ck_assert_int_eq(store_ingest_fd(st, fd, "w", &po, &o), STORE_OK);
+	ck_assert_int_eq(pread(fd, all, 10000, 0), 10000);
+	r0 = fsck();
+	store_metrics_get(st, &m0);
+	store_warm(st);
+	store_warm(st);
+	store_metrics_get(st, &m1);
+	ck_assert_uint_eq(m1.conn_gets, m0.conn_gets);
+	ck_assert_uint_eq(m1.conn_get_bytes, m0.conn_get_bytes);
+	ck_assert_uint_eq(m1.conn_puts, m0.conn_puts);
+	r1 = fsck();
+	ck_assert(!memcmp(&r0, &r1, sizeof(r0)));
+	ck_assert_int_eq(store_read_chunk(st, o.key, 1, buf, 4096, &got, "w"),
+			 STORE_OK);
+	ck_assert_uint_eq(got, 4096);
+	ck_assert(!memcmp(buf, all + 4096, got));
+	ck_assert_int_eq(pthread_create(&t, NULL, read_chunk0, o.key), 0);
+	ck_assert_int_eq(pthread_join(t, &ok), 0);
+	ck_assert(ok);
 	close(fd);
 	free(buf);
 	free(all);
@@ -1581,6 +1632,7 @@ static Suite *store_suite(void)
 	tcase_add_test(tc, test_store_dedupe_and_refs);
 	tcase_add_test(tc, test_store_mkfile_unknown_key);
 	tcase_add_test(tc, test_store_read_chunk);
+	tcase_add_test(tc, test_store_warm);
 	tcase_add_test(tc, test_store_read_chunk2);
 	tcase_add_test(tc, test_store_check_chunk);
 	tcase_add_test(tc, test_store_ingest_bad_options);
