@@ -86,23 +86,28 @@ if ! command -v mksquashfs >/dev/null || [ -z "$SQFUSE" ]; then
 fi
 
 now() { date +%s.%N; }
-# time_cmd VAR CMD...: best seconds of $REPS runs of CMD (stdout
-# discarded); the function named by $PRE, if any, runs untimed before
-# each run
+# time_once VAR PRE CMD...: run function PRE untimed, then CMD (stdout
+# discarded), timed; VAR keeps the fewest seconds it has been given
+# (empty VAR: none yet)
+time_once() {
+	local _var=$1 _pre=$2 _t0 _t1 _dt
+	shift 2
+	$_pre
+	_t0=$(now)
+	"$@" >/dev/null
+	_t1=$(now)
+	_dt=$(echo "$_t1 - $_t0" | bc -l)
+	if [ -z "${!_var}" ] || [ "$(echo "$_dt < ${!_var}" | bc -l)" = 1 ]; then
+		printf -v "$_var" '%s' "$_dt"
+	fi
+}
+# time_cmd VAR CMD...: best seconds of $REPS runs of CMD; the function
+# named by $PRE, if any, runs untimed before each run
 time_cmd() {
-	local var=$1 best= t0 t1 dt
-	shift
+	printf -v "$1" '%s' ''
 	for _ in $(seq "$REPS"); do
-		${PRE:-true}
-		t0=$(now)
-		"$@" >/dev/null
-		t1=$(now)
-		dt=$(echo "$t1 - $t0" | bc -l)
-		if [ -z "$best" ] || [ "$(echo "$dt < $best" | bc -l)" = 1 ]; then
-			best=$dt
-		fi
+		time_once "$1" "${PRE:-true}" "${@:2}"
 	done
-	printf -v "$var" '%s' "$best"
 }
 
 csv=$RESULTS/bench.csv
@@ -183,10 +188,16 @@ if want put; then
 	# (openssl, not sha256sum: coreutils' SHA-256 is 4x slower here)
 	ref_put_1() { zstd -q -3 -c "$MIX" >/dev/null &&
 		openssl dgst -sha256 "$MIX"; }
-	PRE=fresh_store time_cmd t_put "$PXFS" put "$S0" "$MIX"
-	PRE=drop time_cmd t_ref0 ref_put_t0
+	# pxfs and its references take turns, round after round: on a
+	# shared machine the others' load drifts over minutes, and runs
+	# made minutes apart would compare two different machines
+	t_put= t_ref0= t_ref1=
+	for _ in $(seq "$REPS"); do
+		time_once t_put fresh_store "$PXFS" put "$S0" "$MIX"
+		time_once t_ref0 drop ref_put_t0
+		time_once t_ref1 drop ref_put_1
+	done
 	row "put ${SIZE_MB}M mix" "$t_put" "zstd -T0 -3" "$t_ref0" s 0.7
-	PRE=drop time_cmd t_ref1 ref_put_1
 	row "put ${SIZE_MB}M mix" "$t_put" "zstd -3 + openssl dgst" "$t_ref1" s
 	rm -rf "$S0"
 fi
@@ -204,19 +215,25 @@ if want cold; then
 	# local disk gains nothing from a second copy on the same disk)
 	cold_px() { pxmount "$S1" && drop; }
 	cold_pm() { PXOPTS="--cache-mode memory" pxmount "$S1" && drop; }
+	cold_sq() { sqmount "$BENCH_DIR/data.sqfs" && drop; }
 	for f in mix random; do
-		PRE=cold_px time_cmd t_px cat "$MNT/$f.bin"
-		PRE=cold_pm time_cmd t_pm cat "$MNT/$f.bin"
+		# taking turns, as for put
+		t_px= t_pm= t_sq= t_zdc=
+		for _ in $(seq "$REPS"); do
+			time_once t_px cold_px cat "$MNT/$f.bin"
+			time_once t_pm cold_pm cat "$MNT/$f.bin"
+			[ -z "$SQFUSE" ] ||
+				time_once t_sq cold_sq cat "$SQM/$f.bin"
+			[ "$f" != mix ] ||
+				time_once t_zdc drop zstd -q -dc "$BLOB"
+		done
 		if [ "$f" = mix ]; then
-			PRE=drop time_cmd t_zdc zstd -q -dc "$BLOB"
 			row "$COLD read ${SIZE_MB}M mix" "$t_px" "zstd -dc BLOB" \
 				"$t_zdc" s
 			row "$COLD read ${SIZE_MB}M mix, memory" "$t_pm" \
 				"zstd -dc BLOB" "$t_zdc" s
 		fi
 		if [ -n "$SQFUSE" ]; then
-			cold_sq() { sqmount "$BENCH_DIR/data.sqfs" && drop; }
-			PRE=cold_sq time_cmd t_sq cat "$SQM/$f.bin"
 			row "$COLD read ${SIZE_MB}M $f" "$t_px" \
 				"$(basename "$SQFUSE") (zstd sqfs)" "$t_sq" s
 			row "$COLD read ${SIZE_MB}M $f, memory" "$t_pm" \
@@ -230,8 +247,11 @@ fi
 
 # ---- pxfs cat, no mount: fetch, decompress, verify ------------------------
 if want cat; then
-	PRE=drop time_cmd t_px "$PXFS" cat "$S1" mix.bin
-	PRE=drop time_cmd t_zdc zstd -q -dc "$BLOB"
+	t_px= t_zdc=
+	for _ in $(seq "$REPS"); do
+		time_once t_px drop "$PXFS" cat "$S1" mix.bin
+		time_once t_zdc drop zstd -q -dc "$BLOB"
+	done
 	row "pxfs cat ${SIZE_MB}M mix (cold)" "$t_px" "zstd -dc BLOB" "$t_zdc" s
 fi
 
