@@ -77,11 +77,37 @@ struct fs_op_stat {
 	atomic_uint_fast64_t max_ns;
 };
 
-/* A read handle or an open directory (ops.c) in struct fs's list. */
+/*
+ * An open handle's place in a list of them: struct fs's read handles and
+ * open directories (ops.c), struct fs_write's write handles (write.c).
+ * A list is kept so that what the kernel never released can be freed at
+ * stop; its owner's lock protects the links.
+ */
 struct fs_hlink {
-	struct fs_hlink *prev, *next;	/* fs->hlock */
-	bool dir;			/* an open directory */
+	struct fs_hlink *prev, *next;
+	bool dir;			/* ops.c: an open directory */
 };
+
+/* Put @l first in the list *@head (its lock held). */
+static inline void fs_hlink_add(struct fs_hlink **head, struct fs_hlink *l)
+{
+	l->prev = NULL;
+	l->next = *head;
+	if (l->next)
+		l->next->prev = l;
+	*head = l;
+}
+
+/* Take @l out of the list *@head (its lock held). */
+static inline void fs_hlink_del(struct fs_hlink **head, struct fs_hlink *l)
+{
+	if (l->prev)
+		l->prev->next = l->next;
+	else
+		*head = l->next;
+	if (l->next)
+		l->next->prev = l->prev;
+}
 
 /* One mount.  Set up by fs_main() before the session loop starts;
  * the pointers are immutable while it runs. */

@@ -123,23 +123,14 @@ static void hlink(struct fs *fs, struct fs_hlink *l, bool dir)
 {
 	pthread_mutex_lock(&fs->hlock);
 	l->dir = dir;
-	l->prev = NULL;
-	l->next = fs->handles;
-	if (l->next)
-		l->next->prev = l;
-	fs->handles = l;
+	fs_hlink_add(&fs->handles, l);
 	pthread_mutex_unlock(&fs->hlock);
 }
 
 static void hunlink(struct fs *fs, struct fs_hlink *l)
 {
 	pthread_mutex_lock(&fs->hlock);
-	if (l->prev)
-		l->prev->next = l->next;
-	else
-		fs->handles = l->next;
-	if (l->next)
-		l->next->prev = l->prev;
+	fs_hlink_del(&fs->handles, l);
 	pthread_mutex_unlock(&fs->hlock);
 }
 

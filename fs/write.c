@@ -66,6 +66,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -145,7 +146,7 @@ struct fs_whandle {
 	bool append;			/* O_APPEND */
 	bool wrote;			/* wrote since the last flush; w->lock */
 	atomic_uint done;		/* requests finished with the handle */
-	struct fs_whandle *prev, *next;	/* w->handles; w->lock */
+	struct fs_hlink link;		/* in w->handles; w->lock */
 };
 
 /* Read-only opens (struct fs_file, ops.c) of one inode, and what it was
@@ -186,7 +187,7 @@ struct fs_write {
 	atomic_uint nodes;		/* entries; written under lock */
 	struct fs_ropen *ropen[NBUCKETS];	/* protected by lock */
 	atomic_uint redirects;		/* ropen entries with a wn */
-	struct fs_whandle *handles;	/* open ones, for a stop before their
+	struct fs_hlink *handles;	/* open ones, for a stop before their
 					   release; protected by lock */
 
 	/* Opens of an ino against its unlink or replacement here, in
@@ -246,23 +247,14 @@ static pthread_mutex_t *gate_of(struct fs_write *w, uint64_t ino)
 static void handle_link(struct fs_write *w, struct fs_whandle *h)
 {
 	pthread_mutex_lock(&w->lock);
-	h->prev = NULL;
-	h->next = w->handles;
-	if (h->next)
-		h->next->prev = h;
-	w->handles = h;
+	fs_hlink_add(&w->handles, &h->link);
 	pthread_mutex_unlock(&w->lock);
 }
 
 static void handle_unlink(struct fs_write *w, struct fs_whandle *h)
 {
 	pthread_mutex_lock(&w->lock);
-	if (h->prev)
-		h->prev->next = h->next;
-	else
-		w->handles = h->next;
-	if (h->next)
-		h->next->prev = h->prev;
+	fs_hlink_del(&w->handles, &h->link);
 	pthread_mutex_unlock(&w->lock);
 }
 
@@ -2440,10 +2432,10 @@ void fs_write_free(struct fs_write *w)
 		}
 	}
 	while (w->handles) {
-		struct fs_whandle *h = w->handles;
+		struct fs_hlink *l = w->handles;
 
-		w->handles = h->next;
-		free(h);
+		w->handles = l->next;
+		free((char *)l - offsetof(struct fs_whandle, link));
 	}
 	for (size_t i = 0; i < NBUCKETS; i++) {
 		while (w->ropen[i]) {
